@@ -1,0 +1,183 @@
+// Package providers builds provider adapters (shared/pay/wechatpay,
+// shared/pay/alipay) for a payment interface record plus its secret, and caches
+// them per process so a warm Lambda reuses its SDK clients.
+package providers
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/pay"
+	"github.com/estatepay/estatepay/shared/pay/alipay"
+	"github.com/estatepay/estatepay/shared/pay/wechatpay"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+// WeChatSecret is the JSON stored in a WeChat Pay interface's secret.
+type WeChatSecret struct {
+	MerchantPrivateKey string `json:"merchant_private_key"` // PEM
+	APIv3Key           string `json:"apiv3_key"`
+	PlatformPublicKey  string `json:"platform_public_key"` // PEM
+	OAuthAppSecret     string `json:"oauth_app_secret"`    // secret of the official account used for openid
+}
+
+// AlipaySecret is the JSON stored in an Alipay interface's secret.
+type AlipaySecret struct {
+	AppPrivateKey   string `json:"app_private_key"`   // PEM
+	AlipayPublicKey string `json:"alipay_public_key"` // PEM
+	AppAuthToken    string `json:"app_auth_token,omitempty"`
+}
+
+// SecretSource loads secrets by reference (shared/secrets.Loader).
+type SecretSource interface {
+	Load(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Registry builds and caches providers.
+type Registry struct {
+	Secrets          SecretSource
+	HTTPClient       *http.Client
+	WeChatPayBaseURL string
+	WeChatOpenBase   string
+	WeChatAPIBase    string
+	AlipayGatewayURL string
+	TTL              time.Duration // rebuild after this (key rotation); default 10 minutes
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	p   pay.Provider
+	at  time.Time
+	key string
+}
+
+// Provider returns the adapter for iface.
+func (r *Registry) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {
+	key := iface.ID + "\x00" + iface.SecretRef + "\x00" + iface.Mode + iface.AppID + iface.MchID + iface.SpMchID + iface.SubMchID
+	ttl := r.TTL
+	if ttl == 0 {
+		ttl = 10 * time.Minute
+	}
+	r.mu.Lock()
+	if c, ok := r.cache[iface.ID]; ok && c.key == key && time.Since(c.at) < ttl {
+		r.mu.Unlock()
+		return c.p, nil
+	}
+	r.mu.Unlock()
+	p, err := r.build(ctx, iface)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]cached{}
+	}
+	r.cache[iface.ID] = cached{p: p, at: time.Now(), key: key}
+	r.mu.Unlock()
+	return p, nil
+}
+
+func (r *Registry) build(ctx context.Context, iface store.Interface) (pay.Provider, error) {
+	raw, err := r.Secrets.Load(ctx, iface.SecretRef)
+	if err != nil {
+		return nil, err
+	}
+	switch iface.Channel {
+	case domain.WeChat:
+		var s WeChatSecret
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("providers: interface %s: secret is not WeChat JSON", iface.ID)
+		}
+		priv, err := parsePrivateKey(s.MerchantPrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("providers: interface %s: merchant key: %w", iface.ID, err)
+		}
+		pub, err := parsePublicKey(s.PlatformPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("providers: interface %s: platform key: %w", iface.ID, err)
+		}
+		return wechatpay.New(wechatpay.Config{
+			Mode: iface.Mode, AppID: iface.AppID, MchID: iface.MchID,
+			SpAppID: iface.SpAppID, SpMchID: iface.SpMchID, SubMchID: iface.SubMchID, SubAppID: iface.SubAppID,
+			MerchantSerialNo: iface.MerchantSerialNo, MerchantPrivateKey: priv, APIv3Key: s.APIv3Key,
+			PlatformPublicKeyID: iface.PlatformPublicKeyID, PlatformPublicKey: pub,
+			BaseURL: r.WeChatPayBaseURL, HTTPClient: r.HTTPClient,
+		})
+	case domain.Alipay:
+		var s AlipaySecret
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("providers: interface %s: secret is not Alipay JSON", iface.ID)
+		}
+		return alipay.New(alipay.Config{
+			AppID: iface.AppID, PrivateKey: s.AppPrivateKey, AlipayPublicKey: s.AlipayPublicKey,
+			AppAuthToken: s.AppAuthToken, SellerID: iface.SellerID,
+			GatewayURL: r.AlipayGatewayURL, HTTPClient: r.HTTPClient,
+		})
+	}
+	return nil, fmt.Errorf("providers: interface %s: unknown channel %q", iface.ID, iface.Channel)
+}
+
+// OAuth returns the WeChat OAuth client for the app whose openid iface's payers need.
+func (r *Registry) OAuth(ctx context.Context, iface store.Interface) (wechatpay.OAuth, error) {
+	raw, err := r.Secrets.Load(ctx, iface.SecretRef)
+	if err != nil {
+		return wechatpay.OAuth{}, err
+	}
+	var s WeChatSecret
+	if err := json.Unmarshal(raw, &s); err != nil || s.OAuthAppSecret == "" {
+		return wechatpay.OAuth{}, fmt.Errorf("providers: interface %s: no OAuth app secret", iface.ID)
+	}
+	return wechatpay.OAuth{
+		AppID: iface.OAuthAppID(), Secret: s.OAuthAppSecret,
+		OpenBaseURL: r.WeChatOpenBase, APIBaseURL: r.WeChatAPIBase, HTTPClient: r.HTTPClient,
+	}, nil
+}
+
+func parsePrivateKey(p string) (*rsa.PrivateKey, error) {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil {
+		return nil, errors.New("not PEM")
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(b.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an RSA key")
+	}
+	return rk, nil
+}
+
+func parsePublicKey(p string) (*rsa.PublicKey, error) {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil {
+		return nil, errors.New("not PEM")
+	}
+	if k, err := x509.ParsePKCS1PublicKey(b.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an RSA key")
+	}
+	return rk, nil
+}

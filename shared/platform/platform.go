@@ -1,0 +1,126 @@
+// Package platform is what every function needs at cold start: configuration from
+// the environment, a structured JSON logger, the AWS SDK configuration (with a
+// request-counting middleware that feeds per-invocation metrics), and the Lambda
+// entry point wrapper that writes one CloudWatch EMF metrics line per invocation.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Env returns a required environment variable or exits the cold start with a clear message.
+func Env(name string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		fmt.Fprintf(os.Stderr, "missing required environment variable %s\n", name)
+		os.Exit(1)
+	}
+	return v
+}
+
+// EnvInt64 returns an integer environment variable, or def when unset.
+func EnvInt64(name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "environment variable %s: %v\n", name, err)
+		os.Exit(1)
+	}
+	return n
+}
+
+// EnvOr returns an environment variable or def.
+func EnvOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Logger returns a JSON slog logger at LOG_LEVEL (debug|info|warn|error), tagged
+// with the function name.
+func Logger() *slog.Logger {
+	var lvl slog.Level
+	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	}
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: lvl})
+	return slog.New(h).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+}
+
+// Calls counts AWS API calls made by this process, by service ("DynamoDB", "SQS", ...).
+type Calls struct {
+	m atomic.Pointer[map[string]*atomic.Int64]
+}
+
+var awsCalls Calls
+
+func (c *Calls) counter(service string) *atomic.Int64 {
+	for {
+		cur := c.m.Load()
+		if cur != nil {
+			if n, ok := (*cur)[service]; ok {
+				return n
+			}
+		}
+		next := map[string]*atomic.Int64{}
+		if cur != nil {
+			for k, v := range *cur {
+				next[k] = v
+			}
+		}
+		next[service] = new(atomic.Int64)
+		if c.m.CompareAndSwap(cur, &next) {
+			return next[service]
+		}
+	}
+}
+
+// TakeAWSCalls returns the per-service call counts since the last call and resets them.
+func TakeAWSCalls() map[string]int64 {
+	out := map[string]int64{}
+	if cur := awsCalls.m.Load(); cur != nil {
+		for k, v := range *cur {
+			if n := v.Swap(0); n > 0 {
+				out[k] = n
+			}
+		}
+	}
+	return out
+}
+
+// AWSConfig loads the default SDK configuration (region, credentials and
+// AWS_ENDPOINT_URL_* from the environment, exactly as in the cloud) and adds the
+// call-counting middleware.
+func AWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("estatepay.CountCalls",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				awsCalls.counter(middleware.GetServiceID(ctx)).Add(1)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
+	return cfg, nil
+}

@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/estatepay/estatepay/shared/domain"
+)
+
+// Company is a property company.
+type Company struct {
+	ID            string `dynamodbav:"id"`
+	Name          string `dynamodbav:"name"`
+	AlipayIfaceID string `dynamodbav:"alipay_iface_id,omitempty"` // the company's Alipay interface (C2)
+}
+
+// Community is a 小区.
+type Community struct {
+	ID            string `dynamodbav:"id"`
+	CompanyID     string `dynamodbav:"company_id"`
+	Name          string `dynamodbav:"name"`
+	WeChatIfaceID string `dynamodbav:"wechat_iface_id,omitempty"` // 微信支付设置 association (C2)
+	MaxAmountFen  int64  `dynamodbav:"max_amount_fen,omitempty"`  // 0: the deployment default (C4)
+}
+
+// Interface is a company's payment interface at one provider. Keys are not here:
+// SecretRef points at them (Secrets Manager ARN, or a file under .local/).
+type Interface struct {
+	ID        string                 `dynamodbav:"id"`
+	CompanyID string                 `dynamodbav:"company_id"`
+	Channel   domain.Channel         `dynamodbav:"channel"`
+	Status    domain.InterfaceStatus `dynamodbav:"status"`
+	// WeChat Pay: Mode "direct" (AppID, MchID) or "partner" (SpAppID, SpMchID, SubMchID, SubAppID).
+	// Alipay: Mode "app" (AppID) or "isv" (AppID of the ISV plus an app_auth_token in the secret).
+	Mode                string `dynamodbav:"mode"`
+	AppID               string `dynamodbav:"app_id,omitempty"`
+	MchID               string `dynamodbav:"mch_id,omitempty"`
+	SpAppID             string `dynamodbav:"sp_app_id,omitempty"`
+	SpMchID             string `dynamodbav:"sp_mch_id,omitempty"`
+	SubMchID            string `dynamodbav:"sub_mch_id,omitempty"`
+	SubAppID            string `dynamodbav:"sub_app_id,omitempty"`
+	MerchantSerialNo    string `dynamodbav:"merchant_serial_no,omitempty"`
+	PlatformPublicKeyID string `dynamodbav:"platform_public_key_id,omitempty"`
+	SellerID            string `dynamodbav:"seller_id,omitempty"`
+	SecretRef           string `dynamodbav:"secret_ref"`
+}
+
+// PaymentMerchant is the merchant id a verified payment must name (C1).
+func (i Interface) PaymentMerchant() string {
+	if i.Channel == domain.WeChat {
+		if i.Mode == "partner" {
+			return i.SubMchID
+		}
+		return i.MchID
+	}
+	return i.SellerID
+}
+
+// PaymentApp is the app id a verified payment must name.
+func (i Interface) PaymentApp() string {
+	if i.Channel == domain.WeChat && i.Mode == "partner" {
+		return i.SpAppID
+	}
+	return i.AppID
+}
+
+// OAuthAppID is the WeChat app whose openid the payer needs (sub_appid in partner
+// mode when set, else the sp/direct appid).
+func (i Interface) OAuthAppID() string {
+	switch {
+	case i.Mode == "partner" && i.SubAppID != "":
+		return i.SubAppID
+	case i.Mode == "partner":
+		return i.SpAppID
+	}
+	return i.AppID
+}
+
+// Code is a collection code (C1). Token is unguessable (>= 128 bits).
+type Code struct {
+	Token       string `dynamodbav:"token"`
+	CommunityID string `dynamodbav:"community_id"`
+	Kind        string `dynamodbav:"kind"`   // "community"
+	Status      string `dynamodbav:"status"` // "active" | "revoked"
+}
+
+type dirItem[T any] struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Data T      `dynamodbav:"data"`
+}
+
+func dirKey(kind, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str(kind + "#" + id), "sk": str("META")}
+}
+
+func getDir[T any](ctx context.Context, s *Store, kind, id string) (T, error) {
+	var it dirItem[T]
+	if id == "" {
+		return it.Data, ErrNotFound
+	}
+	err := s.get(ctx, s.Directory, dirKey(kind, id), &it)
+	return it.Data, err
+}
+
+func putDir[T any](ctx context.Context, s *Store, kind, id string, v T) error {
+	item, err := attributevalue.MarshalMap(dirItem[T]{PK: kind + "#" + id, SK: "META", Data: v})
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Directory), Item: item})
+	if err != nil {
+		return fmt.Errorf("store: put %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+func (s *Store) GetCompany(ctx context.Context, id string) (Company, error) {
+	return getDir[Company](ctx, s, "COMPANY", id)
+}
+func (s *Store) GetCommunity(ctx context.Context, id string) (Community, error) {
+	return getDir[Community](ctx, s, "COMMUNITY", id)
+}
+func (s *Store) GetInterface(ctx context.Context, id string) (Interface, error) {
+	return getDir[Interface](ctx, s, "IFACE", id)
+}
+func (s *Store) GetCode(ctx context.Context, token string) (Code, error) {
+	return getDir[Code](ctx, s, "CODE", token)
+}
+func (s *Store) PutCompany(ctx context.Context, c Company) error {
+	return putDir(ctx, s, "COMPANY", c.ID, c)
+}
+func (s *Store) PutCommunity(ctx context.Context, c Community) error {
+	return putDir(ctx, s, "COMMUNITY", c.ID, c)
+}
+func (s *Store) PutInterface(ctx context.Context, i Interface) error {
+	return putDir(ctx, s, "IFACE", i.ID, i)
+}
+func (s *Store) PutCode(ctx context.Context, c Code) error {
+	return putDir(ctx, s, "CODE", c.Token, c)
+}
+
+// Collection is everything the landing page and order creation need to know
+// about a scanned code.
+type Collection struct {
+	Code      Code
+	Community Community
+	Company   Company
+	Alipay    *Interface // the company's Alipay interface, if any
+	WeChat    *Interface // the community's WeChat interface, if any
+}
+
+// Availability applies C2 to the collection.
+func (c Collection) Availability() domain.Availability {
+	in := domain.ChannelInputs{}
+	if c.Alipay != nil && c.Alipay.Channel == domain.Alipay {
+		in.AlipayStatus = c.Alipay.Status
+	}
+	if c.WeChat != nil && c.WeChat.Channel == domain.WeChat {
+		in.WeChatStatus = c.WeChat.Status
+		in.WeChatAssociated = true
+	}
+	return domain.ChannelAvailability(in)
+}
+
+// Interface returns the interface for ch (nil if none).
+func (c Collection) Interface(ch domain.Channel) *Interface {
+	switch ch {
+	case domain.WeChat:
+		return c.WeChat
+	case domain.Alipay:
+		return c.Alipay
+	}
+	return nil
+}
+
+// LoadCollection resolves an active code token to its community, company and
+// interfaces. Unknown or revoked tokens are ErrNotFound.
+func (s *Store) LoadCollection(ctx context.Context, token string) (Collection, error) {
+	var c Collection
+	code, err := s.GetCode(ctx, token)
+	if err != nil {
+		return c, err
+	}
+	if code.Status != "active" {
+		return c, ErrNotFound
+	}
+	c.Code = code
+	if c.Community, err = s.GetCommunity(ctx, code.CommunityID); err != nil {
+		return c, fmt.Errorf("store: community of code: %w", err)
+	}
+	if c.Company, err = s.GetCompany(ctx, c.Community.CompanyID); err != nil {
+		return c, fmt.Errorf("store: company of community: %w", err)
+	}
+	if c.Company.AlipayIfaceID != "" {
+		i, err := s.GetInterface(ctx, c.Company.AlipayIfaceID)
+		if err == nil && i.CompanyID == c.Company.ID {
+			c.Alipay = &i
+		} else if err != nil && err != ErrNotFound {
+			return c, err
+		}
+	}
+	if c.Community.WeChatIfaceID != "" {
+		i, err := s.GetInterface(ctx, c.Community.WeChatIfaceID)
+		if err == nil && i.CompanyID == c.Company.ID {
+			c.WeChat = &i
+		} else if err != nil && err != ErrNotFound {
+			return c, err
+		}
+	}
+	return c, nil
+}
