@@ -1,0 +1,235 @@
+package sqsemu
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Attribute is a message attribute as carried on the SQS JSON wire.
+type Attribute struct {
+	DataType    string  `json:"DataType"`
+	StringValue *string `json:"StringValue,omitempty"`
+	BinaryValue []byte  `json:"BinaryValue,omitempty"`
+}
+
+// message is one stored message.
+type message struct {
+	ID           string               `json:"id"`
+	Body         string               `json:"body"`
+	Attributes   map[string]Attribute `json:"attributes,omitempty"`
+	SenderID     string               `json:"senderId"`
+	Sent         time.Time            `json:"sent"`
+	FirstReceive time.Time            `json:"firstReceive"`
+	ReceiveCount int                  `json:"receiveCount"`
+	VisibleAt    time.Time            `json:"visibleAt"`
+	DLQSource    string               `json:"dlqSource,omitempty"` // ARN of the queue it was redriven from
+
+	receipt string // current receipt handle; "" when never received in this process
+}
+
+// delivery is an immutable copy of a message as handed to one receiver.
+type delivery struct {
+	ID, Body, ReceiptHandle, SenderID string
+	Attributes                        map[string]Attribute
+	Sent, FirstReceive                time.Time
+	ReceiveCount                      int
+}
+
+type queue struct {
+	cfg       QueueConfig
+	arn       string
+	msgs      []*message // send order
+	byReceipt map[string]*message
+	created   time.Time
+}
+
+// counts returns visible, not-visible (in flight) and delayed counts.
+func (q *queue) counts(now time.Time) (visible, inFlight, delayed int) {
+	for _, m := range q.msgs {
+		switch {
+		case !m.VisibleAt.After(now):
+			visible++
+		case m.ReceiveCount == 0:
+			delayed++
+		default:
+			inFlight++
+		}
+	}
+	return visible, inFlight, delayed
+}
+
+func (q *queue) removeAt(i int) {
+	m := q.msgs[i]
+	if m.receipt != "" {
+		delete(q.byReceipt, m.receipt)
+	}
+	copy(q.msgs[i:], q.msgs[i+1:])
+	q.msgs[len(q.msgs)-1] = nil
+	q.msgs = q.msgs[:len(q.msgs)-1]
+}
+
+func (q *queue) remove(m *message) {
+	for i, x := range q.msgs {
+		if x == m {
+			q.removeAt(i)
+			return
+		}
+	}
+}
+
+// sendLocked appends a new message and returns its id.
+func (s *Server) sendLocked(q *queue, body string, attrs map[string]Attribute, delay time.Duration) string {
+	now := s.now()
+	m := &message{
+		ID:         newID(),
+		Body:       body,
+		Attributes: attrs,
+		SenderID:   s.account,
+		Sent:       now,
+		VisibleAt:  now.Add(delay),
+	}
+	q.msgs = append(q.msgs, m)
+	if delay > 0 {
+		s.wakeAtLocked(m.VisibleAt)
+	} else {
+		s.broadcastLocked()
+	}
+	return m.ID
+}
+
+// receiveLocked takes up to max visible messages, makes them invisible for
+// vis, and moves messages past their queue's MaxReceiveCount to its DLQ.
+func (s *Server) receiveLocked(q *queue, max int, vis time.Duration) []delivery {
+	now := s.now()
+	var out []delivery
+	moved := false
+	for i := 0; i < len(q.msgs) && len(out) < max; {
+		m := q.msgs[i]
+		if now.Sub(m.Sent) >= q.cfg.MessageRetention {
+			q.removeAt(i)
+			continue
+		}
+		if m.VisibleAt.After(now) {
+			i++
+			continue
+		}
+		if q.cfg.DeadLetterQueue != "" && q.cfg.MaxReceiveCount > 0 && m.ReceiveCount >= q.cfg.MaxReceiveCount {
+			q.removeAt(i)
+			dlq := s.queues[q.cfg.DeadLetterQueue]
+			m.receipt = ""
+			m.ReceiveCount = 0
+			m.FirstReceive = time.Time{}
+			m.VisibleAt = now
+			m.DLQSource = q.arn
+			dlq.msgs = append(dlq.msgs, m)
+			moved = true
+			continue
+		}
+		if m.receipt != "" {
+			delete(q.byReceipt, m.receipt)
+		}
+		m.receipt = newReceipt(m.ID)
+		q.byReceipt[m.receipt] = m
+		m.ReceiveCount++
+		if m.FirstReceive.IsZero() {
+			m.FirstReceive = now
+		}
+		m.VisibleAt = now.Add(vis)
+		out = append(out, delivery{
+			ID: m.ID, Body: m.Body, ReceiptHandle: m.receipt, SenderID: m.SenderID,
+			Attributes: m.Attributes, Sent: m.Sent, FirstReceive: m.FirstReceive,
+			ReceiveCount: m.ReceiveCount,
+		})
+		i++
+	}
+	if len(out) > 0 {
+		if vis > 0 {
+			s.wakeAtLocked(now.Add(vis))
+		} else {
+			s.broadcastLocked()
+		}
+	}
+	if moved {
+		s.broadcastLocked()
+	}
+	return out
+}
+
+// deleteLocked deletes the message whose current receipt handle is rh. A
+// syntactically valid but stale handle (the message was received again
+// since, or is already gone) is a silent no-op, as in SQS.
+func (s *Server) deleteLocked(q *queue, rh string) error {
+	if !validReceipt(rh) {
+		return errReceiptInvalid(rh)
+	}
+	if m, ok := q.byReceipt[rh]; ok {
+		q.remove(m)
+	}
+	return nil
+}
+
+// changeVisibilityLocked sets the remaining invisibility of an in-flight message.
+func (s *Server) changeVisibilityLocked(q *queue, rh string, vis time.Duration) error {
+	if !validReceipt(rh) {
+		return errReceiptInvalid(rh)
+	}
+	m, ok := q.byReceipt[rh]
+	if !ok {
+		return errReceiptInvalid(rh)
+	}
+	now := s.now()
+	if !m.VisibleAt.After(now) {
+		return &apiError{typ: "MessageNotInflight", query: "AWS.SimpleQueueService.MessageNotInflight",
+			msg: "Message does not exist or is not available for visibility timeout change."}
+	}
+	m.VisibleAt = now.Add(vis)
+	if vis > 0 {
+		s.wakeAtLocked(m.VisibleAt)
+	} else {
+		s.broadcastLocked()
+	}
+	return nil
+}
+
+func (s *Server) purgeLocked(q *queue) {
+	q.msgs = nil
+	q.byReceipt = make(map[string]*message)
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// newReceipt builds an opaque handle unique to one receive of message id.
+func newReceipt(id string) string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(id + ":" + hex.EncodeToString(b[:])))
+}
+
+func validReceipt(rh string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(rh)
+	if err != nil {
+		return false
+	}
+	id, nonce, ok := strings.Cut(string(raw), ":")
+	return ok && len(id) == 36 && len(nonce) == 48
+}
+
+func errReceiptInvalid(rh string) error {
+	return &apiError{typ: "ReceiptHandleIsInvalid", query: "ReceiptHandleIsInvalid",
+		msg: fmt.Sprintf("The input receipt handle %q is not a valid receipt handle.", rh)}
+}

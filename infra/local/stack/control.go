@@ -1,0 +1,109 @@
+package stack
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// controlHandler serves the local-only control API (its own port, never part of
+// the template's API):
+//
+//	GET  /                       the stack description (same as .local/stack.json)
+//	POST /schedules/{name}       fire a schedule now; an optional JSON body replaces its Input
+//	POST /snapshot               persist tables and queues now
+func (s *Stack) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Description())
+	})
+	mux.HandleFunc("POST /schedules/{name}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil {
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		input := strings.TrimSpace(string(body))
+		if input != "" && !json.Valid([]byte(input)) {
+			http.Error(w, "body must be JSON (the schedule's Input)", http.StatusBadRequest)
+			return
+		}
+		out, err := s.FireSchedule(r.Context(), r.PathValue("name"), input)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	})
+	mux.HandleFunc("POST /snapshot", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Snapshot(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// Description is what .local/stack.json holds.
+type Description struct {
+	URLs      URLs              `json:"urls"`
+	Tables    map[string]string `json:"tables"`
+	Queues    map[string]string `json:"queues"`
+	Schedules []string          `json:"schedules"`
+	Demo      *Demo             `json:"demo"`
+	Sandbox   SandboxSettings   `json:"sandbox"`
+	Admin     AdminSettings     `json:"admin"`
+}
+
+// SandboxSettings lets an outside program act as a provider.
+type SandboxSettings struct {
+	KeysDir string         `json:"keys_dir"`
+	WeChat  map[string]any `json:"wechat"`
+	Alipay  map[string]any `json:"alipay"`
+}
+
+// AdminSettings tells how to call the admin API locally.
+type AdminSettings struct {
+	TokenFile string `json:"token_file"`
+	Example   string `json:"example"`
+}
+
+// Description describes the running stack.
+func (s *Stack) Description() Description {
+	keys := filepath.Join(s.opt.StateDir, "keys")
+	d := Description{URLs: s.URLs, Tables: s.Tables, Queues: s.Queues, Schedules: s.ScheduleNames(), Demo: s.Demo}
+	d.Sandbox = SandboxSettings{
+		KeysDir: keys,
+		WeChat: map[string]any{
+			"mchid": DemoWeChatMchID, "appid": DemoWeChatAppID, "merchant_serial_no": DemoWeChatSerialNo,
+			"platform_public_key_id": DemoWeChatPublicKeyID,
+			"platform_private_key":   filepath.Join(keys, "wechat-platform-private.pem"),
+			"merchant_private_key":   filepath.Join(keys, "wechat-merchant-private.pem"),
+			"apiv3_key_file":         filepath.Join(keys, "sandbox-secrets.json"),
+			"notify_url":             s.URLs.Gateway + "/notify/wechat/demo-wechat",
+		},
+		Alipay: map[string]any{
+			"app_id": DemoAlipayAppID, "seller_id": DemoAlipaySellerID,
+			"alipay_private_key": filepath.Join(keys, "alipay-platform-private.pem"),
+			"app_private_key":    filepath.Join(keys, "alipay-app-private.pem"),
+			"notify_url":         s.URLs.Gateway + "/notify/alipay/demo-alipay",
+		},
+	}
+	d.Admin = AdminSettings{TokenFile: filepath.Join(keys, "admin-token")}
+	if s.Demo != nil && len(s.Demo.Communities) > 0 {
+		d.Admin.Example = `curl -H "Authorization: Bearer $(cat ` + d.Admin.TokenFile + `)" ` + s.URLs.Gateway + "/admin/api/communities/" + s.Demo.Communities[0].ID + "/payments"
+	}
+	return d
+}
+
+func (s *Stack) writeStackJSON() error {
+	return writeJSON(filepath.Join(s.opt.StateDir, "stack.json"), s.Description())
+}
+
+var _ = os.Getenv

@@ -1,0 +1,138 @@
+package stack
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Keys are the sandbox and demo-merchant keys, generated once and kept under
+// .local/keys/ so restarts (and outside tools acting as a provider) use the same.
+type Keys struct {
+	WeChatPlatform *rsa.PrivateKey // WeChat Pay platform key (sandbox signs with it)
+	WeChatMerchant *rsa.PrivateKey // demo merchant's API key (we sign requests with it)
+	AlipayPlatform *rsa.PrivateKey // Alipay's key (sandbox signs with it)
+	AlipayApp      *rsa.PrivateKey // demo app's key (we sign requests with it)
+	APIv3Key       string          // 32 chars
+	OAuthSecret    string          // demo official account's AppSecret
+	AdminToken     string
+}
+
+type keyFiles struct {
+	APIv3Key    string `json:"apiv3_key"`
+	OAuthSecret string `json:"oauth_app_secret"`
+	AdminToken  string `json:"admin_token"`
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// LoadOrCreateKeys reads keys from dir, creating missing ones.
+func LoadOrCreateKeys(dir string) (*Keys, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	k := &Keys{}
+	var err error
+	for _, f := range []struct {
+		name string
+		dst  **rsa.PrivateKey
+	}{
+		{"wechat-platform-private.pem", &k.WeChatPlatform},
+		{"wechat-merchant-private.pem", &k.WeChatMerchant},
+		{"alipay-platform-private.pem", &k.AlipayPlatform},
+		{"alipay-app-private.pem", &k.AlipayApp},
+	} {
+		if *f.dst, err = loadOrCreateRSA(filepath.Join(dir, f.name)); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(dir, "sandbox-secrets.json")
+	var kf keyFiles
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &kf); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if len(kf.APIv3Key) != 32 || kf.OAuthSecret == "" || kf.AdminToken == "" {
+		kf = keyFiles{APIv3Key: randomHex(16), OAuthSecret: randomHex(16), AdminToken: randomHex(24)}
+		if err := writeJSON(path, kf); err != nil {
+			return nil, err
+		}
+	}
+	k.APIv3Key, k.OAuthSecret, k.AdminToken = kf.APIv3Key, kf.OAuthSecret, kf.AdminToken
+	if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte(k.AdminToken+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	for name, pub := range map[string]*rsa.PublicKey{
+		"wechat-platform-public.pem": &k.WeChatPlatform.PublicKey, "wechat-merchant-public.pem": &k.WeChatMerchant.PublicKey,
+		"alipay-platform-public.pem": &k.AlipayPlatform.PublicKey, "alipay-app-public.pem": &k.AlipayApp.PublicKey,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(publicPEM(pub)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+func loadOrCreateRSA(path string) (*rsa.PrivateKey, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: not PEM", path)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: not RSA", path)
+		}
+		return rk, nil
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(privatePEM(k)), 0o600); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func privatePEM(k *rsa.PrivateKey) string {
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func publicPEM(k *rsa.PublicKey) string {
+	der, _ := x509.MarshalPKIXPublicKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

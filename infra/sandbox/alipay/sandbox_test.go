@@ -1,0 +1,277 @@
+package alipay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdk "github.com/smartwalle/alipay/v3"
+)
+
+var (
+	keyOnce        sync.Once
+	appKey, aliKey *rsa.PrivateKey
+)
+
+type harness struct {
+	s      *Server
+	ts     *httptest.Server
+	client *sdk.Client
+	now    time.Time
+	mu     sync.Mutex
+}
+
+func (h *harness) clock() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now }
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+}
+
+func newHarness(t *testing.T, mutate func(*Config)) *harness {
+	t.Helper()
+	keyOnce.Do(func() {
+		appKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+		aliKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+	})
+	h := &harness{now: time.Date(2025, 1, 2, 9, 0, 0, 0, cst)}
+	cfg := Config{AlipayKey: aliKey, Apps: []App{{AppID: "2021001", PublicKey: &appKey.PublicKey, SellerID: "2088001"}}, Now: h.clock}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	h.s = New(cfg)
+	h.ts = httptest.NewServer(h.s.Handler())
+	h.s.SetBaseURL(h.ts.URL)
+	t.Cleanup(func() { h.ts.Close(); h.s.Close() })
+	der, _ := x509.MarshalPKCS8PrivateKey(appKey)
+	c, err := sdk.New("2021001", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), true,
+		sdk.WithProductionGateway(h.ts.URL+"/gateway.do"), sdk.WithHTTPClient(h.ts.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&aliKey.PublicKey)
+	if err := c.LoadAliPayPublicKey(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))); err != nil {
+		t.Fatal(err)
+	}
+	h.client = c
+	return h
+}
+
+func (h *harness) open(t *testing.T, p sdk.TradeWapPay) string {
+	t.Helper()
+	u, err := h.client.TradeWapPay(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func wap(out, amount string) sdk.TradeWapPay {
+	return sdk.TradeWapPay{Trade: sdk.Trade{Subject: "物业费", OutTradeNo: out, TotalAmount: amount, ProductCode: "QUICK_WAP_WAY"}}
+}
+
+func TestResponseSignedOverExactObjectBytes(t *testing.T) {
+	h := newHarness(t, nil)
+	h.open(t, wap("T1", "1.00"))
+	values, err := h.client.URLValues(sdk.TradeQuery{OutTradeNo: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(h.ts.URL+"/gateway.do", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	obj, sig := raw["alipay_trade_query_response"], raw["sign"]
+	if len(obj) == 0 || len(sig) < 3 {
+		t.Fatalf("response shape: %s", body)
+	}
+	var s string
+	_ = json.Unmarshal(sig, &s)
+	if err := verifyRSA2(&aliKey.PublicKey, obj, s); err != nil {
+		t.Fatalf("sign does not cover the object bytes: %v", err)
+	}
+	if !strings.Contains(string(obj), `"trade_status":"WAIT_BUYER_PAY"`) || !strings.HasPrefix(string(obj), `{"code":"10000","msg":"Success"`) {
+		t.Fatalf("object: %s", obj)
+	}
+	// And the SDK accepts it.
+	rsp, err := h.client.TradeQuery(context.Background(), sdk.TradeQuery{OutTradeNo: "T1"})
+	if err != nil || !rsp.IsSuccess() || rsp.TotalAmount != "1.00" {
+		t.Fatalf("SDK query: %+v, %v", rsp, err)
+	}
+}
+
+func TestGatewayRejectsUnauthenticatedCalls(t *testing.T) {
+	h := newHarness(t, nil)
+	values, _ := h.client.URLValues(sdk.TradeQuery{OutTradeNo: "T1"})
+	for name, mutate := range map[string]func(url.Values){
+		"missing sign":  func(v url.Values) { v.Del("sign") },
+		"tampered biz":  func(v url.Values) { v.Set("biz_content", `{"out_trade_no":"T2"}`) },
+		"bad sign_type": func(v url.Values) { v.Set("sign_type", "RSA") },
+		"unknown app":   func(v url.Values) { v.Set("app_id", "2021999") },
+	} {
+		v := url.Values{}
+		for k, vs := range values {
+			v[k] = append([]string(nil), vs...)
+		}
+		mutate(v)
+		resp, err := http.PostForm(h.ts.URL+"/gateway.do", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal(body, &raw)
+		var e apiError
+		_ = json.Unmarshal(raw["alipay_trade_query_response"], &e)
+		if _, signed := raw["sign"]; signed || (e.Code != "40001" && e.Code != "40002") {
+			t.Errorf("%s: %s", name, body)
+		}
+	}
+}
+
+func TestCashierValidatesAndAcceptsPOST(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, bad := range []sdk.TradeWapPay{wap("T1", "12.345"), wap("T1", "0.00"), wap("T 1", "1.00"), wap("T1", "-1")} {
+		if page := h.open(t, bad); !strings.Contains(page, "ACQ.INVALID_PARAMETER") {
+			t.Errorf("%+v accepted: %s", bad.Trade, page)
+		}
+	}
+	noProduct := wap("T1", "1.00")
+	noProduct.ProductCode = ""
+	if page := h.open(t, noProduct); !strings.Contains(page, "ACQ.INVALID_PARAMETER") {
+		t.Error("missing product_code accepted")
+	}
+	// A browser form POST to the gateway (Alipay's pageExecute style) works too.
+	values, _ := h.client.URLValues(wap("T1", "1.00"))
+	resp, err := http.PostForm(h.ts.URL+"/gateway.do", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `id="pay"`) || !strings.Contains(string(body), "¥1.00") {
+		t.Fatalf("POST cashier: %s", body)
+	}
+	// Reopening with a different amount is tampering.
+	if page := h.open(t, wap("T1", "2.00")); !strings.Contains(page, "ACQ.CONTEXT_INCONSISTENT") {
+		t.Fatalf("amount change accepted: %s", page)
+	}
+}
+
+func TestNotificationFormVerifiesWithSDK(t *testing.T) {
+	h := newHarness(t, nil)
+	h.open(t, wap("T1", "3.21"))
+	if err := h.s.Pay("T1"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.s.NotificationFor("T1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := n.Form(aliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range form {
+		if len(v) != 1 || v[0] == "" {
+			t.Errorf("param %s = %q: Alipay sends no empty values", k, v)
+		}
+	}
+	dec, err := h.client.DecodeNotification(form)
+	if err != nil {
+		t.Fatalf("SDK rejects the notification: %v", err)
+	}
+	if dec.TotalAmount != "3.21" || dec.TradeStatus != sdk.TradeStatusSuccess || dec.SellerId != "2088001" || dec.NotifyType != "trade_status_sync" {
+		t.Fatalf("decoded: %+v", dec)
+	}
+	if _, err := h.s.NotificationFor("nope"); err != ErrTradeNotFound {
+		t.Fatalf("unknown trade: %v", err)
+	}
+}
+
+func TestCloseStopsPendingRetries(t *testing.T) {
+	attempts := make(chan Delivery, 8)
+	h := newHarness(t, func(c *Config) {
+		c.RetrySchedule = []time.Duration{time.Hour}
+		c.OnDelivery = func(d Delivery) { attempts <- d }
+	})
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 500) }))
+	defer down.Close()
+	p := wap("T1", "1.00")
+	p.NotifyURL = down.URL
+	h.open(t, p)
+	if err := h.s.Pay("T1"); err != nil {
+		t.Fatal(err)
+	}
+	if d := <-attempts; d.Attempt != 1 || d.Acked || d.GaveUp {
+		t.Fatalf("first attempt: %+v", d)
+	}
+	h.s.Close() // must return without waiting an hour
+	select {
+	case d := <-attempts:
+		t.Fatalf("delivery after Close: %+v", d)
+	default:
+	}
+}
+
+func TestBillLinkExpires(t *testing.T) {
+	h := newHarness(t, nil)
+	rsp, err := h.client.BillDownloadURLQuery(context.Background(), sdk.BillDownloadURLQuery{BillType: "trade", BillDate: "2025-01-01"})
+	if err != nil || !rsp.IsSuccess() {
+		t.Fatalf("%+v %v", rsp, err)
+	}
+	h.advance(31 * time.Second)
+	resp, err := http.Get(rsp.BillDownloadURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("expired link: HTTP %d", resp.StatusCode)
+	}
+	for _, p := range []sdk.BillDownloadURLQuery{{BillType: "signcustomer", BillDate: "2025-01-01"}, {BillType: "trade", BillDate: "2025/01/01"}} {
+		if rsp, err := h.client.BillDownloadURLQuery(context.Background(), p); err != nil || rsp.IsSuccess() {
+			t.Errorf("%+v: %+v %v", p, rsp, err)
+		}
+	}
+}
+
+func TestAmounts(t *testing.T) {
+	for s, want := range map[string]int64{"0.01": 1, "1": 100, "1.5": 150, "100000000.00": maxAmountFen} {
+		if got, err := parseYuan(s); err != nil || got != want {
+			t.Errorf("parseYuan(%q) = %d, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "1.", ".1", "1.234", "-1", "1e3", "1 "} {
+		if _, err := parseYuan(s); err == nil {
+			t.Errorf("parseYuan(%q) accepted", s)
+		}
+	}
+	if formatYuan(5) != "0.05" || formatYuan(-1234) != "-12.34" || formatYuan(100) != "1.00" {
+		t.Error("formatYuan")
+	}
+}

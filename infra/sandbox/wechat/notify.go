@@ -1,0 +1,294 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrTradeNotFound is returned for an unknown out_trade_no or prepay_id.
+var ErrTradeNotFound = errors.New("wechat sandbox: trade not found")
+
+// ErrTradeState is returned when a trade cannot be paid in its current state.
+var ErrTradeState = errors.New("wechat sandbox: trade is not payable")
+
+// Delivery is one callback attempt.
+type Delivery struct {
+	OutTradeNo string
+	EventID    string
+	URL        string
+	Attempt    int // 1 = first delivery
+	Status     int // HTTP status; 0 on transport error
+	Err        string
+	OK         bool // the receiver answered 200/204
+	Final      bool // no further retry will follow
+}
+
+// NotifyOptions varies a callback built by SignedNotification, to forge or
+// replay variants. Zero values mean "like production".
+type NotifyOptions struct {
+	URL              string          // default: the trade's notify_url
+	EventID          string          // default: a fresh id
+	Timestamp        time.Time       // Wechatpay-Timestamp; default: wall clock now
+	KeyID            string          // Wechatpay-Serial; default: Config.PlatformKeyID
+	SigningKey       *rsa.PrivateKey // default: Config.PlatformKey
+	APIv3Key         string          // default: the merchant's
+	TamperCiphertext bool            // flip a ciphertext byte, then sign
+	TamperAfterSign  bool            // flip a ciphertext byte after signing
+}
+
+// Pay marks the unpaid trade with this out_trade_no as paid and starts
+// delivering its TRANSACTION.SUCCESS callback in the background.
+func (s *Server) Pay(outTradeNo string) error {
+	s.mu.Lock()
+	var t *trade
+	for _, cand := range s.trades {
+		if cand.outTradeNo == outTradeNo {
+			if t != nil {
+				s.mu.Unlock()
+				return fmt.Errorf("wechat sandbox: out_trade_no %q exists at several merchants; use PayPrepay", outTradeNo)
+			}
+			t = cand
+		}
+	}
+	s.mu.Unlock()
+	if t == nil {
+		return ErrTradeNotFound
+	}
+	return s.payTrade(t)
+}
+
+// PayPrepay pays the trade opened with this prepay_id.
+func (s *Server) PayPrepay(prepayID string) error {
+	s.mu.Lock()
+	t := s.byPrepay[prepayID]
+	s.mu.Unlock()
+	if t == nil {
+		return ErrTradeNotFound
+	}
+	return s.payTrade(t)
+}
+
+func (s *Server) payTrade(t *trade) error {
+	s.mu.Lock()
+	now := s.now()
+	t.expireIfDue(now)
+	if t.state != StateNotPay {
+		state := t.state
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrTradeState, state)
+	}
+	t.state = StateSuccess
+	t.paidAt = now.Truncate(time.Second)
+	t.txnID = s.newTxnID(now)
+	s.byTxn[t.txnID] = t
+	s.mu.Unlock()
+	s.log.Info("trade paid", "out_trade_no", t.outTradeNo, "transaction_id", t.txnID, "total", t.total)
+	s.wg.Add(1)
+	go s.deliver(t)
+	return nil
+}
+
+// SignedNotification builds the callback request WeChat would POST for the
+// trade (which must have been paid), optionally varied by o.
+func (s *Server) SignedNotification(ctx context.Context, outTradeNo string, o NotifyOptions) (*http.Request, error) {
+	s.mu.Lock()
+	var t *trade
+	for _, cand := range s.trades {
+		if cand.outTradeNo == outTradeNo {
+			t = cand
+		}
+	}
+	s.mu.Unlock()
+	if t == nil {
+		return nil, ErrTradeNotFound
+	}
+	return s.notification(ctx, t, o)
+}
+
+func (s *Server) notification(ctx context.Context, t *trade, o NotifyOptions) (*http.Request, error) {
+	s.mu.Lock()
+	plain, err := json.Marshal(t.transactionJSON())
+	paidAt, notifyURL := t.paidAt, t.notifyURL
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if o.URL == "" {
+		o.URL = notifyURL
+	}
+	if o.EventID == "" {
+		o.EventID = randomUUID()
+	}
+	if o.Timestamp.IsZero() {
+		o.Timestamp = time.Now()
+	}
+	if o.KeyID == "" {
+		o.KeyID = s.cfg.PlatformKeyID
+	}
+	if o.SigningKey == nil {
+		o.SigningKey = s.cfg.PlatformKey
+	}
+	if o.APIv3Key == "" {
+		if m := s.merchants[t.mchID]; m != nil {
+			o.APIv3Key = m.APIv3Key
+		}
+	}
+	nonce := randomNonce()[:12]
+	ct, err := sealAESGCM(o.APIv3Key, nonce, "transaction", plain)
+	if err != nil {
+		return nil, err
+	}
+	if o.TamperCiphertext {
+		ct[0] ^= 0x01
+	}
+	if paidAt.IsZero() {
+		paidAt = s.now()
+	}
+	env := map[string]any{
+		"id":            o.EventID,
+		"create_time":   paidAt.In(shanghai).Format(time.RFC3339),
+		"resource_type": "encrypt-resource",
+		"event_type":    "TRANSACTION.SUCCESS",
+		"summary":       "支付成功",
+		"resource": map[string]string{
+			"original_type":   "transaction",
+			"algorithm":       "AEAD_AES_256_GCM",
+			"ciphertext":      base64.StdEncoding.EncodeToString(ct),
+			"associated_data": "transaction",
+			"nonce":           nonce,
+		},
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	if err := s.platformHeaders(h, body, o.Timestamp, o.KeyID, o.SigningKey); err != nil {
+		return nil, err
+	}
+	if o.TamperAfterSign {
+		ct[len(ct)-1] ^= 0x01
+		env["resource"].(map[string]string)["ciphertext"] = base64.StdEncoding.EncodeToString(ct)
+		if body, err = json.Marshal(env); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Mozilla/4.0")
+	req.Header.Set("Request-ID", randomUUID())
+	return req, nil
+}
+
+func sealAESGCM(key, nonce, ad string, plain []byte) ([]byte, error) {
+	block, err := aes.NewCipher([]byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("apiv3 key: %w", err)
+	}
+	gcm, err := cipher.NewGCMWithNonceSize(block, len(nonce))
+	if err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nil, []byte(nonce), plain, []byte(ad)), nil
+}
+
+func randomUUID() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// deliver posts the callback until the receiver accepts it or the retry
+// schedule is exhausted. Each attempt is re-signed with a fresh timestamp.
+func (s *Server) deliver(t *trade) {
+	defer s.wg.Done()
+	eventID := randomUUID()
+	for attempt := 1; ; attempt++ {
+		d := s.attempt(t, eventID, attempt)
+		retry := !d.OK && attempt <= len(s.cfg.RetrySchedule)
+		d.Final = !retry
+		s.record(d)
+		if !retry {
+			return
+		}
+		timer := time.NewTimer(s.cfg.RetrySchedule[attempt-1])
+		select {
+		case <-s.ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+func (s *Server) attempt(t *trade, eventID string, n int) Delivery {
+	d := Delivery{OutTradeNo: t.outTradeNo, EventID: eventID, URL: t.notifyURL, Attempt: n}
+	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
+	defer cancel()
+	req, err := s.notification(ctx, t, NotifyOptions{EventID: eventID})
+	if err != nil {
+		d.Err = err.Error()
+		return d
+	}
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		d.Err = err.Error()
+		return d
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	d.Status = resp.StatusCode
+	d.OK = resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent
+	return d
+}
+
+func (s *Server) record(d Delivery) {
+	s.log.Info("callback delivery", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt, "status", d.Status, "ok", d.OK, "err", d.Err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deliveries = append(s.deliveries, d)
+	for _, ch := range s.subs {
+		select {
+		case ch <- d:
+		default: // a slow subscriber misses events rather than blocking delivery
+		}
+	}
+}
+
+// Deliveries returns every callback attempt so far, oldest first.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries...)
+}
+
+// Subscribe returns a channel receiving each callback attempt from now on
+// (buffered; 1024 events) and a function that ends the subscription.
+func (s *Server) Subscribe() (<-chan Delivery, func()) {
+	ch := make(chan Delivery, 1024)
+	s.mu.Lock()
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = ch
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.subs, id)
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,75 @@
+package wechatpay
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/estatepay/estatepay/shared/pay"
+)
+
+// ParseNotification verifies the callback's platform signature and timestamp
+// window, decrypts its resource and returns the transaction. Errors wrap
+// pay.ErrBadSignature (bad/missing signature, unknown key id, AEAD tag
+// failure), pay.ErrStaleTimestamp or pay.ErrMalformed.
+func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.Notification, error) {
+	for _, h := range []string{"Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce"} {
+		if strings.TrimSpace(r.Header.Get(h)) == "" {
+			return pay.Notification{}, fmt.Errorf("%w: missing header %s", pay.ErrBadSignature, h)
+		}
+	}
+	var txn transaction
+	req, err := p.notifier.ParseNotifyRequest(ctx, r, &txn)
+	if err != nil {
+		return pay.Notification{}, classifyNotifyError(err)
+	}
+	if req.Resource == nil || req.Resource.OriginalType != "transaction" {
+		return pay.Notification{}, fmt.Errorf("%w: not a transaction notification (event %s)", pay.ErrMalformed, req.EventType)
+	}
+	if !p.ownsTransaction(txn) {
+		return pay.Notification{}, fmt.Errorf("%w: notification for another merchant (mchid %q sp_mchid %q sub_mchid %q)",
+			pay.ErrMalformed, txn.MchID, txn.SpMchID, txn.SubMchID)
+	}
+	tr, err := txn.trade()
+	if err != nil {
+		return pay.Notification{}, fmt.Errorf("%w: success_time: %v", pay.ErrMalformed, err)
+	}
+	if tr.OrderID == "" {
+		return pay.Notification{}, fmt.Errorf("%w: transaction without out_trade_no", pay.ErrMalformed)
+	}
+	return pay.Notification{EventID: req.ID, Trade: tr}, nil
+}
+
+func (p *Provider) ownsTransaction(t transaction) bool {
+	if p.cfg.partner() {
+		return t.SpMchID == p.cfg.SpMchID && t.SubMchID == p.cfg.SubMchID
+	}
+	return t.MchID == p.cfg.MchID
+}
+
+// classifyNotifyError maps wechatpay-go core/notify errors (plain strings) to
+// the pay error kinds. The SDK's message embeds the whole request; only the
+// reason is kept.
+func classifyNotifyError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, ", request: "); i >= 0 {
+		msg = msg[:i]
+	}
+	switch {
+	case strings.HasPrefix(msg, "invalid notification"):
+		switch {
+		case strings.Contains(msg, "expires"):
+			return fmt.Errorf("%w: %s", pay.ErrStaleTimestamp, msg)
+		case strings.Contains(msg, "invalid `Wechatpay-Timestamp`"):
+			return fmt.Errorf("%w: %s", pay.ErrMalformed, msg)
+		}
+		return fmt.Errorf("%w: %s", pay.ErrBadSignature, msg)
+	case strings.HasPrefix(msg, "unsupported Wechatpay-Signature-Type"):
+		return fmt.Errorf("%w: %s", pay.ErrBadSignature, msg)
+	case strings.Contains(msg, "decrypt error"):
+		// The AEAD tag did not verify: tampered ciphertext or wrong APIv3 key.
+		return fmt.Errorf("%w: %s", pay.ErrBadSignature, msg)
+	}
+	return fmt.Errorf("%w: %s", pay.ErrMalformed, msg)
+}
