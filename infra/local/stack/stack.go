@@ -171,9 +171,11 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 	s.serve(listeners["control"], s.controlHandler())
-	st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
-	if s.Demo, err = s.seedDemo(ctx, st); err != nil {
-		return nil, fmt.Errorf("seed demo: %w", err)
+	if s.Tables["DirectoryTable"] != "" && s.Tables["OrdersTable"] != "" {
+		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
+		if s.Demo, err = s.seedDemo(ctx, st); err != nil {
+			return nil, fmt.Errorf("seed demo: %w", err)
+		}
 	}
 	s.wg.Add(1)
 	go s.snapshotLoop(runCtx)
@@ -294,6 +296,14 @@ func (s *Stack) startSandboxes(ls map[string]net.Listener) {
 // WeChat and Alipay return the sandboxes (for tests and tools acting as payer).
 func (s *Stack) WeChat() *wechatsb.Server { return s.wechat }
 func (s *Stack) Alipay() *alipaysb.Server { return s.alipay }
+
+// Store returns a store on the stack's tables, for tests and tools.
+func (s *Stack) Store() *store.Store {
+	return &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
+}
+
+// Keys returns the sandbox and demo-merchant keys.
+func (s *Stack) Keys() *Keys { return s.keys }
 
 // DynamoDB returns the embedded DynamoDB server (request counts for benchmarks).
 func (s *Stack) DynamoDB() *dynamo.Server { return s.dyn }

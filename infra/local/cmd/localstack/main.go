@@ -58,7 +58,7 @@ estatepay local stack is up (%s)
 
 Demo codes (QR PNGs under .local/qr/):
 `, took.Round(time.Millisecond), u.Gateway, u.Gateway, u.WeChatWebView, u.WeChatSandbox, u.AlipayGateway, u.DynamoDB, u.SQS, u.Control)
-	for _, c := range s.Demo.Communities {
+	for _, c := range s.Demo.Communities { // the product template always seeds a demo
 		fmt.Printf("  %-6s %-14s %s\n", c.Name, "["+c.Accepts+"]", c.URL)
 		if c.Accepts == "wechat+alipay" {
 			fmt.Printf("  %-6s %-14s %s\n", "", "(as WeChat)", c.WeChat)
