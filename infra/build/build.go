@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/estatepay/estatepay/infra/template"
 )
@@ -38,31 +37,50 @@ type Result struct {
 }
 
 // Functions builds each function in t into outDir/<LogicalID>/bootstrap. root is
-// the repository root (module root). Builds run with limited parallelism.
+// the repository root (module root). All functions build in one `go build`
+// invocation, so shared dependencies compile once.
 func Functions(ctx context.Context, root string, t *template.Template, target Target, outDir string) ([]Result, error) {
 	fns := t.Functions()
-	results := make([]Result, len(fns))
-	errs := make([]error, len(fns))
-	sem := make(chan struct{}, max(1, runtime.NumCPU()))
-	var wg sync.WaitGroup
-	for i, f := range fns {
-		bin := filepath.Join(outDir, f.LogicalID, "bootstrap")
-		results[i] = Result{LogicalID: f.LogicalID, CodeURI: f.CodeURI, Binary: bin}
-		wg.Add(1)
-		go func(i int, f template.Function) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs[i] = One(ctx, root, "./"+filepath.ToSlash(f.CodeURI), target, bin)
-		}(i, f)
+	tmp, err := os.MkdirTemp(outDir0(outDir), ".build-")
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("build %s: %w", fns[i].LogicalID, err)
+	defer os.RemoveAll(tmp)
+	var pkgs []string
+	seen := map[string]string{}
+	for _, f := range fns {
+		base := filepath.Base(f.CodeURI)
+		if other, dup := seen[base]; dup {
+			return nil, fmt.Errorf("build: %s and %s share the folder name %q", other, f.LogicalID, base)
 		}
+		seen[base] = f.LogicalID
+		pkgs = append(pkgs, "./"+filepath.ToSlash(f.CodeURI))
+	}
+	if len(pkgs) == 0 {
+		return nil, nil
+	}
+	if err := goBuild(ctx, root, target, tmp+string(os.PathSeparator), pkgs...); err != nil {
+		return nil, err
+	}
+	results := make([]Result, 0, len(fns))
+	for _, f := range fns {
+		bin := filepath.Join(outDir, f.LogicalID, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(filepath.Join(tmp, filepath.Base(f.CodeURI)), bin); err != nil {
+			return nil, fmt.Errorf("build %s: %w", f.LogicalID, err)
+		}
+		results = append(results, Result{LogicalID: f.LogicalID, CodeURI: f.CodeURI, Binary: bin})
 	}
 	return results, nil
+}
+
+// outDir0 makes sure outDir exists and returns it (temp files live beside the
+// results so the final rename never crosses file systems).
+func outDir0(outDir string) string {
+	_ = os.MkdirAll(outDir, 0o755)
+	return outDir
 }
 
 // One builds package pkg (relative to root) into out.
@@ -70,7 +88,12 @@ func One(ctx context.Context, root, pkg string, target Target, out string) error
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	return goBuild(ctx, root, target, out, pkg)
+}
+
+func goBuild(ctx context.Context, root string, target Target, out string, pkgs ...string) error {
+	args := append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
 	var stderr bytes.Buffer

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"time"
 )
 
@@ -97,10 +99,10 @@ func (s *Server) tradeQuery(c *call) any {
 		return e
 	}
 	r := queryResponse{Code: okCode, Msg: okMsg, TradeNo: t.tradeNo, OutTradeNo: t.outTrade,
-		TradeStatus: t.status, TotalAmount: formatYuan(t.totalFen), Subject: t.subject}
+		TradeStatus: t.status, TotalAmount: domain.FormatYuan(t.totalFen), Subject: t.subject}
 	if !t.paid.IsZero() {
 		r.BuyerLogonID, r.BuyerUserID, r.BuyerOpenID = t.buyerLogon, t.buyerID, t.buyerOpenID
-		r.BuyerPayAmount, r.ReceiptAmount, r.InvoiceAmount = formatYuan(t.totalFen), formatYuan(t.totalFen), formatYuan(t.totalFen)
+		r.BuyerPayAmount, r.ReceiptAmount, r.InvoiceAmount = domain.FormatYuan(t.totalFen), domain.FormatYuan(t.totalFen), domain.FormatYuan(t.totalFen)
 		r.PointAmount = "0.00"
 		r.SendPayDate = fmtTime(t.paid)
 	}
@@ -130,7 +132,7 @@ func (s *Server) tradeRefund(c *call) any {
 	if amountStr == "" {
 		return missing("isv.missing-parameter", "缺少必选参数 refund_amount")
 	}
-	amount, err := parseYuan(amountStr)
+	amount, err := domain.ParseYuan(amountStr)
 	if err != nil || amount <= 0 {
 		return business("ACQ.INVALID_PARAMETER", "退款金额不合法")
 	}
@@ -150,8 +152,8 @@ func (s *Server) tradeRefund(c *call) any {
 		if prev.amountFen != amount {
 			return business("ACQ.DISCORDANT_REPEAT_REQUEST", "请求信息不一致")
 		}
-		resp.FundChange, resp.RefundFee, resp.GmtRefundPay = "N", formatYuan(t.refundedFen), fmtTime(prev.at)
-		resp.SendBackFee = formatYuan(prev.amountFen)
+		resp.FundChange, resp.RefundFee, resp.GmtRefundPay = "N", domain.FormatYuan(t.refundedFen), fmtTime(prev.at)
+		resp.SendBackFee = domain.FormatYuan(prev.amountFen)
 		return resp
 	}
 	if t.paid.IsZero() || t.status == StatusClosed || t.status == StatusWaitBuyerPay {
@@ -172,8 +174,8 @@ func (s *Server) tradeRefund(c *call) any {
 	if t.refundedFen == t.totalFen {
 		t.status, t.closed = StatusClosed, c.now
 	}
-	resp.FundChange, resp.RefundFee, resp.GmtRefundPay = "Y", formatYuan(t.refundedFen), fmtTime(rf.at)
-	resp.SendBackFee = formatYuan(amount)
+	resp.FundChange, resp.RefundFee, resp.GmtRefundPay = "Y", domain.FormatYuan(t.refundedFen), fmtTime(rf.at)
+	resp.SendBackFee = domain.FormatYuan(amount)
 	n := s.notificationLocked(t, rf)
 	notifyURL := t.notifyURL
 	s.mu.Unlock()
@@ -201,7 +203,7 @@ func (s *Server) refundQuery(c *call) any {
 		return resp
 	}
 	resp.TradeNo, resp.OutTradeNo, resp.OutRequestNo = t.tradeNo, t.outTrade, rf.outRequestNo
-	resp.TotalAmount, resp.RefundAmount = formatYuan(t.totalFen), formatYuan(rf.amountFen)
-	resp.RefundStatus, resp.GmtRefundPay, resp.SendBackFee = "REFUND_SUCCESS", fmtTime(rf.at), formatYuan(rf.amountFen)
+	resp.TotalAmount, resp.RefundAmount = domain.FormatYuan(t.totalFen), domain.FormatYuan(rf.amountFen)
+	resp.RefundStatus, resp.GmtRefundPay, resp.SendBackFee = "REFUND_SUCCESS", fmtTime(rf.at), domain.FormatYuan(rf.amountFen)
 	return resp
 }

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"archive/zip"
 	"bytes"
 	"fmt"
@@ -148,7 +150,7 @@ func detailCSV(pid string, day time.Time, rows []billRow, now time.Time) string 
 		fields := []string{
 			csvField(r.tradeNo), csvField(r.outTradeNo), r.kind, csvField(r.subject),
 			fmtTime(r.created), fmtTime(r.finished), "", "", "", "", csvField(r.buyer),
-			formatYuan(r.orderFen), formatYuan(r.receivedFen), "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00",
+			domain.FormatYuan(r.orderFen), domain.FormatYuan(r.receivedFen), "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00",
 			csvField(r.refundNo), "0.00", "0.00", "",
 		}
 		b.WriteString(strings.Join(fields, ",") + "\r\n")
@@ -177,7 +179,7 @@ func summaryCSV(pid string, day time.Time, rows []billRow, now time.Time) string
 	b.WriteString("#支付宝业务汇总查询\r\n#账号：[" + pid + "0156]\r\n" + period(day) + "\r\n")
 	b.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,已收入笔数,订单金额（元）,商家实收（元）,退款金额（元）,服务费（元）,分润（元）,实收净额（元）\r\n")
 	fmt.Fprintf(&b, "合计,,%d,%d,%d,%s,%s,%s,0.00,0.00,%s\r\n", trades, refunds, trades,
-		formatYuan(orderFen), formatYuan(receivedFen), formatYuan(refundFen), formatYuan(receivedFen))
+		domain.FormatYuan(orderFen), domain.FormatYuan(receivedFen), domain.FormatYuan(refundFen), domain.FormatYuan(receivedFen))
 	b.WriteString("#导出时间：[" + now.In(cst).Format("2006年01月02日 15:04:05") + "]\r\n")
 	return b.String()
 }

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"html/template"
 	"net/http"
 	"net/url"
@@ -70,7 +72,7 @@ func parseExpire(v string) (time.Time, error) {
 // handleWapPay opens (or reopens) the trade and shows the cashier.
 func (s *Server) handleWapPay(w http.ResponseWriter, r *http.Request, c *call) {
 	out, subject := c.bizString("out_trade_no"), c.bizString("subject")
-	amount, amountErr := parseYuan(c.bizString("total_amount"))
+	amount, amountErr := domain.ParseYuan(c.bizString("total_amount"))
 	var expire time.Time
 	var e *apiError
 	switch {
@@ -124,7 +126,7 @@ func (s *Server) handleWapPay(w http.ResponseWriter, r *http.Request, c *call) {
 		ticket = randomHex(16)
 		s.tickets[ticket] = key
 	}
-	d := pageData{Subject: t.subject, Amount: formatYuan(t.totalFen), OutTradeNo: t.outTrade, Ticket: ticket, Error: e}
+	d := pageData{Subject: t.subject, Amount: domain.FormatYuan(t.totalFen), OutTradeNo: t.outTrade, Ticket: ticket, Error: e}
 	if !t.expire.IsZero() {
 		d.Expire = fmtTime(t.expire)
 	}
@@ -167,7 +169,7 @@ func (s *Server) handleCashierPay(w http.ResponseWriter, r *http.Request) {
 		"charset":      {"utf-8"},
 		"out_trade_no": {t.outTrade},
 		"method":       {"alipay.trade.wap.pay.return"},
-		"total_amount": {formatYuan(t.totalFen)},
+		"total_amount": {domain.FormatYuan(t.totalFen)},
 		"trade_no":     {t.tradeNo},
 		"auth_app_id":  {t.authApp},
 		"version":      {"1.0"},

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -61,12 +63,12 @@ func (n Notification) Form(key *rsa.PrivateKey) (url.Values, error) {
 	set("seller_id", n.SellerID)
 	set("trade_status", n.TradeStatus)
 	set("subject", n.Subject)
-	set("total_amount", formatYuan(n.TotalFen))
+	set("total_amount", domain.FormatYuan(n.TotalFen))
 	set("gmt_create", fmtTime(n.GmtCreate))
 	set("gmt_payment", fmtTime(n.GmtPayment))
 	set("gmt_close", fmtTime(n.GmtClose))
 	if !n.GmtPayment.IsZero() {
-		amt := formatYuan(n.TotalFen)
+		amt := domain.FormatYuan(n.TotalFen)
 		set("receipt_amount", amt)
 		set("invoice_amount", amt)
 		set("buyer_pay_amount", amt)
@@ -75,7 +77,7 @@ func (n Notification) Form(key *rsa.PrivateKey) (url.Values, error) {
 	}
 	if n.OutBizNo != "" {
 		set("out_biz_no", n.OutBizNo)
-		set("refund_fee", formatYuan(n.RefundFeeFen))
+		set("refund_fee", domain.FormatYuan(n.RefundFeeFen))
 		set("gmt_refund", n.GmtRefund.In(cst).Format("2006-01-02 15:04:05.000"))
 	}
 	if err := SignForm(key, f); err != nil {

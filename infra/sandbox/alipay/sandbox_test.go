@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -262,16 +264,16 @@ func TestBillLinkExpires(t *testing.T) {
 
 func TestAmounts(t *testing.T) {
 	for s, want := range map[string]int64{"0.01": 1, "1": 100, "1.5": 150, "100000000.00": maxAmountFen} {
-		if got, err := parseYuan(s); err != nil || got != want {
-			t.Errorf("parseYuan(%q) = %d, %v", s, got, err)
+		if got, err := domain.ParseYuan(s); err != nil || got != want {
+			t.Errorf("domain.ParseYuan(%q) = %d, %v", s, got, err)
 		}
 	}
 	for _, s := range []string{"", "1.", ".1", "1.234", "-1", "1e3", "1 "} {
-		if _, err := parseYuan(s); err == nil {
-			t.Errorf("parseYuan(%q) accepted", s)
+		if _, err := domain.ParseYuan(s); err == nil {
+			t.Errorf("domain.ParseYuan(%q) accepted", s)
 		}
 	}
-	if formatYuan(5) != "0.05" || formatYuan(-1234) != "-12.34" || formatYuan(100) != "1.00" {
+	if domain.FormatYuan(5) != "0.05" || domain.FormatYuan(-1234) != "-12.34" || domain.FormatYuan(100) != "1.00" {
 		t.Error("formatYuan")
 	}
 }

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"archive/zip"
 	"bytes"
 	"encoding/csv"
@@ -115,8 +117,8 @@ func parseSignedYuan(s string) (int64, error) {
 		return 0, nil
 	}
 	if rest, neg := strings.CutPrefix(s, "-"); neg {
-		v, err := ParseYuan(rest)
+		v, err := domain.ParseYuan(rest)
 		return -v, err
 	}
-	return ParseYuan(s)
+	return domain.ParseYuan(s)
 }

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -48,14 +50,14 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 	if n.OrderID == "" || n.ProviderTxnID == "" || n.EventID == "" {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: missing out_trade_no, trade_no or notify_id", pay.ErrMalformed)
 	}
-	amount, err := ParseYuan(v.Get("total_amount"))
+	amount, err := domain.ParseYuan(v.Get("total_amount"))
 	if err != nil {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: total_amount %q", pay.ErrMalformed, v.Get("total_amount"))
 	}
 	n.AmountFen = amount
 	var refunded int64
 	if rf := v.Get("refund_fee"); rf != "" {
-		if refunded, err = ParseYuan(rf); err != nil {
+		if refunded, err = domain.ParseYuan(rf); err != nil {
 			return pay.Notification{}, fmt.Errorf("alipay notify: %w: refund_fee %q", pay.ErrMalformed, rf)
 		}
 	}

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"context"
 	"fmt"
 	"strings"
@@ -37,7 +39,7 @@ func (p *Provider) Prepay(ctx context.Context, req pay.PrepayRequest) (pay.Prepa
 			AppAuthToken: p.cfg.AppAuthToken,
 			Subject:      subject,
 			OutTradeNo:   req.OrderID,
-			TotalAmount:  FormatYuan(req.AmountFen),
+			TotalAmount:  domain.FormatYuan(req.AmountFen),
 			ProductCode:  "QUICK_WAP_WAY",
 		},
 		QuitURL: req.QuitURL,

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"context"
 	"fmt"
 
@@ -24,7 +26,7 @@ func (p *Provider) Refund(ctx context.Context, req pay.RefundRequest) (pay.Refun
 	rsp, err := p.client.TradeRefund(ctx, sdk.TradeRefund{
 		AppAuthToken: p.cfg.AppAuthToken,
 		OutTradeNo:   req.OrderID,
-		RefundAmount: FormatYuan(req.AmountFen),
+		RefundAmount: domain.FormatYuan(req.AmountFen),
 		RefundReason: req.Reason,
 		OutRequestNo: req.RefundID,
 	})
@@ -49,7 +51,7 @@ func (p *Provider) Refund(ctx context.Context, req pay.RefundRequest) (pay.Refun
 	}
 	if q.RefundStatus != "REFUND_SUCCESS" {
 		res.Status = "PROCESSING"
-	} else if amt, err := ParseYuan(q.RefundAmount); err != nil || amt != req.AmountFen {
+	} else if amt, err := domain.ParseYuan(q.RefundAmount); err != nil || amt != req.AmountFen {
 		return pay.RefundResult{}, fmt.Errorf("alipay refund: %w: refund %s already exists with amount %q", pay.ErrProvider, req.RefundID, q.RefundAmount)
 	}
 	return res, nil

@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"github.com/estatepay/estatepay/shared/domain"
+
 	"context"
 	"fmt"
 
@@ -25,7 +27,7 @@ func (p *Provider) Query(ctx context.Context, orderID string) (pay.Trade, error)
 	if rsp.OutTradeNo != "" && rsp.OutTradeNo != orderID {
 		return pay.Trade{}, fmt.Errorf("alipay trade.query: %w: answered for out_trade_no %q", pay.ErrProvider, rsp.OutTradeNo)
 	}
-	amount, err := ParseYuan(rsp.TotalAmount)
+	amount, err := domain.ParseYuan(rsp.TotalAmount)
 	if err != nil {
 		return pay.Trade{}, fmt.Errorf("alipay trade.query: %w: total_amount %q", pay.ErrProvider, rsp.TotalAmount)
 	}

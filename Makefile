@@ -1,0 +1,50 @@
+# estatepay — every target is documented in README.md ("Make targets").
+SHELL := /bin/bash
+GO    ?= go
+PORT  ?= 8080
+
+.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+run: ## start the whole product locally (gateway on 127.0.0.1:$(PORT))
+	PORT=$(PORT) $(GO) run ./infra/local/cmd/localstack
+
+reset: ## wipe local data (.local/: tables, queues, keys, demo codes)
+	rm -rf .local
+
+test: lint ## vet, format check and every test (unit, integration, browser)
+	$(GO) test -count=1 -timeout 30m ./...
+
+race: ## the concurrency-heavy packages again under the race detector
+	$(GO) test -count=1 -race -timeout 30m ./infra/local/... ./shared/...
+
+lint: ## go vet and gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## format all Go files
+	gofmt -w $$(git ls-files '*.go')
+
+bench: ## print binary sizes, cold/warm latencies vs hello-world, payment p50/p99, DynamoDB calls per payment
+	$(GO) run ./infra/bench
+
+build: ## build every template function for Lambda (linux/arm64) into dist/<Function>/bootstrap
+	$(GO) run ./infra/build/cmd/build -target lambda -out dist
+
+build-host: ## build every template function for this machine into .local/build
+	$(GO) run ./infra/build/cmd/build -target host
+
+package: ## build for Lambda and write dist/<Function>.zip and dist/template.yaml
+	$(GO) run ./infra/build/cmd/build -target lambda -out dist -package
+
+deploy: package ## sam deploy dist/template.yaml with samconfig.toml (needs the SAM CLI and AWS credentials)
+	sam deploy --config-file samconfig.toml
+
+sweep: ## fire the sweeper schedule now on a running local stack
+	curl -fsS -X POST http://127.0.0.1:$$(( $(PORT) + 9 ))/schedules/SweeperFunction.Sweep; echo
+
+clean: ## remove build output
+	rm -rf dist .local/build
