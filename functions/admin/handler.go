@@ -48,8 +48,8 @@ func (h *Handler) authorize(ctx context.Context, req web.Request) (web.Response,
 		h.Log.ErrorContext(ctx, "admin token unavailable", "err", err)
 		return web.Error(http.StatusServiceUnavailable, "unavailable", "admin authentication is not configured"), false
 	}
-	got, ok := strings.CutPrefix(web.Header(req, "Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+	scheme, got, ok := strings.Cut(web.Header(req, "Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 		h.Log.WarnContext(ctx, "admin auth failed", "security_event", true, "source_ip", web.ClientIP(req))
 		r := web.Error(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 		r.Headers["WWW-Authenticate"] = `Bearer realm="estatepay-admin"`

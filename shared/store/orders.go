@@ -135,22 +135,27 @@ type Payment struct {
 func (s *Store) MarkPaid(ctx context.Context, o Order, p Payment, leaseUntil time.Time) (Order, error) {
 	id := o.ID
 	paidAt := ts(p.PaidAt)
+	set := "SET #st = :paid, paid_at = :at, provider_txn_id = :txn, rec_pk = :community, rec_sk = :recsk, work_pk = :w, work_at = :at, event_lease = :lease"
+	values := map[string]types.AttributeValue{
+		":paid": str(string(domain.OrderPaid)), ":created": str(string(domain.OrderCreated)),
+		":pending": str(string(domain.OrderPending)), ":closed": str(string(domain.OrderClosed)), ":w": str(workPartition),
+		":at": str(paidAt), ":txn": str(p.ProviderTxnID),
+		":community": str(o.CommunityID), ":recsk": str(paidAt + "#" + id),
+		":amt":   &types.AttributeValueMemberN{Value: strconv.FormatInt(p.AmountFen, 10)},
+		":lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(leaseUntil.UnixMilli(), 10)},
+	}
+	if p.PayerID != "" { // keep the payer we knew when the report names none
+		set += ", payer_id = :payer"
+		values[":payer"] = str(p.PayerID)
+	}
 	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Orders),
-		Key:       orderKey(id),
-		UpdateExpression: aws.String("SET #st = :paid, paid_at = :at, provider_txn_id = :txn, payer_id = :payer, " +
-			"rec_pk = :community, rec_sk = :recsk, work_pk = :w, work_at = :at, event_lease = :lease"),
-		ConditionExpression:      aws.String("#st IN (:created, :pending, :closed) AND amount_fen = :amt"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":paid": str(string(domain.OrderPaid)), ":created": str(string(domain.OrderCreated)),
-			":pending": str(string(domain.OrderPending)), ":closed": str(string(domain.OrderClosed)), ":w": str(workPartition),
-			":at": str(paidAt), ":txn": str(p.ProviderTxnID),
-			":payer": str(p.PayerID), ":community": str(o.CommunityID), ":recsk": str(paidAt + "#" + id),
-			":amt":   &types.AttributeValueMemberN{Value: strconv.FormatInt(p.AmountFen, 10)},
-			":lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(leaseUntil.UnixMilli(), 10)},
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		TableName:                 aws.String(s.Orders),
+		Key:                       orderKey(id),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#st IN (:created, :pending, :closed) AND amount_fen = :amt"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
 		return Order{}, ErrNotPayable
@@ -264,7 +269,7 @@ type RecordsPage struct {
 	Next   string // opaque cursor; "" at the end
 }
 
-// ErrBadCursor: the cursor was not produced by ListRecords for this community.
+// ErrBadCursor: the cursor does not name a record of this community.
 var ErrBadCursor = errors.New("store: invalid cursor")
 
 type cursor struct {
@@ -287,6 +292,15 @@ func (s *Store) ListRecords(ctx context.Context, communityID, after string, limi
 		var c cursor
 		if err != nil || json.Unmarshal(b, &c) != nil || c.SK == "" || c.ID == "" {
 			return RecordsPage{}, ErrBadCursor
+		}
+		// A cursor names the last record of the previous page: it must be a
+		// record of this community, exactly as stored.
+		last, err := s.GetOrder(ctx, c.ID)
+		if errors.Is(err, ErrNotFound) || (err == nil && (last.RecPK != communityID || last.RecSK != c.SK)) {
+			return RecordsPage{}, ErrBadCursor
+		}
+		if err != nil {
+			return RecordsPage{}, err
 		}
 		in.ExclusiveStartKey = map[string]types.AttributeValue{"rec_pk": str(communityID), "rec_sk": str(c.SK), "pk": str(c.ID)}
 	}

@@ -45,7 +45,17 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			s.requests[op]++
 			s.mu.Unlock()
 		}
+		if writeOps[op] {
+			s.writeMu.Lock()
+			defer s.writeMu.Unlock()
+		} else {
+			s.writeMu.RLock()
+			defer s.writeMu.RUnlock()
+		}
 		switch op {
+		case "UpdateItem":
+			s.updateItem(w, r, next)
+			return
 		case "ListTables":
 			s.listTables(w)
 			return
@@ -59,6 +69,9 @@ func (s *Server) operations(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// writeOps change items; they run one at a time (see update.go).
+var writeOps = map[string]bool{"PutItem": true, "DeleteItem": true, "UpdateItem": true, "BatchWriteItem": true, "TransactWriteItems": true}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -76,7 +89,9 @@ func (s *Server) listTables(w http.ResponseWriter) {
 	s.mu.Lock()
 	names := make([]string, 0, len(s.tables))
 	for n := range s.tables {
-		names = append(names, n)
+		if !isShadow(n) {
+			names = append(names, n)
+		}
 	}
 	s.mu.Unlock()
 	sort.Strings(names)
@@ -138,6 +153,9 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 		switch op {
 		case "CreateTable":
 			s.tables[in.TableName] = true
+			if !isShadow(in.TableName) {
+				createShadow(next, body)
+			}
 		case "DeleteTable":
 			delete(s.tables, in.TableName)
 			delete(s.ttl, in.TableName)

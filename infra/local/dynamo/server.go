@@ -24,6 +24,7 @@ type Server struct {
 	url  string
 	done chan error
 
+	writeMu  sync.RWMutex // item writes exclusive, reads shared (update.go)
 	mu       sync.Mutex
 	requests map[string]int64
 	tables   map[string]bool   // tables known to exist (minidyn has no ListTables)

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/estatepay/estatepay/infra/local/stack"
+	"github.com/estatepay/estatepay/infra/local/stacktest"
+	alipaysb "github.com/estatepay/estatepay/infra/sandbox/alipay"
+	"github.com/estatepay/estatepay/shared/events"
+)
+
+type reply struct {
+	Status int
+	Body   string
+}
+
+// postForm posts an Alipay-style async notification to our webhook.
+func postForm(t testing.TB, s *stack.Stack, iface, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/notify/alipay/"+iface, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(b)}
+}
+
+// openCashier opens the order's signed wap.pay URL like the payer's browser,
+// so the sandbox creates the trade.
+func openCashier(t testing.TB, s *stack.Stack, o orderView) {
+	t.Helper()
+	if o.Pay == nil || !strings.HasPrefix(o.Pay.RedirectURL, s.URLs.AlipayGateway) {
+		t.Fatalf("order has no Alipay redirect URL to the sandbox: %+v", o.Pay)
+	}
+	resp, err := httpClient.Get(o.Pay.RedirectURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cashier: %d %s", resp.StatusCode, b)
+	}
+	if st, err := s.Alipay().TradeStatus(o.OrderID); err != nil || st != alipaysb.StatusWaitBuyerPay {
+		t.Fatalf("sandbox trade after opening the cashier: %q %v\n%s", st, err, b)
+	}
+}
+
+// paidNotification is the genuine TRADE_SUCCESS notification Alipay would send
+// for the (opened, possibly unpaid) trade.
+func paidNotification(t testing.TB, s *stack.Stack, orderID string) alipaysb.Notification {
+	t.Helper()
+	n, err := s.Alipay().NotificationFor(orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.TradeStatus != alipaysb.StatusSuccess {
+		n.TradeStatus = alipaysb.StatusSuccess
+		n.GmtPayment = time.Now().Truncate(time.Second)
+		n.BuyerID, n.BuyerOpenID, n.BuyerLogonID = "2088102177846880", "", "buyer***@example.com"
+	}
+	return n
+}
+
+func sign(t testing.TB, n alipaysb.Notification, key *rsa.PrivateKey) url.Values {
+	t.Helper()
+	f, err := n.Form(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// padded is n's genuinely signed form with an extra "body" parameter sized so
+// the encoded form is exactly size bytes.
+func padded(t testing.TB, n alipaysb.Notification, key *rsa.PrivateKey, size int) string {
+	t.Helper()
+	v := sign(t, n, key)
+	v.Set("body", "")
+	if err := alipaysb.SignForm(key, v); err != nil {
+		t.Fatal(err)
+	}
+	// The URL-encoded signature's length varies with its content (+ / = are
+	// escaped): try random pads, steering the length, until it is exact.
+	pad := size - len(v.Encode())
+	for range 500 {
+		if pad < 0 {
+			t.Fatalf("form already over %d bytes", size)
+		}
+		b := make([]byte, pad)
+		_, _ = rand.Read(b)
+		for i := range b {
+			b[i] = 'a' + b[i]%26
+		}
+		v.Set("body", string(b))
+		if err := alipaysb.SignForm(key, v); err != nil {
+			t.Fatal(err)
+		}
+		diff := size - len(v.Encode())
+		if diff == 0 {
+			return v.Encode()
+		}
+		pad += diff
+	}
+	t.Fatalf("could not pad the form to %d bytes", size)
+	return v.Encode()
+}
+
+// TestAlipayNotify drives POST /notify/alipay/{iface} through the real stack
+// with notifications from the Alipay sandbox (or built and signed like it).
+func TestAlipayNotify(t *testing.T) {
+	s := stacktest.Start(t)
+	alipayKey := s.Keys().AlipayPlatform
+
+	for _, community := range []string{"demo-both", "demo-alipay-only"} {
+		t.Run("SandboxPays/"+community, func(t *testing.T) {
+			o := createOrder(t, s, communityToken(t, s, community), "alipay", 8888, "")
+			openCashier(t, s, o)
+			if err := s.Alipay().Pay(o.OrderID); err != nil {
+				t.Fatal(err)
+			}
+			// The sandbox delivers asynchronously; the order turns PAID when we
+			// have processed it (and the sandbox got "success").
+			var v orderView
+			waitFor(t, "order PAID after the sandbox's notification", 20*time.Second, func() bool {
+				v = getOrder(t, s, o.OrderID)
+				return v.Status == "PAID"
+			})
+			st := storedOrder(t, s, o.OrderID)
+			if !st.EventSent || st.PaidAt == nil || !strings.HasPrefix(st.ProviderTxnID, "20") || st.PayerID == "" {
+				t.Fatalf("stored order: %+v", st)
+			}
+			n, err := s.Alipay().NotificationFor(o.OrderID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ProviderTxnID != n.TradeNo || !st.PaidAt.Equal(n.GmtPayment.Truncate(time.Second)) {
+				t.Errorf("stored txn %s paid %v, sandbox trade_no %s paid %v", st.ProviderTxnID, st.PaidAt, n.TradeNo, n.GmtPayment)
+			}
+			evs := drainEvents(t, s)
+			if len(evs) != 1 {
+				t.Fatalf("want 1 event, got %+v", evs)
+			}
+			e := evs[0]
+			if e.Type != events.PaymentSucceededType || e.OrderID != o.OrderID || e.AmountFen != 8888 || e.Channel != "alipay" ||
+				e.IfaceID != "demo-alipay" || e.MerchantID != stack.DemoAlipaySellerID || e.CommunityID != community ||
+				e.ProviderTxnID != n.TradeNo || !e.PaidAt.Equal(*st.PaidAt) {
+				t.Fatalf("event %+v", e)
+			}
+
+			// Alipay notifies again (new notify_id): "success", nothing changes.
+			r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode())
+			if r.Status != http.StatusOK || r.Body != "success" {
+				t.Fatalf("duplicate: %d %q", r.Status, r.Body)
+			}
+			if again := storedOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
+				t.Fatalf("duplicate changed the order: %+v", again)
+			}
+			if n := queueDepth(t, s); n != 0 {
+				t.Fatalf("duplicate emitted %d events", n)
+			}
+		})
+	}
+
+	t.Run("RejectedNotifications", func(t *testing.T) {
+		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 2500, "")
+		openCashier(t, s, o)
+		genuine := paidNotification(t, s, o.OrderID)
+		otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := func(f func(n *alipaysb.Notification)) string {
+			n := genuine
+			f(&n)
+			return sign(t, n, alipayKey).Encode()
+		}
+		after := func(f func(v url.Values)) string {
+			v := sign(t, genuine, alipayKey)
+			f(v)
+			return v.Encode()
+		}
+		cases := []struct {
+			name, iface, body string
+		}{
+			{"AmountChangedAfterSigning", "demo-alipay", after(func(v url.Values) { v.Set("total_amount", "0.01") })},
+			{"OrderChangedAfterSigning", "demo-alipay", after(func(v url.Values) { v.Set("out_trade_no", "EPAAAAAAAAAAAAAAAAAAAAAAAAAA") })},
+			{"ExtraParamAfterSigning", "demo-alipay", after(func(v url.Values) { v.Set("refund_fee", "25.00") })},
+			{"ForgedSignature", "demo-alipay", sign(t, genuine, otherKey).Encode()},
+			{"MissingSign", "demo-alipay", after(func(v url.Values) { v.Del("sign") })},
+			{"SignTypeRSA", "demo-alipay", after(func(v url.Values) { v.Set("sign_type", "RSA") })},
+			{"GarbageSign", "demo-alipay", after(func(v url.Values) { v.Set("sign", "bm90IGEgc2lnbmF0dXJl") })},
+			{"UnknownOrder", "demo-alipay", form(func(n *alipaysb.Notification) { n.OutTradeNo = "EPAAAAAAAAAAAAAAAAAAAAAAAAAA" })},
+			{"WrongAppID", "demo-alipay", form(func(n *alipaysb.Notification) { n.AppID, n.AuthAppID = "2021000000009999", "2021000000009999" })},
+			{"WrongSeller", "demo-alipay", form(func(n *alipaysb.Notification) { n.SellerID = "2088000000009999" })},
+			{"WrongAmountSigned", "demo-alipay", form(func(n *alipaysb.Notification) { n.TotalFen = 1 })},
+			{"UnknownInterface", "no-such-iface", sign(t, genuine, alipayKey).Encode()},
+			{"WeChatInterfaceOnAlipayPath", "demo-wechat", sign(t, genuine, alipayKey).Encode()},
+			{"EmptyBody", "demo-alipay", ""},
+			{"NotAForm", "demo-alipay", "%zz%%"},
+			{"HugeBody", "demo-alipay", padded(t, genuine, alipayKey, 64<<10+1)},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := postForm(t, s, tc.iface, tc.body)
+				if r.Status < 400 || r.Status > 499 || r.Body != "fail" {
+					t.Errorf("got %d %q, want 4xx \"fail\"", r.Status, r.Body)
+				}
+			})
+		}
+		st := storedOrder(t, s, o.OrderID)
+		if st.Status != "PENDING" || st.PaidAt != nil || st.ProviderTxnID != "" {
+			t.Fatalf("rejected notifications changed the order: %+v", st)
+		}
+		if v := getOrder(t, s, o.OrderID); v.Status != "PENDING" {
+			t.Fatalf("GET order: %+v", v)
+		}
+		if n := queueDepth(t, s); n != 0 {
+			t.Fatalf("rejected notifications emitted %d events", n)
+		}
+
+		// Control: the same notification, genuinely signed, is accepted.
+		r := postForm(t, s, "demo-alipay", sign(t, genuine, alipayKey).Encode())
+		if r.Status != http.StatusOK || r.Body != "success" {
+			t.Fatalf("genuine: %d %q", r.Status, r.Body)
+		}
+		if st := storedOrder(t, s, o.OrderID); st.Status != "PAID" || st.ProviderTxnID != genuine.TradeNo || !st.EventSent {
+			t.Fatalf("after genuine: %+v", st)
+		}
+		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2500 {
+			t.Fatalf("events: %+v", evs)
+		}
+		// Duplicate (fresh notify_id): success, still one event.
+		dup := genuine
+		dup.NotifyID = "dup" + genuine.NotifyID
+		if r := postForm(t, s, "demo-alipay", sign(t, dup, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
+			t.Fatalf("duplicate: %d %q", r.Status, r.Body)
+		}
+		// A different trade_no for the already paid order is refused.
+		other := genuine
+		other.TradeNo = "2099" + genuine.TradeNo[4:]
+		if r := postForm(t, s, "demo-alipay", sign(t, other, alipayKey).Encode()); r.Status != http.StatusBadRequest || r.Body != "fail" {
+			t.Errorf("second trade for a paid order: %d %q", r.Status, r.Body)
+		}
+		if n := queueDepth(t, s); n != 0 {
+			t.Fatalf("duplicates emitted %d events", n)
+		}
+	})
+
+	t.Run("BodyLimitBoundary", func(t *testing.T) {
+		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 640, "")
+		openCashier(t, s, o)
+		n := paidNotification(t, s, o.OrderID)
+		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10+1)); r.Status != http.StatusBadRequest || r.Body != "fail" {
+			t.Fatalf("64 KiB + 1: %d %q", r.Status, r.Body)
+		}
+		if st := storedOrder(t, s, o.OrderID); st.Status != "PENDING" || queueDepth(t, s) != 0 {
+			t.Fatalf("oversized notification changed the order: %+v", st)
+		}
+		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10)); r.Status != http.StatusOK || r.Body != "success" {
+			t.Fatalf("64 KiB: %d %q", r.Status, r.Body)
+		}
+		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+			t.Fatalf("events %+v", evs)
+		}
+	})
+
+	t.Run("NonPaymentStatusesChangeNothing", func(t *testing.T) {
+		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 300, "")
+		openCashier(t, s, o)
+		n, err := s.Alipay().NotificationFor(o.OrderID) // WAIT_BUYER_PAY
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
+			t.Fatalf("WAIT_BUYER_PAY: %d %q", r.Status, r.Body)
+		}
+		n.TradeStatus, n.GmtClose = alipaysb.StatusClosed, time.Now()
+		if r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
+			t.Fatalf("TRADE_CLOSED: %d %q", r.Status, r.Body)
+		}
+		if st := storedOrder(t, s, o.OrderID); st.Status != "PENDING" {
+			t.Fatalf("order: %+v", st)
+		}
+		if n := queueDepth(t, s); n != 0 {
+			t.Fatalf("%d events", n)
+		}
+	})
+
+}

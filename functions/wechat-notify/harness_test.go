@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/estatepay/estatepay/infra/local/stack"
+	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+// Test helpers that talk to a running local stack over HTTP and the AWS SDK.
+
+type orderView struct {
+	OrderID   string     `json:"order_id"`
+	Status    string     `json:"status"`
+	AmountFen int64      `json:"amount_fen"`
+	Channel   string     `json:"channel"`
+	PaidAt    *time.Time `json:"paid_at"`
+	Pay       *struct {
+		JSAPI       map[string]string `json:"jsapi"`
+		RedirectURL string            `json:"redirect_url"`
+	} `json:"pay"`
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func randomKey(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "test-" + hex.EncodeToString(b)
+}
+
+func communityToken(t testing.TB, s *stack.Stack, id string) string {
+	t.Helper()
+	for _, c := range s.Demo.Communities {
+		if c.ID == id {
+			return c.Token
+		}
+	}
+	t.Fatalf("no demo community %q", id)
+	return ""
+}
+
+// createOrder creates an order through POST /api/orders and checks it is PENDING.
+func createOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen int64, payerID string) orderView {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"token": token, "channel": channel, "amount_fen": amountFen, "payer_id": payerID})
+	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", randomKey(t))
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create order: %d %s", resp.StatusCode, raw)
+	}
+	var v orderView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("create order: %v: %s", err, raw)
+	}
+	if v.Status != "PENDING" || v.OrderID == "" || v.AmountFen != amountFen {
+		t.Fatalf("create order: unexpected %s", raw)
+	}
+	return v
+}
+
+// getOrder reads an order through GET /api/orders/{id}.
+func getOrder(t testing.TB, s *stack.Stack, id string) orderView {
+	t.Helper()
+	resp, err := httpClient.Get(s.URLs.Gateway + "/api/orders/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("get order %s: %d %s", id, resp.StatusCode, raw)
+	}
+	var v orderView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("get order: %v: %s", err, raw)
+	}
+	return v
+}
+
+func storedOrder(t testing.TB, s *stack.Stack, id string) store.Order {
+	t.Helper()
+	o, err := s.Store().GetOrder(context.Background(), id)
+	if err != nil {
+		t.Fatalf("store get order %s: %v", id, err)
+	}
+	return o
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func sqsClient(s *stack.Stack) *sqs.Client {
+	return sqs.New(sqs.Options{
+		Region:       stack.Region,
+		BaseEndpoint: aws.String(s.URLs.SQS),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+// drainEvents receives (and deletes) every message in PaymentEventsQueue and
+// checks the queue is empty afterwards.
+func drainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
+	t.Helper()
+	ctx := context.Background()
+	c := sqsClient(s)
+	q := s.Queues["PaymentEventsQueue"]
+	var out []events.PaymentSucceeded
+	for {
+		res, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(q), MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		if len(res.Messages) == 0 {
+			break
+		}
+		for _, m := range res.Messages {
+			var e events.PaymentSucceeded
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
+				t.Fatalf("event is not JSON: %v: %s", err, aws.ToString(m.Body))
+			}
+			if a, ok := m.MessageAttributes["type"]; !ok || aws.ToString(a.StringValue) != events.PaymentSucceededType {
+				t.Errorf("event %s: type attribute %v", e.OrderID, m.MessageAttributes["type"])
+			}
+			out = append(out, e)
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+		}
+	}
+	if v, f, ok := s.SQS().Depth("PaymentEventsQueue"); !ok || v != 0 || f != 0 {
+		t.Fatalf("queue not empty after drain: visible=%d inflight=%d ok=%v", v, f, ok)
+	}
+	return out
+}
+
+// queueDepth is the number of messages (visible + in flight) in PaymentEventsQueue.
+func queueDepth(t testing.TB, s *stack.Stack) int {
+	t.Helper()
+	v, f, ok := s.SQS().Depth("PaymentEventsQueue")
+	if !ok {
+		t.Fatal("no PaymentEventsQueue")
+	}
+	return v + f
+}

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
+	"github.com/estatepay/estatepay/shared/domain"
+)
+
+// AlipayUserAgent is the Alipay app's in-app browser (iOS).
+const AlipayUserAgent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 AlipayClient/10.5.90.8000 Language/zh-Hans"
+
+const amountFen = 12345
+
+// fixtures are what the representative requests need.
+type fixtures struct {
+	tokenBoth       string // demo-both: WeChat + Alipay
+	communityID     string
+	openID          string            // a WeChat payer (from the OAuth round trip)
+	paid            map[string]string // channel -> a paid order id
+	alipayNotifyURL string
+}
+
+type orderView struct {
+	OrderID string `json:"order_id"`
+	Status  string `json:"status"`
+	Pay     *struct {
+		JSAPI       map[string]string `json:"jsapi"`
+		RedirectURL string            `json:"redirect_url"`
+	} `json:"pay"`
+}
+
+func (b *bench) fixtures(ctx context.Context) error {
+	for _, c := range b.s.Demo.Communities {
+		if c.ID == "demo-both" {
+			b.fx.tokenBoth, b.fx.communityID = c.Token, c.ID
+		}
+	}
+	if b.fx.tokenBoth == "" {
+		return errors.New("demo community demo-both not seeded")
+	}
+	var err error
+	if b.fx.openID, err = b.wechatLanding(ctx, newJar()); err != nil {
+		return fmt.Errorf("wechat landing: %w", err)
+	}
+	b.fx.paid = map[string]string{}
+	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		o, err := b.createOrder(ctx, ch)
+		if err != nil {
+			return err
+		}
+		if ch == domain.Alipay {
+			u, err := url.Parse(o.Pay.RedirectURL)
+			if err != nil {
+				return err
+			}
+			if b.fx.alipayNotifyURL = u.Query().Get("notify_url"); b.fx.alipayNotifyURL == "" {
+				return fmt.Errorf("alipay redirect_url has no notify_url: %s", o.Pay.RedirectURL)
+			}
+		}
+		if _, err := b.payFresh(ctx, ch, o); err != nil {
+			return err
+		}
+		b.fx.paid[string(ch)] = o.OrderID
+	}
+	return nil
+}
+
+func newJar() *cookiejar.Jar {
+	j, _ := cookiejar.New(nil) // never fails without options
+	return j
+}
+
+var payerRE = regexp.MustCompile(`data-payer="([^"]+)"`)
+
+// wechatLanding opens the collection code in "WeChat": the landing redirects to
+// the sandbox's OAuth, which redirects back with a code, and the landing renders
+// the form with the payer's openid. It returns that openid.
+func (b *bench) wechatLanding(ctx context.Context, jar http.CookieJar) (string, error) {
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: b.client.Transport}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.gw+"/c/"+b.fx.tokenBoth, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("User-Agent", wechatsb.WeChatUserAgent)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	m := payerRE.FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return "", fmt.Errorf("HTTP %d without a payer: %.300s", resp.StatusCode, body)
+	}
+	return string(m[1]), nil
+}
+
+func idempotencyKey() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "bench-" + hex.EncodeToString(b)
+}
+
+// orderRequest is POST /api/orders as the pay page sends it, with a fresh key.
+func (b *bench) orderRequest(ctx context.Context, ch domain.Channel) (*http.Request, error) {
+	body := map[string]any{"token": b.fx.tokenBoth, "channel": ch, "amount_fen": amountFen}
+	ua := AlipayUserAgent
+	if ch == domain.WeChat {
+		body["payer_id"] = b.fx.openID
+		ua = wechatsb.WeChatUserAgent
+	}
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.gw+"/api/orders", bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idempotencyKey())
+	req.Header.Set("User-Agent", ua)
+	return req, nil
+}
+
+func checkCreated(status int, body []byte) error {
+	if status != http.StatusCreated {
+		return fmt.Errorf("POST /api/orders: HTTP %d: %.300s", status, body)
+	}
+	return nil
+}
+
+func (b *bench) createOrder(ctx context.Context, ch domain.Channel) (orderView, error) {
+	var o orderView
+	req, err := b.orderRequest(ctx, ch)
+	if err != nil {
+		return o, err
+	}
+	status, body, _, err := b.do(req)
+	if err != nil {
+		return o, err
+	}
+	if err := checkCreated(status, body); err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal(body, &o); err != nil {
+		return o, err
+	}
+	if o.Pay == nil || (ch == domain.Alipay && o.Pay.RedirectURL == "") || (ch == domain.WeChat && len(o.Pay.JSAPI) == 0) {
+		return o, fmt.Errorf("created %s order without pay parameters: %s", ch, body)
+	}
+	return o, nil
+}
+
+// do sends req and returns the status, body and the time until the whole body
+// was read.
+func (b *bench) do(req *http.Request) (int, []byte, time.Duration, error) {
+	start := time.Now()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	return resp.StatusCode, body, d, err
+}
+
+// payFresh pays an open order at the sandbox and waits until the sandbox's own
+// callback was accepted. For Alipay it first opens the cashier (the wap trade
+// exists at Alipay only from then on). It returns the time from the sandbox's
+// Pay until the callback was acknowledged (the provider's view of our
+// processing of a first callback).
+func (b *bench) payFresh(ctx context.Context, ch domain.Channel, o orderView) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	switch ch {
+	case domain.Alipay:
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.Pay.RedirectURL, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("User-Agent", AlipayUserAgent)
+		status, body, _, err := b.do(req)
+		if err != nil {
+			return 0, err
+		}
+		if status != http.StatusOK || !bytes.Contains(body, []byte(`id="cashier"`)) {
+			return 0, fmt.Errorf("alipay cashier: HTTP %d: %.300s", status, body)
+		}
+		start := time.Now()
+		if err := b.s.Alipay().Pay(o.OrderID); err != nil {
+			return 0, err
+		}
+		line, err := b.cap.WaitSandboxLine(ctx, "alipay sandbox: notify", "out_trade_no="+o.OrderID)
+		d := time.Since(start)
+		if err != nil {
+			return 0, fmt.Errorf("waiting for the alipay callback of %s: %w", o.OrderID, err)
+		}
+		if !strings.Contains(line, "acked=true") {
+			return 0, fmt.Errorf("alipay callback of %s not acknowledged: %s", o.OrderID, line)
+		}
+		return d, nil
+	case domain.WeChat:
+		sub, unsubscribe := b.s.WeChat().Subscribe()
+		defer unsubscribe()
+		start := time.Now()
+		if err := b.s.WeChat().Pay(o.OrderID); err != nil {
+			return 0, err
+		}
+		for {
+			select {
+			case d := <-sub:
+				if d.OutTradeNo != o.OrderID {
+					continue
+				}
+				took := time.Since(start)
+				if !d.OK {
+					return 0, fmt.Errorf("wechat callback of %s: HTTP %d %s", o.OrderID, d.Status, d.Err)
+				}
+				return took, nil
+			case <-ctx.Done():
+				return 0, fmt.Errorf("waiting for the wechat callback of %s: %w", o.OrderID, ctx.Err())
+			}
+		}
+	}
+	return 0, fmt.Errorf("unknown channel %q", ch)
+}
+
+// callbackRequest is a genuine signed callback for a paid order, built with the
+// sandboxes' helpers (WeChat: SignedNotification; Alipay: NotificationFor+Form
+// signed with Alipay's key), addressed to the order's notify URL.
+func (b *bench) callbackRequest(ctx context.Context, ch domain.Channel, orderID string) (*http.Request, error) {
+	switch ch {
+	case domain.WeChat:
+		return b.s.WeChat().SignedNotification(ctx, orderID, wechatsb.NotifyOptions{})
+	case domain.Alipay:
+		n, err := b.s.Alipay().NotificationFor(orderID)
+		if err != nil {
+			return nil, err
+		}
+		form, err := n.Form(b.s.Keys().AlipayPlatform)
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.fx.alipayNotifyURL, strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		req.Header.Set("User-Agent", "Mozilla/4.0")
+		return req, nil
+	}
+	return nil, fmt.Errorf("unknown channel %q", ch)
+}
+
+func checkCallback(ch domain.Channel) func(int, []byte) error {
+	return func(status int, body []byte) error {
+		switch {
+		case ch == domain.WeChat && (status == http.StatusOK || status == http.StatusNoContent):
+			return nil
+		case ch == domain.Alipay && status == http.StatusOK && string(body) == "success":
+			return nil
+		}
+		return fmt.Errorf("%s callback: HTTP %d: %.300s", ch, status, body)
+	}
+}
+
+// probe is one representative request of a function.
+type probe struct {
+	function string
+	name     string
+	// request builds a fresh HTTP request to the gateway (untimed).
+	request func(ctx context.Context) (*http.Request, error)
+	check   func(status int, body []byte) error
+	// schedule names the schedule of a function without HTTP routes: warm
+	// samples fire it through the stack, cold samples send its payload.
+	schedule string
+	payload  []byte
+}
+
+func expect(status int, contains string) func(int, []byte) error {
+	return func(got int, body []byte) error {
+		if got != status || !bytes.Contains(body, []byte(contains)) {
+			return fmt.Errorf("HTTP %d (want %d with %q): %.300s", got, status, contains, body)
+		}
+		return nil
+	}
+}
+
+func (b *bench) get(path, ua string, header ...string) func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
+		base := b.gw
+		if path == helloRoute {
+			base = b.helloURL
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ua != "" {
+			req.Header.Set("User-Agent", ua)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return req, nil
+	}
+}
+
+// probes are the representative requests, each function's main one first.
+func (b *bench) probes() []probe {
+	ps := []probe{
+		{function: helloID, name: "GET /hello", request: b.get(helloRoute, ""), check: expect(200, "ok")},
+		{function: "LandingFunction", name: "GET /c/{token} (Alipay UA: form)", request: b.get("/c/"+b.fx.tokenBoth, AlipayUserAgent),
+			check: expect(200, `data-channel="alipay"`)},
+		{function: "LandingFunction", name: "GET /healthz", request: b.get("/healthz", ""), check: expect(200, `"ok"`)},
+		{function: "OrdersFunction", name: "GET /api/orders/{id} (paid order)", request: b.get("/api/orders/"+b.fx.paid["alipay"], ""),
+			check: expect(200, `"status":"PAID"`)},
+		{function: "OrdersFunction", name: "POST /api/orders (Alipay, new key)",
+			request: func(ctx context.Context) (*http.Request, error) { return b.orderRequest(ctx, domain.Alipay) }, check: checkCreated},
+		{function: "WechatNotifyFunction", name: "POST /notify/wechat/{iface} (signed, already paid)",
+			request: func(ctx context.Context) (*http.Request, error) {
+				return b.callbackRequest(ctx, domain.WeChat, b.fx.paid["wechat"])
+			}, check: checkCallback(domain.WeChat)},
+		{function: "AlipayNotifyFunction", name: "POST /notify/alipay/{iface} (signed, already paid)",
+			request: func(ctx context.Context) (*http.Request, error) {
+				return b.callbackRequest(ctx, domain.Alipay, b.fx.paid["alipay"])
+			}, check: checkCallback(domain.Alipay)},
+		{function: "AdminFunction", name: "GET /admin/api/communities/{id}/payments",
+			request: b.get("/admin/api/communities/"+b.fx.communityID+"/payments", "", "Authorization", "Bearer "+b.s.Keys().AdminToken),
+			check:   expect(200, `"payments"`)},
+	}
+	// Functions without HTTP routes: their schedules.
+	for _, f := range b.tmpl.Functions() {
+		for _, e := range f.Events {
+			if e.Type != "ScheduleV2" && e.Type != "Schedule" {
+				continue
+			}
+			input, _ := e.Properties["Input"].(string)
+			if input == "" {
+				input = "{}"
+			}
+			ps = append(ps, probe{function: f.LogicalID, name: "schedule " + e.Name + " " + input,
+				schedule: f.LogicalID + "." + e.Name, payload: []byte(input)})
+		}
+	}
+	return ps
+}
+
+// timeProbe sends one request of p and returns its latency (request build and
+// response check untimed).
+func (b *bench) timeProbe(ctx context.Context, p probe) (time.Duration, error) {
+	if p.schedule != "" {
+		start := time.Now()
+		_, err := b.s.FireSchedule(ctx, p.schedule, "")
+		return time.Since(start), err
+	}
+	req, err := p.request(ctx)
+	if err != nil {
+		return 0, err
+	}
+	status, body, d, err := b.do(req)
+	if err != nil {
+		return 0, err
+	}
+	return d, p.check(status, body)
+}
+
+// sample runs warmup untimed and n timed calls of f.
+func sample(ctx context.Context, warmup, n int, f func(context.Context) (time.Duration, error)) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, n)
+	for i := 0; i < warmup+n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := f(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if i >= warmup {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/estatepay/estatepay/infra/local/lambdaemu"
+	"github.com/estatepay/estatepay/shared/domain"
+)
+
+// DynamoResult is the DynamoDB traffic of one complete payment.
+type DynamoResult struct {
+	Channel     string           `json:"channel"`
+	Steps       []string         `json:"steps"`
+	PerFunction []FunctionCalls  `json:"per_function"` // from the functions' EMF lines
+	EMFTotal    int64            `json:"emf_dynamodb_calls"`
+	SQSTotal    int64            `json:"emf_sqs_calls"`
+	ServerTotal int64            `json:"server_requests"` // embedded DynamoDB's own count
+	ServerByOp  map[string]int64 `json:"server_requests_by_operation"`
+}
+
+// measureDynamo runs one complete payment per channel, one step after another,
+// and counts DynamoDB requests from the functions' metrics lines and at the
+// embedded server.
+func (b *bench) measureDynamo(ctx context.Context) error {
+	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		r, err := b.paymentDynamo(ctx, ch)
+		if err != nil {
+			return fmt.Errorf("%s payment: %w", ch, err)
+		}
+		b.rep.DynamoDB = append(b.rep.DynamoDB, r)
+	}
+	return nil
+}
+
+func (b *bench) paymentDynamo(ctx context.Context, ch domain.Channel) (DynamoResult, error) {
+	r := DynamoResult{Channel: string(ch)}
+	// Expected invocations per function; the flow waits for all their metrics lines.
+	want := map[string]int{"LandingFunction": 1, "OrdersFunction": 2}
+	notify := "AlipayNotifyFunction"
+	if ch == domain.WeChat {
+		want["LandingFunction"], notify = 2, "WechatNotifyFunction"
+	}
+	want[notify] = 1
+	mark := b.cap.MetricsCount()
+	before := b.s.DynamoDB().Requests()
+
+	if ch == domain.WeChat {
+		r.Steps = append(r.Steps, "GET /c/{token} (WeChat UA → OAuth redirect)", "GET /c/{token}?code=… (form with openid)")
+		openID, err := b.wechatLanding(ctx, newJar()) // a new payer
+		if err != nil {
+			return r, err
+		}
+		b.fx.openID = openID
+	} else {
+		r.Steps = append(r.Steps, "GET /c/{token} (Alipay UA → form)")
+		status, body, err := b.send(ctx, b.get("/c/"+b.fx.tokenBoth, AlipayUserAgent))
+		if err != nil {
+			return r, err
+		}
+		if err := expect(200, `data-channel="alipay"`)(status, body); err != nil {
+			return r, err
+		}
+	}
+	r.Steps = append(r.Steps, "POST /api/orders")
+	o, err := b.createOrder(ctx, ch)
+	if err != nil {
+		return r, err
+	}
+	r.Steps = append(r.Steps, "provider callback (sandbox pays and notifies)")
+	if _, err := b.payFresh(ctx, ch, o); err != nil {
+		return r, err
+	}
+	r.Steps = append(r.Steps, "GET /api/orders/{id} (poll: PAID)")
+	status, body, err := b.send(ctx, b.get("/api/orders/"+o.OrderID, ""))
+	if err != nil {
+		return r, err
+	}
+	if err := expect(200, `"status":"PAID"`)(status, body); err != nil {
+		return r, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = b.cap.WaitMetrics(wctx, mark, func(ms []Metrics) bool {
+		got := CountByFunction(ms)
+		for fn, n := range want {
+			if got[fn] == nil || got[fn].Invocations < n {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return r, fmt.Errorf("waiting for the functions' metrics lines (want %v, got %d lines): %w", want, len(b.cap.MetricsSince(mark)), err)
+	}
+	after := b.s.DynamoDB().Requests()
+	got := CountByFunction(b.cap.MetricsSince(mark))
+	for fn, fc := range got {
+		if _, ok := want[fn]; !ok || fc.Invocations != want[fn] {
+			return r, fmt.Errorf("unexpected invocations during the payment: %s ×%d (want %v)", fn, fc.Invocations, want)
+		}
+	}
+	for _, id := range []string{"LandingFunction", "OrdersFunction", notify} {
+		fc := got[id]
+		r.PerFunction = append(r.PerFunction, *fc)
+		r.EMFTotal += fc.Calls["DynamoDB"]
+		r.SQSTotal += fc.Calls["SQS"]
+	}
+	r.ServerByOp = map[string]int64{}
+	for op, n := range after {
+		if d := n - before[op]; d != 0 {
+			r.ServerByOp[op] = d
+			r.ServerTotal += d
+		}
+	}
+	return r, nil
+}
+
+// send sends a request built by mk and returns status and body.
+func (b *bench) send(ctx context.Context, mk func(context.Context) (*http.Request, error)) (int, []byte, error) {
+	req, err := mk(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	status, body, _, err := b.do(req)
+	return status, body, err
+}
+
+// measureCold starts a fresh pool per sample for every function and the
+// baseline, and times exec → first response of its representative request
+// (the event the gateway would send). Samples rotate over the functions.
+func (b *bench) measureCold(ctx context.Context) error {
+	type target struct {
+		r       *fnResult
+		cfg     lambdaemu.FunctionConfig
+		payload []byte
+		check   func(int, []byte) error
+		wall    []time.Duration
+		init    []time.Duration
+	}
+	var targets []*target
+	seen := map[string]bool{}
+	for _, p := range b.probes() {
+		if seen[p.function] {
+			continue
+		}
+		seen[p.function] = true
+		r := b.fn(p.function)
+		if r == nil {
+			return fmt.Errorf("probe for unknown function %s", p.function)
+		}
+		cfg, err := b.functionConfig(p.function)
+		if err != nil {
+			return err
+		}
+		t := &target{r: r, cfg: cfg, check: p.check, payload: p.payload}
+		if p.schedule == "" {
+			req, err := p.request(ctx)
+			if err != nil {
+				return err
+			}
+			fn, payload, err := b.recorder.Event(req)
+			if err != nil {
+				return err
+			}
+			if fn != p.function {
+				return fmt.Errorf("%s routes to %s, not %s", p.name, fn, p.function)
+			}
+			t.payload = payload
+		}
+		r.ColdRequest = p.name
+		targets = append(targets, t)
+	}
+	for i := 0; i < b.cfg.Cold; i++ {
+		for _, t := range targets {
+			wall, init, err := coldOnce(ctx, t.cfg, t.payload, t.check)
+			if err != nil {
+				return fmt.Errorf("%s cold sample %d: %w", t.r.ID, i+1, err)
+			}
+			t.wall, t.init = append(t.wall, wall), append(t.init, init)
+		}
+	}
+	for _, t := range targets {
+		t.r.Cold, t.r.Init = Summarize(t.wall), Summarize(t.init)
+	}
+	return nil
+}
+
+func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error) (time.Duration, time.Duration, error) {
+	pool := lambdaemu.NewPool(cfg)
+	defer pool.Close()
+	start := time.Now()
+	out, info, err := pool.Invoke(ctx, payload)
+	wall := time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !info.Cold {
+		return 0, 0, fmt.Errorf("invocation on a fresh pool was not cold")
+	}
+	if check != nil {
+		status, body, err := httpResult(out)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := check(status, body); err != nil {
+			return 0, 0, err
+		}
+	} else if !json.Valid(out) {
+		return 0, 0, fmt.Errorf("response is not JSON: %.200s", out)
+	}
+	return wall, info.InitDuration, nil
+}
+
+// measureWarm times every representative request through the gateway (the
+// baseline through its own), after warm-up, one request at a time.
+func (b *bench) measureWarm(ctx context.Context) error {
+	ps := b.probes()
+	// The sweeper first: later phases leave unpaid orders that become due.
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].schedule != "" && ps[j].schedule == "" })
+	for _, p := range ps {
+		samples, err := sample(ctx, b.cfg.Warmup, b.cfg.Warm, func(ctx context.Context) (time.Duration, error) { return b.timeProbe(ctx, p) })
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", p.function, p.name, err)
+		}
+		rr := &routeResult{Function: p.function, Request: p.name, Sum: Summarize(samples)}
+		b.rep.routes = append(b.rep.routes, rr)
+		if f := b.fn(p.function); f != nil && f.Warm == nil {
+			f.Warm = rr
+		}
+		progress("  %-22s %-50s p50 %s p99 %s", p.function, p.name, fmtMillis(rr.Sum.P50), fmtMillis(rr.Sum.P99))
+	}
+	return nil
+}
+
+// measureOrders times POST /api/orders per channel, a fresh key per request.
+func (b *bench) measureOrders(ctx context.Context) error {
+	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		samples, err := sample(ctx, b.cfg.Warmup, b.cfg.Orders, func(ctx context.Context) (time.Duration, error) {
+			req, err := b.orderRequest(ctx, ch)
+			if err != nil {
+				return 0, err
+			}
+			status, body, d, err := b.do(req)
+			if err != nil {
+				return 0, err
+			}
+			return d, checkCreated(status, body)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", ch, err)
+		}
+		note := "signed wap.pay URL, no provider call"
+		if ch == domain.WeChat {
+			note = "JSAPI prepay at the WeChat Pay sandbox"
+		}
+		b.rep.flows = append(b.rep.flows, &flowResult{Name: "order creation, " + string(ch), Request: "POST /api/orders (new Idempotency-Key)",
+			Note: note, Sum: Summarize(samples)})
+	}
+	return nil
+}
+
+// measureCallbacks pays fresh orders at the sandboxes. Per order it times (1)
+// the sandbox's own first callback, Pay → acknowledged (our processing as the
+// provider sees it), and (2) a genuine signed callback for the now paid order,
+// built with the sandbox's helpers and POSTed to the gateway (the processing of
+// a repeated delivery, which providers send routinely).
+func (b *bench) measureCallbacks(ctx context.Context) error {
+	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		notify := "AlipayNotifyFunction"
+		if ch == domain.WeChat {
+			notify = "WechatNotifyFunction"
+		}
+		var first, again, firstHandler, againHandler []time.Duration
+		for i := 0; i < b.cfg.Callbacks; i++ {
+			o, err := b.createOrder(ctx, ch)
+			if err != nil {
+				return err
+			}
+			mark := b.cap.MetricsCount()
+			d, err := b.payFresh(ctx, ch, o)
+			if err != nil {
+				return err
+			}
+			h, err := b.handlerTime(ctx, mark, notify)
+			if err != nil {
+				return err
+			}
+			first, firstHandler = append(first, d), append(firstHandler, h)
+			req, err := b.callbackRequest(ctx, ch, o.OrderID)
+			if err != nil {
+				return err
+			}
+			mark = b.cap.MetricsCount()
+			status, body, d2, err := b.do(req)
+			if err != nil {
+				return err
+			}
+			if err := checkCallback(ch)(status, body); err != nil {
+				return err
+			}
+			if h, err = b.handlerTime(ctx, mark, notify); err != nil {
+				return err
+			}
+			again, againHandler = append(again, d2), append(againHandler, h)
+		}
+		b.rep.flows = append(b.rep.flows,
+			&flowResult{Name: "callback, " + string(ch) + ", first delivery", Request: "sandbox Pay → its signed callback acknowledged",
+				Note: "marks paid, emits the event; includes the sandbox's signing", Sum: Summarize(first), Handler: Summarize(firstHandler)},
+			&flowResult{Name: "callback, " + string(ch) + ", signed POST", Request: "POST /notify/" + string(ch) + "/{iface} (just paid)",
+				Note: "genuine callback we POST to the gateway; order already paid (duplicate path)", Sum: Summarize(again), Handler: Summarize(againHandler)})
+	}
+	return nil
+}
+
+// handlerTime waits for function's metrics line after mark and returns the
+// handler time it reports (HandlerMillis: the function's own processing).
+func (b *bench) handlerTime(ctx context.Context, mark int, function string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var found *Metrics
+	err := b.cap.WaitMetrics(ctx, mark, func(ms []Metrics) bool {
+		for i := range ms {
+			if ms[i].Function == function {
+				found = &ms[i]
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return 0, fmt.Errorf("waiting for the metrics line of %s: %w", function, err)
+	}
+	return time.Duration(found.HandlerMillis * float64(time.Millisecond)), nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is what the run prints and writes to .local/bench.json.
+type Report struct {
+	Command     string           `json:"command"`
+	Machine     Machine          `json:"machine"`
+	StartedAt   time.Time        `json:"started_at"`
+	TookSeconds float64          `json:"took_seconds"`
+	Settings    config           `json:"settings"`
+	Phases      []Phase          `json:"phases"`
+	Functions   []FunctionReport `json:"functions"` // the baseline first
+	Warm        []RouteReport    `json:"warm_requests"`
+	Flows       []FlowReport     `json:"payment_flows"`
+	DynamoDB    []DynamoResult   `json:"dynamodb_per_payment"`
+
+	routes []*routeResult
+	flows  []*flowResult
+	fns    []*fnResult
+}
+
+// Machine is where the figures were measured.
+type Machine struct {
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	NumCPU    int    `json:"num_cpu"`
+	GoVersion string `json:"go_version"`
+	CPU       string `json:"cpu,omitempty"`
+}
+
+// Phase is how long one part of the run took.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Latency is a Summary in milliseconds.
+type Latency struct {
+	N     int     `json:"n"`
+	MinMs float64 `json:"min_ms"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+func latency(s Summary) *Latency {
+	if s.N == 0 {
+		return nil
+	}
+	return &Latency{N: s.N, MinMs: Millis(s.Min), P50Ms: Millis(s.P50), P99Ms: Millis(s.P99), MaxMs: Millis(s.Max)}
+}
+
+// FunctionReport is one function's row; ratios are to the baseline.
+type FunctionReport struct {
+	Function         string   `json:"function"`
+	Baseline         bool     `json:"baseline,omitempty"`
+	HostBytes        int64    `json:"binary_bytes_host"`
+	LambdaBytes      int64    `json:"binary_bytes_linux_arm64"`
+	LambdaBytesRatio *float64 `json:"binary_linux_arm64_ratio"`
+	ColdRequest      string   `json:"cold_request,omitempty"`
+	ColdStart        *Latency `json:"cold_start,omitempty"` // exec → first response
+	ColdInit         *Latency `json:"cold_init,omitempty"`  // exec → first /next
+	ColdP50Ratio     *float64 `json:"cold_start_p50_ratio"`
+	WarmRequest      string   `json:"warm_request,omitempty"`
+	Warm             *Latency `json:"warm,omitempty"`
+	WarmP50Ratio     *float64 `json:"warm_p50_ratio"`
+	WarmP99Ratio     *float64 `json:"warm_p99_ratio"`
+}
+
+// RouteReport is one representative request, warm, through the gateway.
+type RouteReport struct {
+	Function string   `json:"function"`
+	Request  string   `json:"request"`
+	Latency  *Latency `json:"latency"`
+	P50Ratio *float64 `json:"p50_ratio"`
+	P99Ratio *float64 `json:"p99_ratio"`
+}
+
+type flowResult struct {
+	Name, Request, Note string
+	Sum                 Summary
+	Handler             Summary // the function's own HandlerMillis (callbacks)
+}
+
+// FlowReport is one payment-flow measurement.
+type FlowReport struct {
+	Name     string   `json:"name"`
+	Request  string   `json:"request"`
+	Note     string   `json:"note"`
+	Latency  *Latency `json:"latency"`
+	P50Ratio *float64 `json:"p50_ratio"`
+	P99Ratio *float64 `json:"p99_ratio"`
+	Handler  *Latency `json:"handler,omitempty"` // the notify function's own HandlerMillis
+}
+
+func newReport(cfg config) *Report {
+	return &Report{Command: command(), Machine: machine(), StartedAt: time.Now().UTC().Truncate(time.Second), Settings: cfg}
+}
+
+// finishReport fills the exported tables from the measurements.
+func (b *bench) finishReport() {
+	rep := b.rep
+	rep.fns = b.functions
+	base := b.fn(helloID)
+	var baseWarm Summary
+	if base != nil && base.Warm != nil {
+		baseWarm = base.Warm.Sum
+	}
+	for _, f := range b.functions {
+		fr := FunctionReport{Function: f.ID, Baseline: f.ID == helloID, HostBytes: f.HostBytes, LambdaBytes: f.ArmBytes,
+			LambdaBytesRatio: jsonRatio(Ratio(float64(f.ArmBytes), float64(base.ArmBytes))),
+			ColdRequest:      f.ColdRequest, ColdStart: latency(f.Cold), ColdInit: latency(f.Init),
+			ColdP50Ratio: jsonRatio(DurationRatio(f.Cold.P50, base.Cold.P50))}
+		if f.Warm != nil {
+			fr.WarmRequest, fr.Warm = f.Warm.Request, latency(f.Warm.Sum)
+			fr.WarmP50Ratio = jsonRatio(DurationRatio(f.Warm.Sum.P50, baseWarm.P50))
+			fr.WarmP99Ratio = jsonRatio(DurationRatio(f.Warm.Sum.P99, baseWarm.P99))
+		}
+		rep.Functions = append(rep.Functions, fr)
+	}
+	for _, r := range rep.routes {
+		rep.Warm = append(rep.Warm, RouteReport{Function: r.Function, Request: r.Request, Latency: latency(r.Sum),
+			P50Ratio: jsonRatio(DurationRatio(r.Sum.P50, baseWarm.P50)), P99Ratio: jsonRatio(DurationRatio(r.Sum.P99, baseWarm.P99))})
+	}
+	for _, f := range rep.flows {
+		rep.Flows = append(rep.Flows, FlowReport{Name: f.Name, Request: f.Request, Note: f.Note, Latency: latency(f.Sum), Handler: latency(f.Handler),
+			P50Ratio: jsonRatio(DurationRatio(f.Sum.P50, baseWarm.P50)), P99Ratio: jsonRatio(DurationRatio(f.Sum.P99, baseWarm.P99))})
+	}
+}
+
+func ratioOf(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmtRatio(*p)
+}
+
+func ms(l *Latency, f func(*Latency) float64) string {
+	if l == nil {
+		return "-"
+	}
+	return fmtMillis(time.Duration(f(l) * float64(time.Millisecond)))
+}
+
+func p50(l *Latency) float64 { return l.P50Ms }
+func p99(l *Latency) float64 { return l.P99Ms }
+
+// printReport writes the human-readable tables.
+func printReport(w io.Writer, rep *Report) {
+	m := rep.Machine
+	fmt.Fprintf(w, "\nestatepay benchmark — %s\n", rep.Command)
+	fmt.Fprintf(w, "machine: %s/%s, %d CPU", m.GOOS, m.GOARCH, m.NumCPU)
+	if m.CPU != "" {
+		fmt.Fprintf(w, " (%s)", m.CPU)
+	}
+	fmt.Fprintf(w, ", %s; started %s; took %.1fs\n", m.GoVersion, rep.StartedAt.Format(time.RFC3339), rep.TookSeconds)
+	fmt.Fprintf(w, "ratios (×) are to %s, a hello-world aws-lambda-go function built and served the same way in this run\n", helloID)
+
+	s := rep.Settings
+	fmt.Fprintf(w, "\n1. Functions: size, cold start (exec → first response, fresh instance, median of %d), warm through the gateway (%d requests after %d warm-up)\n\n", s.Cold, s.Warm, s.Warmup)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "function\thost bin\tarm64 bin\t×\tcold p50\t(init)\t×\twarm p50\t×\twarm p99\t×")
+	for _, f := range rep.Functions {
+		name := f.Function
+		if f.Baseline {
+			name += " (baseline)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, fmtBytes(f.HostBytes), fmtBytes(f.LambdaBytes), ratioOf(f.LambdaBytesRatio),
+			ms(f.ColdStart, p50), "("+ms(f.ColdInit, p50)+")", ratioOf(f.ColdP50Ratio), ms(f.Warm, p50), ratioOf(f.WarmP50Ratio), ms(f.Warm, p99), ratioOf(f.WarmP99Ratio))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\n   requests used:")
+	for _, f := range rep.Functions {
+		req := f.WarmRequest
+		if req == "" {
+			req = f.ColdRequest
+		}
+		if req != "" {
+			fmt.Fprintf(w, "   %-22s %s\n", f.Function, req)
+		}
+	}
+
+	fmt.Fprintf(w, "\n2. Every representative request, warm, one at a time (%d after %d warm-up)\n\n", s.Warm, s.Warmup)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "function\trequest\tp50\t×\tp99\t×")
+	for _, r := range rep.Warm {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Function, r.Request, ms(r.Latency, p50), ratioOf(r.P50Ratio), ms(r.Latency, p99), ratioOf(r.P99Ratio))
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\n3. Payment flows through the local stack (orders: %d per channel after %d warm-up; callbacks: %d fresh paid orders per channel)\n\n", s.Orders, s.Warmup, s.Callbacks)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "flow\tmeasured\tn\tp50\t×\tp99\t×\thandler p50/p99\tnote")
+	for _, f := range rep.Flows {
+		n := 0
+		if f.Latency != nil {
+			n = f.Latency.N
+		}
+		handler := "-"
+		if f.Handler != nil {
+			handler = ms(f.Handler, p50) + " / " + ms(f.Handler, p99)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Request, n, ms(f.Latency, p50), ratioOf(f.P50Ratio), ms(f.Latency, p99), ratioOf(f.P99Ratio), handler, f.Note)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\n4. DynamoDB requests per completed payment (functions' EMF \"DynamoDBCalls\"; cross-check: embedded DynamoDB's own count)")
+	for _, d := range rep.DynamoDB {
+		fmt.Fprintf(w, "\n   %s: %s\n\n", d.Channel, strings.Join(d.Steps, " → "))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "   function\tinvocations\tDynamoDB calls\tSQS calls")
+		for _, fc := range d.PerFunction {
+			fmt.Fprintf(tw, "   %s\t%d\t%d\t%d\n", fc.Function, fc.Invocations, fc.Calls["DynamoDB"], fc.Calls["SQS"])
+		}
+		check := "matches"
+		if d.ServerTotal != d.EMFTotal {
+			check = "MISMATCH"
+		}
+		fmt.Fprintf(tw, "   total\t\t%d\t%d\n", d.EMFTotal, d.SQSTotal)
+		tw.Flush()
+		ops := make([]string, 0, len(d.ServerByOp))
+		for op, n := range d.ServerByOp {
+			ops = append(ops, fmt.Sprintf("%s %d", op, n))
+		}
+		sort.Strings(ops)
+		fmt.Fprintf(w, "   embedded DynamoDB saw %d requests (%s): %s\n", d.ServerTotal, strings.Join(ops, ", "), check)
+	}
+
+	fmt.Fprint(w, "\nphases:")
+	for _, p := range rep.Phases {
+		fmt.Fprintf(w, " %s %.1fs;", p.Name, p.Seconds)
+	}
+	fmt.Fprintln(w)
+}

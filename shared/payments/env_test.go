@@ -1,0 +1,215 @@
+package payments_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/estatepay/estatepay/infra/local/dynamo"
+	"github.com/estatepay/estatepay/infra/template"
+	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/pay"
+	"github.com/estatepay/estatepay/shared/payments"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+// newStore starts an embedded DynamoDB with the template's tables.
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	tmpl, err := template.Load(filepath.Join(dir, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dynamo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	var tables []dynamo.Table
+	for _, tb := range tmpl.Tables() {
+		var ix []dynamo.Index
+		for _, g := range tb.GSIs {
+			ix = append(ix, dynamo.Index{Name: g.Name, HashKey: g.HashKey, RangeKey: g.RangeKey, ProjectionType: g.ProjectionType, NonKeyAttributes: g.NonKeyAttributes})
+		}
+		tables = append(tables, dynamo.Table{Name: tb.LogicalID, Attributes: tb.Attributes, HashKey: tb.HashKey, RangeKey: tb.RangeKey, GSIs: ix, TTLAttribute: tb.TTLAttribute})
+	}
+	if err := srv.CreateTables(context.Background(), tables); err != nil {
+		t.Fatal(err)
+	}
+	return &store.Store{DB: dynamo.Client(srv.URL()), Directory: "DirectoryTable", Orders: "OrdersTable"}
+}
+
+func scanOrders(t *testing.T, s *store.Store) []store.Order {
+	t.Helper()
+	out, err := s.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.Orders)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orders []store.Order
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &orders); err != nil {
+		t.Fatal(err)
+	}
+	return orders
+}
+
+// Directory fixture.
+const (
+	tokBoth    = "tok-both-0123456789abcdef"
+	tokAliOnly = "tok-ali-0123456789abcdef"
+	tokNone    = "tok-none-0123456789abcdef"
+	tokRevoked = "tok-revoked-0123456789abcd"
+	aliSeller  = "2088000000000009"
+	aliApp     = "2021000000000009"
+	wxMch      = "1900000009"
+	wxApp      = "wx0000000000000009"
+)
+
+func seed(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PutInterface(ctx, store.Interface{ID: "ali-1", CompanyID: "co-1", Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app", AppID: aliApp, SellerID: aliSeller, SecretRef: "file://x"}))
+	must(s.PutInterface(ctx, store.Interface{ID: "wx-1", CompanyID: "co-1", Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct", AppID: wxApp, MchID: wxMch, SecretRef: "file://y"}))
+	must(s.PutCompany(ctx, store.Company{ID: "co-1", Name: "物业", AlipayIfaceID: "ali-1"}))
+	must(s.PutCompany(ctx, store.Company{ID: "co-2", Name: "未开通"}))
+	must(s.PutCommunity(ctx, store.Community{ID: "com-both", CompanyID: "co-1", Name: "阳光花园", WeChatIfaceID: "wx-1"}))
+	must(s.PutCommunity(ctx, store.Community{ID: "com-ali", CompanyID: "co-1", Name: "翠湖", MaxAmountFen: 1000}))
+	must(s.PutCommunity(ctx, store.Community{ID: "com-none", CompanyID: "co-2", Name: "未开通小区"}))
+	must(s.PutCode(ctx, store.Code{Token: tokBoth, CommunityID: "com-both", Kind: "community", Status: "active"}))
+	must(s.PutCode(ctx, store.Code{Token: tokAliOnly, CommunityID: "com-ali", Kind: "community", Status: "active"}))
+	must(s.PutCode(ctx, store.Code{Token: tokNone, CommunityID: "com-none", Kind: "community", Status: "active"}))
+	must(s.PutCode(ctx, store.Code{Token: tokRevoked, CommunityID: "com-both", Kind: "community", Status: "revoked"}))
+}
+
+// fakeProvider records prepay calls; everything else is unused here.
+type fakeProvider struct {
+	ch pay.Channel
+	f  *fakeProviders
+}
+
+func (p *fakeProvider) Channel() pay.Channel { return p.ch }
+
+func (p *fakeProvider) Prepay(ctx context.Context, req pay.PrepayRequest) (pay.PrepayResult, error) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.prepays = append(p.f.prepays, req)
+	if p.f.prepayErr != nil {
+		return pay.PrepayResult{}, p.f.prepayErr
+	}
+	if p.ch == pay.WeChat {
+		return pay.PrepayResult{JSAPI: map[string]string{"appId": wxApp, "package": "prepay_id=wx" + req.OrderID}, ProviderRef: "wx" + req.OrderID}, nil
+	}
+	return pay.PrepayResult{RedirectURL: "https://alipay.test/gateway.do?out_trade_no=" + req.OrderID}, nil
+}
+
+func (p *fakeProvider) ParseNotification(ctx context.Context, r *http.Request) (pay.Notification, error) {
+	return pay.Notification{}, errors.New("not used")
+}
+func (p *fakeProvider) Query(ctx context.Context, orderID string) (pay.Trade, error) {
+	return pay.Trade{}, errors.New("not used")
+}
+func (p *fakeProvider) Close(ctx context.Context, orderID string) error {
+	return errors.New("not used")
+}
+func (p *fakeProvider) Refund(ctx context.Context, req pay.RefundRequest) (pay.RefundResult, error) {
+	return pay.RefundResult{}, errors.New("not used")
+}
+func (p *fakeProvider) TradeBill(ctx context.Context, day time.Time) ([]byte, error) {
+	return nil, errors.New("not used")
+}
+
+type fakeProviders struct {
+	mu        sync.Mutex
+	prepays   []pay.PrepayRequest
+	prepayErr error
+}
+
+func (f *fakeProviders) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {
+	return &fakeProvider{ch: pay.Channel(iface.Channel), f: f}, nil
+}
+
+func (f *fakeProviders) calls() []pay.PrepayRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]pay.PrepayRequest(nil), f.prepays...)
+}
+
+// fakePublisher counts published events; failNext makes the next n sends fail.
+type fakePublisher struct {
+	mu       sync.Mutex
+	sent     []events.PaymentSucceeded
+	attempts int
+	failNext int
+	gate     chan struct{} // when set, each publish waits on it
+}
+
+func (p *fakePublisher) PublishPayment(ctx context.Context, e events.PaymentSucceeded) error {
+	if p.gate != nil {
+		<-p.gate
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.attempts++
+	if p.failNext > 0 {
+		p.failNext--
+		return errors.New("sqs unavailable")
+	}
+	p.sent = append(p.sent, e)
+	return nil
+}
+
+func (p *fakePublisher) events() []events.PaymentSucceeded {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]events.PaymentSucceeded(nil), p.sent...)
+}
+
+type env struct {
+	st   *store.Store
+	prov *fakeProviders
+	pub  *fakePublisher
+	svc  *payments.Service
+	now  time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st := newStore(t)
+	seed(t, st)
+	e := &env{st: st, prov: &fakeProviders{}, pub: &fakePublisher{}, now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	e.svc = &payments.Service{
+		Store: st, Providers: e.prov, Events: e.pub,
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:           func() time.Time { return e.now },
+		PublicBaseURL: "https://pay.example.test",
+		MaxAmountFen:  5_000_000,
+	}
+	return e
+}
