@@ -118,11 +118,11 @@ func Package(root string, results []Result, outDir string) error {
 		if err := zipBootstrap(r.Binary, zipPath); err != nil {
 			return err
 		}
-		re := regexp.MustCompile(`(?m)^(\s*CodeUri:\s*)` + regexp.QuoteMeta(r.CodeURI) + `\s*$`)
+		re := regexp.MustCompile(`(?m)^([ \t]*CodeUri:[ \t]*)(["']?)` + regexp.QuoteMeta(r.CodeURI) + `(["']?)([ \t]*(?:#.*)?)$`)
 		if !re.MatchString(out) {
 			return fmt.Errorf("package: CodeUri %s not found in template", r.CodeURI)
 		}
-		out = re.ReplaceAllString(out, "${1}"+r.LogicalID+".zip")
+		out = re.ReplaceAllString(out, "${1}"+r.LogicalID+".zip${4}")
 	}
 	return os.WriteFile(filepath.Join(outDir, "template.yaml"), []byte(out), 0o644)
 }

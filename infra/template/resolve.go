@@ -124,7 +124,8 @@ func (r Resolver) sub(v any) (string, error) {
 		}
 		return s
 	})
-	return out, firstErr
+	// ${!Literal} renders as ${Literal}.
+	return strings.ReplaceAll(out, "${!", "${"), firstErr
 }
 
 // References lists every resource logical id that v refers to (Ref, GetAtt, and
