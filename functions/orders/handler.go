@@ -99,7 +99,7 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	case errors.Is(err, payments.ErrChannelUnavailable):
 		return web.Error(http.StatusForbidden, "channel_unavailable", domain.MsgNotOpen)
 	case errors.Is(err, store.ErrIdempotencyConflict):
-		return web.Error(http.StatusConflict, "idempotency_conflict", "Idempotency-Key was already used with a different request")
+		return web.Error(http.StatusConflict, "idempotency_conflict", "订单信息已变更，请刷新页面后重试")
 	case errors.Is(err, pay.ErrProvider):
 		h.Log.ErrorContext(ctx, "prepay failed", "err", err)
 		return web.Error(http.StatusBadGateway, "provider_error", "支付渠道暂不可用，请稍后重试")
