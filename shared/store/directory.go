@@ -194,8 +194,13 @@ func (s *Store) LoadCollection(ctx context.Context, token string) (Collection, e
 	if c.Community, err = s.GetCommunity(ctx, code.CommunityID); err != nil {
 		return c, fmt.Errorf("store: community of code: %w", err)
 	}
-	if c.Company, err = s.GetCompany(ctx, c.Community.CompanyID); err != nil {
+	// The company and the community's WeChat interface in one round trip.
+	var wechat *Interface
+	if c.Company, wechat, err = s.companyAndInterface(ctx, c.Community.CompanyID, c.Community.WeChatIfaceID); err != nil {
 		return c, fmt.Errorf("store: company of community: %w", err)
+	}
+	if wechat != nil && wechat.CompanyID == c.Company.ID {
+		c.WeChat = wechat
 	}
 	if c.Company.AlipayIfaceID != "" {
 		i, err := s.GetInterface(ctx, c.Company.AlipayIfaceID)
@@ -205,13 +210,56 @@ func (s *Store) LoadCollection(ctx context.Context, token string) (Collection, e
 			return c, err
 		}
 	}
-	if c.Community.WeChatIfaceID != "" {
-		i, err := s.GetInterface(ctx, c.Community.WeChatIfaceID)
-		if err == nil && i.CompanyID == c.Company.ID {
-			c.WeChat = &i
-		} else if err != nil && err != ErrNotFound {
-			return c, err
+	return c, nil
+}
+
+// companyAndInterface reads a company and (if ifaceID is set) an interface with
+// one BatchGetItem. A missing company is ErrNotFound; a missing interface is nil.
+func (s *Store) companyAndInterface(ctx context.Context, companyID, ifaceID string) (Company, *Interface, error) {
+	if companyID == "" {
+		return Company{}, nil, ErrNotFound
+	}
+	keys := []map[string]types.AttributeValue{dirKey("COMPANY", companyID)}
+	if ifaceID != "" {
+		keys = append(keys, dirKey("IFACE", ifaceID))
+	}
+	req := map[string]types.KeysAndAttributes{s.Directory: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	var items []map[string]types.AttributeValue
+	for attempt := 0; len(req) > 0; attempt++ {
+		if attempt == 5 {
+			return Company{}, nil, fmt.Errorf("store: batch get: keys still unprocessed after %d attempts", attempt)
+		}
+		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return Company{}, nil, err
+		}
+		items = append(items, out.Responses[s.Directory]...)
+		req = out.UnprocessedKeys
+	}
+	var company *Company
+	var iface *Interface
+	for _, it := range items {
+		pk, _ := it["pk"].(*types.AttributeValueMemberS)
+		if pk == nil {
+			continue
+		}
+		switch pk.Value {
+		case "COMPANY#" + companyID:
+			var d dirItem[Company]
+			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+				return Company{}, nil, err
+			}
+			company = &d.Data
+		case "IFACE#" + ifaceID:
+			var d dirItem[Interface]
+			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+				return Company{}, nil, err
+			}
+			iface = &d.Data
 		}
 	}
-	return c, nil
+	if company == nil {
+		return Company{}, nil, ErrNotFound
+	}
+	return *company, iface, nil
 }

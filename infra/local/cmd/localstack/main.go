@@ -1,12 +1,15 @@
 // Command localstack runs the whole product locally (make run): it reads
 // template.yaml and serves it on 127.0.0.1 with embedded DynamoDB and SQS, the
 // functions' real bootstraps and the provider sandboxes. PORT moves the gateway
-// (default 8080); the other services use the next ports.
+// (default 8080); the other services use the next ports. BIN_DIR runs prebuilt
+// bootstraps; LAMBDA_REPORTS=1 keeps Lambda's START/END/REPORT lines in the log.
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -29,7 +32,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	s, err := stack.Start(ctx, stack.Options{Port: port, BinDir: os.Getenv("BIN_DIR")})
+	var log io.Writer = os.Stdout
+	if os.Getenv("LAMBDA_REPORTS") == "" {
+		log = quietReports{os.Stdout}
+	}
+	s, err := stack.Start(ctx, stack.Options{Port: port, BinDir: os.Getenv("BIN_DIR"), Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)
 		os.Exit(1)
@@ -65,4 +72,20 @@ Demo codes (QR PNGs under .local/qr/):
 		}
 	}
 	fmt.Printf("\nSchedules: %v\nEverything above is also in .local/stack.json. Ctrl-C stops and keeps the data (make reset wipes it).\n\n", s.ScheduleNames())
+}
+
+// quietReports drops the Lambda START/END/REPORT lines (the stack's own
+// one-line "invoke" summary says the same); LAMBDA_REPORTS=1 keeps them.
+// Writes arrive as whole lines.
+type quietReports struct{ w io.Writer }
+
+var reportMarkers = [][]byte{[]byte("] START RequestId: "), []byte("] END RequestId: "), []byte("] REPORT RequestId: ")}
+
+func (q quietReports) Write(b []byte) (int, error) {
+	for _, m := range reportMarkers {
+		if bytes.Contains(b, m) && bytes.Count(b, []byte("\n")) <= 1 {
+			return len(b), nil
+		}
+	}
+	return q.w.Write(b)
 }
