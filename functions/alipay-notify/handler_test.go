@@ -29,7 +29,7 @@ func postForm(t testing.TB, s *stack.Stack, iface, body string) reply {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	resp, err := httpClient.Do(req)
+	resp, err := stacktest.HTTPClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +40,12 @@ func postForm(t testing.TB, s *stack.Stack, iface, body string) reply {
 
 // openCashier opens the order's signed wap.pay URL like the payer's browser,
 // so the sandbox creates the trade.
-func openCashier(t testing.TB, s *stack.Stack, o orderView) {
+func openCashier(t testing.TB, s *stack.Stack, o stacktest.OrderView) {
 	t.Helper()
 	if o.Pay == nil || !strings.HasPrefix(o.Pay.RedirectURL, s.URLs.AlipayGateway) {
 		t.Fatalf("order has no Alipay redirect URL to the sandbox: %+v", o.Pay)
 	}
-	resp, err := httpClient.Get(o.Pay.RedirectURL)
+	resp, err := stacktest.HTTPClient.Get(o.Pay.RedirectURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,19 +127,19 @@ func TestAlipayNotify(t *testing.T) {
 
 	for _, community := range []string{"demo-both", "demo-alipay-only"} {
 		t.Run("SandboxPays/"+community, func(t *testing.T) {
-			o := createOrder(t, s, communityToken(t, s, community), "alipay", 8888, "")
+			o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, community), "alipay", 8888, "")
 			openCashier(t, s, o)
 			if err := s.Alipay().Pay(o.OrderID); err != nil {
 				t.Fatal(err)
 			}
 			// The sandbox delivers asynchronously; the order turns PAID when we
 			// have processed it (and the sandbox got "success").
-			var v orderView
-			waitFor(t, "order PAID after the sandbox's notification", 20*time.Second, func() bool {
-				v = getOrder(t, s, o.OrderID)
+			var v stacktest.OrderView
+			stacktest.WaitFor(t, "order PAID after the sandbox's notification", 20*time.Second, func() bool {
+				v = stacktest.GetOrder(t, s, o.OrderID)
 				return v.Status == "PAID"
 			})
-			st := storedOrder(t, s, o.OrderID)
+			st := stacktest.StoredOrder(t, s, o.OrderID)
 			if !st.EventSent || st.PaidAt == nil || !strings.HasPrefix(st.ProviderTxnID, "20") || st.PayerID == "" {
 				t.Fatalf("stored order: %+v", st)
 			}
@@ -150,7 +150,7 @@ func TestAlipayNotify(t *testing.T) {
 			if st.ProviderTxnID != n.TradeNo || !st.PaidAt.Equal(n.GmtPayment.Truncate(time.Second)) {
 				t.Errorf("stored txn %s paid %v, sandbox trade_no %s paid %v", st.ProviderTxnID, st.PaidAt, n.TradeNo, n.GmtPayment)
 			}
-			evs := drainEvents(t, s)
+			evs := stacktest.DrainEvents(t, s)
 			if len(evs) != 1 {
 				t.Fatalf("want 1 event, got %+v", evs)
 			}
@@ -166,17 +166,17 @@ func TestAlipayNotify(t *testing.T) {
 			if r.Status != http.StatusOK || r.Body != "success" {
 				t.Fatalf("duplicate: %d %q", r.Status, r.Body)
 			}
-			if again := storedOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
+			if again := stacktest.StoredOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
 				t.Fatalf("duplicate changed the order: %+v", again)
 			}
-			if n := queueDepth(t, s); n != 0 {
+			if n := stacktest.QueueDepth(t, s); n != 0 {
 				t.Fatalf("duplicate emitted %d events", n)
 			}
 		})
 	}
 
 	t.Run("RejectedNotifications", func(t *testing.T) {
-		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 2500, "")
+		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 2500, "")
 		openCashier(t, s, o)
 		genuine := paidNotification(t, s, o.OrderID)
 		otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -221,14 +221,14 @@ func TestAlipayNotify(t *testing.T) {
 				}
 			})
 		}
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != "PENDING" || st.PaidAt != nil || st.ProviderTxnID != "" {
 			t.Fatalf("rejected notifications changed the order: %+v", st)
 		}
-		if v := getOrder(t, s, o.OrderID); v.Status != "PENDING" {
+		if v := stacktest.GetOrder(t, s, o.OrderID); v.Status != "PENDING" {
 			t.Fatalf("GET order: %+v", v)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("rejected notifications emitted %d events", n)
 		}
 
@@ -237,10 +237,10 @@ func TestAlipayNotify(t *testing.T) {
 		if r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("genuine: %d %q", r.Status, r.Body)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PAID" || st.ProviderTxnID != genuine.TradeNo || !st.EventSent {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || st.ProviderTxnID != genuine.TradeNo || !st.EventSent {
 			t.Fatalf("after genuine: %+v", st)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2500 {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2500 {
 			t.Fatalf("events: %+v", evs)
 		}
 		// Duplicate (fresh notify_id): success, still one event.
@@ -255,31 +255,31 @@ func TestAlipayNotify(t *testing.T) {
 		if r := postForm(t, s, "demo-alipay", sign(t, other, alipayKey).Encode()); r.Status != http.StatusBadRequest || r.Body != "fail" {
 			t.Errorf("second trade for a paid order: %d %q", r.Status, r.Body)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("duplicates emitted %d events", n)
 		}
 	})
 
 	t.Run("BodyLimitBoundary", func(t *testing.T) {
-		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 640, "")
+		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 640, "")
 		openCashier(t, s, o)
 		n := paidNotification(t, s, o.OrderID)
 		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10+1)); r.Status != http.StatusBadRequest || r.Body != "fail" {
 			t.Fatalf("64 KiB + 1: %d %q", r.Status, r.Body)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PENDING" || queueDepth(t, s) != 0 {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" || stacktest.QueueDepth(t, s) != 0 {
 			t.Fatalf("oversized notification changed the order: %+v", st)
 		}
 		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10)); r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("64 KiB: %d %q", r.Status, r.Body)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
 			t.Fatalf("events %+v", evs)
 		}
 	})
 
 	t.Run("NonPaymentStatusesChangeNothing", func(t *testing.T) {
-		o := createOrder(t, s, communityToken(t, s, "demo-both"), "alipay", 300, "")
+		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 300, "")
 		openCashier(t, s, o)
 		n, err := s.Alipay().NotificationFor(o.OrderID) // WAIT_BUYER_PAY
 		if err != nil {
@@ -292,10 +292,10 @@ func TestAlipayNotify(t *testing.T) {
 		if r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("TRADE_CLOSED: %d %q", r.Status, r.Body)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PENDING" {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" {
 			t.Fatalf("order: %+v", st)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("%d events", n)
 		}
 	})

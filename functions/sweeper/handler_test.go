@@ -94,9 +94,9 @@ func wechatQuery(t testing.TB, s *stack.Stack, id string) pay.Trade {
 	return tr
 }
 
-func openCashier(t testing.TB, o orderView) {
+func openCashier(t testing.TB, o stacktest.OrderView) {
 	t.Helper()
-	resp, err := httpClient.Get(o.Pay.RedirectURL)
+	resp, err := stacktest.HTTPClient.Get(o.Pay.RedirectURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,18 +111,18 @@ func openCashier(t testing.TB, o orderView) {
 func TestSweeper(t *testing.T) {
 	s := stacktest.Start(t)
 	ctx := context.Background()
-	token := communityToken(t, s, "demo-both")
+	token := stacktest.CommunityToken(t, s, "demo-both")
 	openID := wechatsb.OpenID(stack.DemoWeChatAppID, "resident-sweep")
 	past := time.Now().Add(-30 * time.Minute)
 
 	t.Run("NothingDue", func(t *testing.T) {
 		// A fresh pending order is not due yet (SweepAfter 2 minutes).
-		o := createOrder(t, s, token, "wechat", 100, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 100, openID)
 		rep := sweep(t, s)
 		if rep != (payments.SweepReport{}) {
 			t.Fatalf("report %+v, want nothing examined", rep)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != domain.OrderPending {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != domain.OrderPending {
 			t.Fatalf("order %+v", st)
 		}
 		// Leave it out of the next subtests: close it at the provider and here.
@@ -133,13 +133,13 @@ func TestSweeper(t *testing.T) {
 	})
 
 	t.Run("PendingNotExpired", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 101, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 101, openID)
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"work_at": workAt(past)})
 		rep := sweep(t, s)
 		if rep.Paid != 0 || rep.Closed != 0 || rep.Failed != 0 || rep.Examined < 1 {
 			t.Fatalf("report %+v", rep)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != domain.OrderPending {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != domain.OrderPending {
 			t.Fatalf("order %+v", st)
 		}
 		if tr := wechatQuery(t, s, o.OrderID); tr.State != pay.TradePending {
@@ -152,17 +152,17 @@ func TestSweeper(t *testing.T) {
 	})
 
 	t.Run("ExpiredWeChatOrderClosed", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 4321, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 4321, openID)
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"expire_at": timeAttr(past), "work_at": workAt(past), "created_at": timeAttr(past)})
 		rep := sweep(t, s)
 		if rep.Closed != 1 || rep.Paid != 0 || rep.Failed != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != domain.OrderClosed || st.ClosedAt == nil || st.PaidAt != nil {
 			t.Fatalf("order %+v", st)
 		}
-		if v := getOrder(t, s, o.OrderID); v.Status != "CLOSED" {
+		if v := stacktest.GetOrder(t, s, o.OrderID); v.Status != "CLOSED" {
 			t.Fatalf("GET order %+v", v)
 		}
 		if tr := wechatQuery(t, s, o.OrderID); tr.State != pay.TradeClosed {
@@ -171,15 +171,15 @@ func TestSweeper(t *testing.T) {
 		if err := s.WeChat().Pay(o.OrderID); !errors.Is(err, wechatsb.ErrTradeState) {
 			t.Fatalf("paying a closed trade at the sandbox: %v", err)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("%d events", n)
 		}
 	})
 
 	t.Run("ExpiredAlipayOrders", func(t *testing.T) {
-		opened := createOrder(t, s, token, "alipay", 600, "")
+		opened := stacktest.CreateOrder(t, s, token, "alipay", 600, "")
 		openCashier(t, opened)
-		neverOpened := createOrder(t, s, token, "alipay", 601, "")
+		neverOpened := stacktest.CreateOrder(t, s, token, "alipay", 601, "")
 		for _, id := range []string{opened.OrderID, neverOpened.OrderID} {
 			backdate(t, s, id, map[string]types.AttributeValue{"expire_at": timeAttr(past), "work_at": workAt(past)})
 		}
@@ -188,7 +188,7 @@ func TestSweeper(t *testing.T) {
 			t.Fatalf("report %+v", rep)
 		}
 		for _, id := range []string{opened.OrderID, neverOpened.OrderID} {
-			if st := storedOrder(t, s, id); st.Status != domain.OrderClosed {
+			if st := stacktest.StoredOrder(t, s, id); st.Status != domain.OrderClosed {
 				t.Fatalf("order %+v", st)
 			}
 		}
@@ -201,7 +201,7 @@ func TestSweeper(t *testing.T) {
 	})
 
 	t.Run("PaidEventNeverSent", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 999, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 999, openID)
 		paidAt := past.Truncate(time.Second)
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{
 			"status": sv("PAID"), "paid_at": timeAttr(paidAt), "provider_txn_id": sv("4200000000202601010000000042"),
@@ -211,18 +211,18 @@ func TestSweeper(t *testing.T) {
 		if rep.EventsSent != 1 || rep.Failed != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		evs := drainEvents(t, s)
+		evs := stacktest.DrainEvents(t, s)
 		if len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 999 || evs[0].Channel != "wechat" ||
 			evs[0].ProviderTxnID != "4200000000202601010000000042" || !evs[0].PaidAt.Equal(paidAt) {
 			t.Fatalf("events %+v", evs)
 		}
-		if st := storedOrder(t, s, o.OrderID); !st.EventSent || st.Status != domain.OrderPaid {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); !st.EventSent || st.Status != domain.OrderPaid {
 			t.Fatalf("order %+v", st)
 		}
 		if rep := sweep(t, s); rep.EventsSent != 0 {
 			t.Fatalf("second sweep re-sent: %+v", rep)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("second sweep emitted %d events", n)
 		}
 	})
@@ -230,7 +230,7 @@ func TestSweeper(t *testing.T) {
 	t.Run("PaidEventLeaseHeld", func(t *testing.T) {
 		// Another delivery holds the event lease: the sweeper leaves it alone
 		// until the lease expires, then sends exactly one event.
-		o := createOrder(t, s, token, "wechat", 998, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 998, openID)
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{
 			"status": sv("PAID"), "paid_at": timeAttr(past), "provider_txn_id": sv("4200000000202601010000000043"), "work_at": workAt(past),
 			"event_lease": &types.AttributeValueMemberN{Value: "9999999999999"},
@@ -238,14 +238,14 @@ func TestSweeper(t *testing.T) {
 		if rep := sweep(t, s); rep.EventsSent != 0 || rep.Failed != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("sent despite the lease: %d", n)
 		}
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"event_lease": &types.AttributeValueMemberN{Value: "1"}})
 		if rep := sweep(t, s); rep.EventsSent != 1 {
 			t.Fatalf("report %+v", rep)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
 			t.Fatalf("events %+v", evs)
 		}
 	})
@@ -254,7 +254,7 @@ func TestSweeper(t *testing.T) {
 		// Paid at WeChat, but every callback delivery fails (our interface
 		// record is briefly unusable for callbacks, so they are rejected). The
 		// sandbox gives up; the sweeper finds the payment by querying.
-		o := createOrder(t, s, token, "wechat", 2468, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 2468, openID)
 		iface, err := s.Store().GetInterface(ctx, "demo-wechat")
 		if err != nil {
 			t.Fatal(err)
@@ -303,7 +303,7 @@ func TestSweeper(t *testing.T) {
 		if attempts < 2 {
 			t.Fatalf("only %d delivery attempts", attempts)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != domain.OrderPending || queueDepth(t, s) != 0 {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != domain.OrderPending || stacktest.QueueDepth(t, s) != 0 {
 			t.Fatalf("order changed without a callback: %+v", st)
 		}
 		tr := wechatQuery(t, s, o.OrderID)
@@ -315,19 +315,19 @@ func TestSweeper(t *testing.T) {
 		if rep.Paid != 1 || rep.Failed != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != domain.OrderPaid || !st.EventSent || st.ProviderTxnID != tr.ProviderTxnID || st.PaidAt == nil ||
 			!st.PaidAt.Equal(tr.PaidAt) || st.PayerID != openID {
 			t.Fatalf("order %+v, sandbox %+v", st, tr)
 		}
-		evs := drainEvents(t, s)
+		evs := stacktest.DrainEvents(t, s)
 		if len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2468 || evs[0].ProviderTxnID != tr.ProviderTxnID {
 			t.Fatalf("events %+v", evs)
 		}
 		if rep := sweep(t, s); rep.Paid != 0 || rep.EventsSent != 0 {
 			t.Fatalf("second sweep: %+v", rep)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("second sweep emitted %d events", n)
 		}
 	})
@@ -335,13 +335,13 @@ func TestSweeper(t *testing.T) {
 	t.Run("PerOrderFailureDoesNotFailInvocation", func(t *testing.T) {
 		// One order cannot be swept (its interface is gone): the run still
 		// succeeds, counts the failure and keeps the order for the next run.
-		o := createOrder(t, s, token, "wechat", 321, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 321, openID)
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"iface_id": sv("gone-iface"), "work_at": workAt(past)})
 		rep := sweep(t, s) // fails the test if the invocation errors
 		if rep.Failed != 1 || rep.Closed != 0 || rep.Paid != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != domain.OrderPending || st.WorkPK == "" {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != domain.OrderPending || st.WorkPK == "" {
 			t.Fatalf("order %+v", st)
 		}
 		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"iface_id": sv("demo-wechat"), "expire_at": timeAttr(past)})

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/estatepay/estatepay/infra/local/stacktest"
+
 	"bytes"
 	"context"
 	"crypto"
@@ -201,7 +203,7 @@ func send(t testing.TB, req *http.Request) reply {
 func do(req *http.Request) (reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := httpClient.Do(req.WithContext(ctx))
+	resp, err := stacktest.HTTPClient.Do(req.WithContext(ctx))
 	if err != nil {
 		return reply{}, err
 	}

@@ -25,11 +25,11 @@ var txnRE = regexp.MustCompile(`^4200\d{24}$`)
 // the WeChat Pay sandbox or built exactly like it.
 func TestWeChatNotify(t *testing.T) {
 	s := stacktest.Start(t)
-	token := communityToken(t, s, "demo-both")
+	token := stacktest.CommunityToken(t, s, "demo-both")
 	openID := wechatsb.OpenID(stack.DemoWeChatAppID, "resident-1")
 
 	t.Run("GenuineSandboxCallback", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 1234, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 1234, openID)
 		if o.Pay == nil || o.Pay.JSAPI["package"] == "" {
 			t.Fatalf("no JSAPI prepay: %+v", o.Pay)
 		}
@@ -62,11 +62,11 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatalf("first delivery: %+v", *first)
 		}
 
-		v := getOrder(t, s, o.OrderID)
+		v := stacktest.GetOrder(t, s, o.OrderID)
 		if v.Status != "PAID" || v.PaidAt == nil || v.AmountFen != 1234 {
 			t.Fatalf("order after callback: %+v", v)
 		}
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != "PAID" || !st.EventSent || st.PaidAt == nil || !txnRE.MatchString(st.ProviderTxnID) || st.PayerID != openID {
 			t.Fatalf("stored order: %+v", st)
 		}
@@ -78,7 +78,7 @@ func TestWeChatNotify(t *testing.T) {
 			t.Errorf("order still in the sweeper's work index after its event was sent: work_pk=%q work_at=%q event_lease=%d "+
 				"(the local DynamoDB ignores UpdateItem REMOVE clauses)", st.WorkPK, st.WorkAt, st.EventLease)
 		}
-		evs := drainEvents(t, s)
+		evs := stacktest.DrainEvents(t, s)
 		if len(evs) != 1 {
 			t.Fatalf("want exactly 1 payment event, got %d: %+v", len(evs), evs)
 		}
@@ -103,17 +103,17 @@ func TestWeChatNotify(t *testing.T) {
 		if r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("duplicate: %d %q", r.Status, r.Body)
 		}
-		again := storedOrder(t, s, o.OrderID)
+		again := stacktest.StoredOrder(t, s, o.OrderID)
 		if !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID || !again.EventSent {
 			t.Fatalf("duplicate changed the order: %+v", again)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("duplicate emitted %d more events", n)
 		}
 	})
 
 	t.Run("RejectedCallbacks", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 2000, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 2000, openID)
 		otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			t.Fatal(err)
@@ -177,14 +177,14 @@ func TestWeChatNotify(t *testing.T) {
 			})
 		}
 
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != "PENDING" || st.PaidAt != nil || st.ProviderTxnID != "" || st.EventSent {
 			t.Fatalf("rejected callbacks changed the order: %+v", st)
 		}
-		if v := getOrder(t, s, o.OrderID); v.Status != "PENDING" {
+		if v := stacktest.GetOrder(t, s, o.OrderID); v.Status != "PENDING" {
 			t.Fatalf("GET order: %+v", v)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("rejected callbacks emitted %d events", n)
 		}
 
@@ -194,10 +194,10 @@ func TestWeChatNotify(t *testing.T) {
 		if r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("genuine built callback: %d %q", r.Status, r.Body)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
 			t.Fatalf("after genuine callback: %+v", st)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2000 {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2000 {
 			t.Fatalf("events: %+v", evs)
 		}
 
@@ -210,13 +210,13 @@ func TestWeChatNotify(t *testing.T) {
 			t.Errorf("second transaction for a paid order: %d %q", r.Status, r.Body)
 		}
 		failBody(t, r)
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("second transaction emitted %d events", n)
 		}
 	})
 
 	t.Run("ConcurrentDuplicates", func(t *testing.T) {
-		o := createOrder(t, s, token, "wechat", 777, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 777, openID)
 		cb := wxCallback{OrderID: o.OrderID, AmountFen: 777, OpenID: openID}.filled(s)
 		body, hdr := cb.build(t, s)
 		const n = 50
@@ -254,11 +254,11 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatal("no delivery was accepted")
 		}
 		t.Logf("%d of %d concurrent deliveries answered 204", ok, n)
-		st := storedOrder(t, s, o.OrderID)
+		st := stacktest.StoredOrder(t, s, o.OrderID)
 		if st.Status != "PAID" || !st.EventSent || st.ProviderTxnID != cb.TxnID || st.PaidAt == nil || !st.PaidAt.Equal(cb.PaidAt) {
 			t.Fatalf("stored order: %+v (want txn %s paid_at %v)", st, cb.TxnID, cb.PaidAt)
 		}
-		evs := drainEvents(t, s)
+		evs := stacktest.DrainEvents(t, s)
 		if len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 777 || evs[0].ProviderTxnID != cb.TxnID {
 			t.Fatalf("want exactly one event for %s, got %+v", o.OrderID, evs)
 		}
@@ -268,10 +268,10 @@ func TestWeChatNotify(t *testing.T) {
 		if r := send(t, req); r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("final redelivery: %d %q", r.Status, r.Body)
 		}
-		if again := storedOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
+		if again := stacktest.StoredOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
 			t.Fatalf("order changed by redelivery: %+v", again)
 		}
-		if n := queueDepth(t, s); n != 0 {
+		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("redelivery emitted %d events", n)
 		}
 	})
@@ -279,7 +279,7 @@ func TestWeChatNotify(t *testing.T) {
 	t.Run("BodyLimitBoundary", func(t *testing.T) {
 		// A genuine callback padded (inside the signature) to just over 64 KiB
 		// is refused; padded to exactly 64 KiB it is accepted.
-		o := createOrder(t, s, token, "wechat", 640, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 640, openID)
 		cb := wxCallback{OrderID: o.OrderID, AmountFen: 640, OpenID: openID}
 		cb.PadTo = 64<<10 + 1
 		r := send(t, cb.request(t, s))
@@ -287,21 +287,21 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatalf("64 KiB + 1: %d %q", r.Status, r.Body)
 		}
 		failBody(t, r)
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PENDING" || queueDepth(t, s) != 0 {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" || stacktest.QueueDepth(t, s) != 0 {
 			t.Fatalf("oversized callback changed the order: %+v", st)
 		}
 		cb.PadTo = 64 << 10
 		if r := send(t, cb.request(t, s)); r.Status != http.StatusNoContent {
 			t.Fatalf("64 KiB: %d %q", r.Status, r.Body)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
 			t.Fatalf("events %+v", evs)
 		}
 	})
 
 	t.Run("ClosedOrderPaidLate", func(t *testing.T) {
 		// A verified report that money arrived wins over our own expiry.
-		o := createOrder(t, s, token, "wechat", 505, openID)
+		o := stacktest.CreateOrder(t, s, token, "wechat", 505, openID)
 		if err := s.Store().MarkClosed(context.Background(), o.OrderID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -309,10 +309,10 @@ func TestWeChatNotify(t *testing.T) {
 		if r.Status != http.StatusNoContent {
 			t.Fatalf("late payment of a closed order: %d %q", r.Status, r.Body)
 		}
-		if st := storedOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
 			t.Fatalf("stored order: %+v", st)
 		}
-		if evs := drainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
 			t.Fatalf("events: %+v", evs)
 		}
 	})

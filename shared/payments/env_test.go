@@ -6,18 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/estatepay/estatepay/infra/local/dynamo"
-	"github.com/estatepay/estatepay/infra/template"
+	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/pay"
@@ -25,54 +18,9 @@ import (
 	"github.com/estatepay/estatepay/shared/store"
 )
 
-// newStore starts an embedded DynamoDB with the template's tables.
-func newStore(t *testing.T) *store.Store {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	tmpl, err := template.Load(filepath.Join(dir, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := dynamo.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	var tables []dynamo.Table
-	for _, tb := range tmpl.Tables() {
-		var ix []dynamo.Index
-		for _, g := range tb.GSIs {
-			ix = append(ix, dynamo.Index{Name: g.Name, HashKey: g.HashKey, RangeKey: g.RangeKey, ProjectionType: g.ProjectionType, NonKeyAttributes: g.NonKeyAttributes})
-		}
-		tables = append(tables, dynamo.Table{Name: tb.LogicalID, Attributes: tb.Attributes, HashKey: tb.HashKey, RangeKey: tb.RangeKey, GSIs: ix, TTLAttribute: tb.TTLAttribute})
-	}
-	if err := srv.CreateTables(context.Background(), tables); err != nil {
-		t.Fatal(err)
-	}
-	return &store.Store{DB: dynamo.Client(srv.URL()), Directory: "DirectoryTable", Orders: "OrdersTable"}
-}
+func newStore(t *testing.T) *store.Store { return stacktest.NewStore(t) }
 
-func scanOrders(t *testing.T, s *store.Store) []store.Order {
-	t.Helper()
-	out, err := s.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.Orders)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var orders []store.Order
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &orders); err != nil {
-		t.Fatal(err)
-	}
-	return orders
-}
+func scanOrders(t *testing.T, s *store.Store) []store.Order { return stacktest.ScanOrders(t, s) }
 
 // Directory fixture.
 const (

@@ -496,16 +496,23 @@ func (s *Server) opDeleteMessageBatch(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
+	return runBatch(s, in.QueueUrl, in.Entries, func(e struct{ Id, ReceiptHandle string }) string { return e.Id },
+		func(q *queue, e struct{ Id, ReceiptHandle string }) error { return s.deleteLocked(q, e.ReceiptHandle) })
+}
+
+// runBatch applies one entry at a time under the server lock and reports each
+// entry's success or failure, as SQS's *Batch operations do.
+func runBatch[E any](s *Server, queueURL string, entries []E, id func(E) string, apply func(*queue, E) error) (any, error) {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = id(e)
 	}
 	if err := checkBatch(ids); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, err := s.queueFromURL(in.QueueUrl)
+	q, err := s.queueFromURL(queueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -513,12 +520,12 @@ func (s *Server) opDeleteMessageBatch(body []byte) (any, error) {
 		Successful []batchIDResult
 		Failed     []batchResultError
 	}{Successful: []batchIDResult{}, Failed: []batchResultError{}}
-	for _, e := range in.Entries {
-		if err := s.deleteLocked(q, e.ReceiptHandle); err != nil {
-			out.Failed = append(out.Failed, failedEntry(e.Id, err))
+	for i, e := range entries {
+		if err := apply(q, e); err != nil {
+			out.Failed = append(out.Failed, failedEntry(ids[i], err))
 			continue
 		}
-		out.Successful = append(out.Successful, batchIDResult{e.Id})
+		out.Successful = append(out.Successful, batchIDResult{ids[i]})
 	}
 	return out, nil
 }
@@ -552,45 +559,23 @@ func (s *Server) opChangeMessageVisibility(body []byte) (any, error) {
 }
 
 func (s *Server) opChangeMessageVisibilityBatch(body []byte) (any, error) {
+	type entry struct {
+		Id, ReceiptHandle string
+		VisibilityTimeout int
+	}
 	var in struct {
 		QueueUrl string
-		Entries  []struct {
-			Id, ReceiptHandle string
-			VisibilityTimeout int
-		}
+		Entries  []entry
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueFromURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Successful []batchIDResult
-		Failed     []batchResultError
-	}{Successful: []batchIDResult{}, Failed: []batchResultError{}}
-	for _, e := range in.Entries {
-		err := checkVisibility(e.VisibilityTimeout)
-		if err == nil {
-			err = s.changeVisibilityLocked(q, e.ReceiptHandle, time.Duration(e.VisibilityTimeout)*time.Second)
+	return runBatch(s, in.QueueUrl, in.Entries, func(e entry) string { return e.Id }, func(q *queue, e entry) error {
+		if err := checkVisibility(e.VisibilityTimeout); err != nil {
+			return err
 		}
-		if err != nil {
-			out.Failed = append(out.Failed, failedEntry(e.Id, err))
-			continue
-		}
-		out.Successful = append(out.Successful, batchIDResult{e.Id})
-	}
-	return out, nil
+		return s.changeVisibilityLocked(q, e.ReceiptHandle, time.Duration(e.VisibilityTimeout)*time.Second)
+	})
 }
 
 func (s *Server) opPurgeQueue(body []byte) (any, error) {

@@ -223,11 +223,9 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 	if s.dyn, err = dynamo.Start(addr); err != nil {
 		return err
 	}
-	var tables []dynamo.Table
-	for _, t := range s.tmpl.Tables() {
-		tables = append(tables, dynamo.Table{Name: t.LogicalID, Attributes: t.Attributes, HashKey: t.HashKey, RangeKey: t.RangeKey,
-			GSIs: convertIndexes(t.GSIs), TTLAttribute: t.TTLAttribute})
-		s.Tables[t.LogicalID] = t.LogicalID
+	tables := DynamoTables(s.tmpl)
+	for _, t := range tables {
+		s.Tables[t.Name] = t.Name
 	}
 	if err := s.dyn.CreateTables(ctx, tables); err != nil {
 		return err
@@ -260,10 +258,16 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 	return nil
 }
 
-func convertIndexes(in []template.Index) []dynamo.Index {
-	var out []dynamo.Index
-	for _, ix := range in {
-		out = append(out, dynamo.Index{Name: ix.Name, HashKey: ix.HashKey, RangeKey: ix.RangeKey, ProjectionType: ix.ProjectionType, NonKeyAttributes: ix.NonKeyAttributes})
+// DynamoTables are the template's tables as the embedded DynamoDB creates them
+// (locally a table is named by its logical id).
+func DynamoTables(t *template.Template) []dynamo.Table {
+	var out []dynamo.Table
+	for _, tb := range t.Tables() {
+		var ix []dynamo.Index
+		for _, g := range tb.GSIs {
+			ix = append(ix, dynamo.Index{Name: g.Name, HashKey: g.HashKey, RangeKey: g.RangeKey, ProjectionType: g.ProjectionType, NonKeyAttributes: g.NonKeyAttributes})
+		}
+		out = append(out, dynamo.Table{Name: tb.LogicalID, Attributes: tb.Attributes, HashKey: tb.HashKey, RangeKey: tb.RangeKey, GSIs: ix, TTLAttribute: tb.TTLAttribute})
 	}
 	return out
 }

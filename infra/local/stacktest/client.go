@@ -1,4 +1,4 @@
-package main
+package stacktest
 
 import (
 	"bytes"
@@ -20,9 +20,10 @@ import (
 	"github.com/estatepay/estatepay/shared/store"
 )
 
-// Test helpers that talk to a running local stack over HTTP and the AWS SDK.
+// Helpers for tests that talk to a running local stack over HTTP and the AWS SDK.
 
-type orderView struct {
+// OrderView is the orders API's JSON view of an order.
+type OrderView struct {
 	OrderID   string     `json:"order_id"`
 	Status    string     `json:"status"`
 	AmountFen int64      `json:"amount_fen"`
@@ -34,9 +35,11 @@ type orderView struct {
 	} `json:"pay"`
 }
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+// HTTPClient is the client the helpers use.
+var HTTPClient = &http.Client{Timeout: 30 * time.Second}
 
-func randomKey(t testing.TB) string {
+// RandomKey returns a fresh Idempotency-Key.
+func RandomKey(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
@@ -45,7 +48,8 @@ func randomKey(t testing.TB) string {
 	return "test-" + hex.EncodeToString(b)
 }
 
-func communityToken(t testing.TB, s *stack.Stack, id string) string {
+// CommunityToken returns the code token of a demo community.
+func CommunityToken(t testing.TB, s *stack.Stack, id string) string {
 	t.Helper()
 	for _, c := range s.Demo.Communities {
 		if c.ID == id {
@@ -56,8 +60,8 @@ func communityToken(t testing.TB, s *stack.Stack, id string) string {
 	return ""
 }
 
-// createOrder creates an order through POST /api/orders and checks it is PENDING.
-func createOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen int64, payerID string) orderView {
+// CreateOrder creates an order through POST /api/orders and checks it is PENDING.
+func CreateOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen int64, payerID string) OrderView {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"token": token, "channel": channel, "amount_fen": amountFen, "payer_id": payerID})
 	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(body))
@@ -65,8 +69,8 @@ func createOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", randomKey(t))
-	resp, err := httpClient.Do(req)
+	req.Header.Set("Idempotency-Key", RandomKey(t))
+	resp, err := HTTPClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func createOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create order: %d %s", resp.StatusCode, raw)
 	}
-	var v orderView
+	var v OrderView
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatalf("create order: %v: %s", err, raw)
 	}
@@ -85,10 +89,10 @@ func createOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 	return v
 }
 
-// getOrder reads an order through GET /api/orders/{id}.
-func getOrder(t testing.TB, s *stack.Stack, id string) orderView {
+// GetOrder reads an order through GET /api/orders/{id}.
+func GetOrder(t testing.TB, s *stack.Stack, id string) OrderView {
 	t.Helper()
-	resp, err := httpClient.Get(s.URLs.Gateway + "/api/orders/" + id)
+	resp, err := HTTPClient.Get(s.URLs.Gateway + "/api/orders/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +101,15 @@ func getOrder(t testing.TB, s *stack.Stack, id string) orderView {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get order %s: %d %s", id, resp.StatusCode, raw)
 	}
-	var v orderView
+	var v OrderView
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatalf("get order: %v: %s", err, raw)
 	}
 	return v
 }
 
-func storedOrder(t testing.TB, s *stack.Stack, id string) store.Order {
+// StoredOrder reads an order straight from the OrdersTable.
+func StoredOrder(t testing.TB, s *stack.Stack, id string) store.Order {
 	t.Helper()
 	o, err := s.Store().GetOrder(context.Background(), id)
 	if err != nil {
@@ -113,8 +118,8 @@ func storedOrder(t testing.TB, s *stack.Stack, id string) store.Order {
 	return o
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -125,7 +130,8 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func sqsClient(s *stack.Stack) *sqs.Client {
+// SQSClient is an SQS client for the stack's queues.
+func SQSClient(s *stack.Stack) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:       stack.Region,
 		BaseEndpoint: aws.String(s.URLs.SQS),
@@ -133,12 +139,12 @@ func sqsClient(s *stack.Stack) *sqs.Client {
 	})
 }
 
-// drainEvents receives (and deletes) every message in PaymentEventsQueue and
+// DrainEvents receives (and deletes) every message in PaymentEventsQueue and
 // checks the queue is empty afterwards.
-func drainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
+func DrainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
 	t.Helper()
 	ctx := context.Background()
-	c := sqsClient(s)
+	c := SQSClient(s)
 	q := s.Queues["PaymentEventsQueue"]
 	var out []events.PaymentSucceeded
 	for {
@@ -172,8 +178,8 @@ func drainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
 	return out
 }
 
-// queueDepth is the number of messages (visible + in flight) in PaymentEventsQueue.
-func queueDepth(t testing.TB, s *stack.Stack) int {
+// QueueDepth is the number of messages (visible + in flight) in PaymentEventsQueue.
+func QueueDepth(t testing.TB, s *stack.Stack) int {
 	t.Helper()
 	v, f, ok := s.SQS().Depth("PaymentEventsQueue")
 	if !ok {
