@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -30,11 +30,6 @@ type Handler struct {
 	PublicBaseURL string
 	MaxAmountFen  int64
 }
-
-var (
-	tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22,64}$`)
-	orderRE = regexp.MustCompile(`^EP[A-Z2-7]{26}$`)
-)
 
 const stateCookie = "ep_oauth_state"
 
@@ -65,7 +60,7 @@ func notFound() web.Response {
 }
 
 func (h *Handler) collection(ctx context.Context, token string) (store.Collection, web.Response, bool, error) {
-	if !tokenRE.MatchString(token) {
+	if !domain.IsCodeToken(token) {
 		return store.Collection{}, notFound(), false, nil
 	}
 	col, err := h.Store.LoadCollection(ctx, token)
@@ -165,7 +160,7 @@ func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, er
 		return resp, err
 	}
 	id := req.PathParameters["id"]
-	if !orderRE.MatchString(id) {
+	if !payments.IsOrderID(id) {
 		return notFound(), nil
 	}
 	title := col.Community.Name

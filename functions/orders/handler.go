@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
@@ -24,8 +23,6 @@ type Handler struct {
 	Store    *store.Store
 	Log      *slog.Logger
 }
-
-var orderRE = regexp.MustCompile(`^EP[A-Z2-7]{26}$`)
 
 // Handle routes by the API Gateway route key.
 func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, error) {
@@ -81,12 +78,13 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	if body.AmountFen == nil || body.Token == "" {
 		return web.Error(http.StatusBadRequest, "bad_request", "token and amount_fen are required")
 	}
+	key := web.Header(req, "Idempotency-Key")
 	created, err := h.Payments.CreateOrder(ctx, payments.CreateRequest{
 		Token:          body.Token,
 		Channel:        domain.Channel(body.Channel),
 		AmountFen:      *body.AmountFen,
 		PayerID:        body.PayerID,
-		IdempotencyKey: web.Header(req, "Idempotency-Key"),
+		IdempotencyKey: key,
 		ClientIP:       web.ClientIP(req),
 	})
 	var inv *payments.InvalidError
@@ -101,10 +99,10 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	case errors.Is(err, store.ErrIdempotencyConflict):
 		return web.Error(http.StatusConflict, "idempotency_conflict", "订单信息已变更，请刷新页面后重试")
 	case errors.Is(err, pay.ErrProvider):
-		h.Log.ErrorContext(ctx, "prepay failed", "err", err)
+		h.Log.ErrorContext(ctx, "prepay failed", "order_id", payments.OrderID(body.Token, key), "err", err)
 		return web.Error(http.StatusBadGateway, "provider_error", "支付渠道暂不可用，请稍后重试")
 	default:
-		h.Log.ErrorContext(ctx, "create order failed", "err", err)
+		h.Log.ErrorContext(ctx, "create order failed", "order_id", payments.OrderID(body.Token, key), "err", err)
 		return web.Error(http.StatusInternalServerError, "internal", "下单失败，请稍后重试")
 	}
 	v := view(created.Order)
@@ -123,7 +121,7 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 
 func (h *Handler) status(ctx context.Context, req web.Request) web.Response {
 	id := req.PathParameters["id"]
-	if !orderRE.MatchString(id) {
+	if !payments.IsOrderID(id) {
 		return web.Error(http.StatusNotFound, "not_found", "no such order")
 	}
 	o, err := h.Store.GetOrder(ctx, id)

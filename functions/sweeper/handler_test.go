@@ -344,7 +344,9 @@ func TestSweeper(t *testing.T) {
 		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != domain.OrderPending || st.WorkPK == "" {
 			t.Fatalf("order %+v", st)
 		}
-		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"iface_id": sv("demo-wechat"), "expire_at": timeAttr(past)})
+		// A failed order goes to the back of the work index (so it cannot starve
+		// the others) and is due again one sweep delay later: backdate that too.
+		backdate(t, s, o.OrderID, map[string]types.AttributeValue{"iface_id": sv("demo-wechat"), "expire_at": timeAttr(past), "work_at": workAt(past)})
 		if rep := sweep(t, s); rep.Failed != 0 || rep.Closed != 1 {
 			t.Fatalf("after repair: %+v", rep)
 		}

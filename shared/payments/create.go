@@ -26,7 +26,10 @@ type CreateRequest struct {
 	ClientIP       string
 }
 
-var idemKey = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+var (
+	idemKey   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+	orderIDRE = regexp.MustCompile(`^EP[A-Z2-7]{26}$`)
+)
 
 // OrderID derives the order id (WeChat/Alipay out_trade_no, <= 32 chars) from the
 // code and the client's idempotency key: the same key always names the same order.
@@ -34,6 +37,9 @@ func OrderID(token, key string) string {
 	sum := sha256.Sum256([]byte(token + "\x00" + key))
 	return "EP" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])[:26]
 }
+
+// IsOrderID reports whether id has the shape OrderID produces.
+func IsOrderID(id string) bool { return orderIDRE.MatchString(id) }
 
 func requestHash(r CreateRequest) string {
 	sum := sha256.Sum256([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + r.PayerID))
@@ -57,6 +63,9 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	}
 	if r.Channel != domain.WeChat && r.Channel != domain.Alipay {
 		return Created{}, invalid("channel must be wechat or alipay")
+	}
+	if !domain.IsCodeToken(r.Token) {
+		return Created{}, ErrUnknownCode
 	}
 	col, err := s.Store.LoadCollection(ctx, r.Token)
 	if errors.Is(err, store.ErrNotFound) {

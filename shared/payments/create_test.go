@@ -45,6 +45,7 @@ func TestCreateOrderRejects(t *testing.T) {
 		{"wechat without openid", func(r *payments.CreateRequest) { r.Channel = domain.WeChat }, invalid},
 		{"unknown token", func(r *payments.CreateRequest) { r.Token = "tok-unknown-0123456789abc" }, unknown},
 		{"empty token", func(r *payments.CreateRequest) { r.Token = "" }, unknown},
+		{"oversized token", func(r *payments.CreateRequest) { r.Token = strings.Repeat("a", 4096) }, unknown},
 		{"revoked token", func(r *payments.CreateRequest) { r.Token = tokRevoked }, unknown},
 		{"wechat on alipay-only", func(r *payments.CreateRequest) { r.Token, r.Channel, r.PayerID = tokAliOnly, domain.WeChat, "oX" }, unavailable},
 		{"alipay on none", func(r *payments.CreateRequest) { r.Token = tokNone }, unavailable},

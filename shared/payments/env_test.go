@@ -81,7 +81,13 @@ func (p *fakeProvider) ParseNotification(ctx context.Context, r *http.Request) (
 	return pay.Notification{}, errors.New("not used")
 }
 func (p *fakeProvider) Query(ctx context.Context, orderID string) (pay.Trade, error) {
-	return pay.Trade{}, errors.New("not used")
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.queries = append(p.f.queries, orderID)
+	if p.f.query == nil {
+		return pay.Trade{}, errors.New("not used")
+	}
+	return p.f.query(orderID)
 }
 func (p *fakeProvider) Close(ctx context.Context, orderID string) error {
 	return errors.New("not used")
@@ -97,6 +103,8 @@ type fakeProviders struct {
 	mu        sync.Mutex
 	prepays   []pay.PrepayRequest
 	prepayErr error
+	queries   []string                        // order ids queried, in order
+	query     func(string) (pay.Trade, error) // Query's answer; nil: an error
 }
 
 func (f *fakeProviders) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {

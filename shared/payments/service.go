@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/store"
@@ -59,13 +60,11 @@ func (s *Service) eventLease() time.Duration {
 // Errors the functions map to responses.
 var (
 	ErrUnknownCode        = errors.New("unknown or revoked code")
-	ErrChannelUnavailable = errors.New(domainNotOpen)
+	ErrChannelUnavailable = errors.New(domain.MsgNotOpen)
 	ErrUnknownOrder       = errors.New("unknown order")
 	ErrMismatch           = errors.New("payment does not match the order")
 	ErrInProgress         = errors.New("payment event is being sent by another delivery; retry later")
 )
-
-const domainNotOpen = "小区暂未开通此功能"
 
 // InvalidError is a client input error with a user-facing message.
 type InvalidError struct{ Msg string }

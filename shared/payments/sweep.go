@@ -36,6 +36,11 @@ func (s *Service) Sweep(ctx context.Context, limit int32) (SweepReport, error) {
 			rep.Failed++
 			errs = append(errs, fmt.Errorf("order %s: %w", id, err))
 			s.Log.ErrorContext(ctx, "sweep order", "order_id", id, "err", err)
+			// Retry it after the others: a persistently failing order at the head
+			// of the index must not starve the rest (DueWork reads oldest first).
+			if perr := s.Store.PostponeWork(ctx, id, s.now()); perr != nil {
+				s.Log.ErrorContext(ctx, "postpone sweep", "order_id", id, "err", perr)
+			}
 		}
 	}
 	return rep, errors.Join(errs...)

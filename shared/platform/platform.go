@@ -7,12 +7,14 @@ package platform
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
@@ -62,8 +64,30 @@ func Logger() *slog.Logger {
 	case "error":
 		lvl = slog.LevelError
 	}
-	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: lvl})
-	return slog.New(h).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	return newLogger(os.Stdout, lvl).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+}
+
+func newLogger(w io.Writer, lvl slog.Level) *slog.Logger {
+	return slog.New(requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})})
+}
+
+// requestIDHandler adds the invocation's Lambda request id ("request_id") to every
+// record logged with a context, so one request's lines can be found together.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		r.AddAttrs(slog.String("request_id", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // Calls counts AWS API calls made by this process, by service ("DynamoDB", "SQS", ...).

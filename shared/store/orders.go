@@ -239,6 +239,23 @@ func (s *Store) MarkClosed(ctx context.Context, id string, at time.Time) error {
 	return err
 }
 
+// PostponeWork moves an order still in the work index to its back (work_at = at),
+// so an order whose sweep keeps failing does not hold up the orders behind it.
+// An order no longer in the index is left alone.
+func (s *Store) PostponeWork(ctx context.Context, id string, at time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Orders),
+		Key:                       orderKey(id),
+		UpdateExpression:          aws.String("SET work_at = :at"),
+		ConditionExpression:       aws.String("attribute_exists(work_pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(ts(at))},
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return err
+}
+
 // DueWork lists ids of orders in the work index last touched before `before`
 // (oldest first): unpaid orders to query or close, paid ones with unsent events.
 func (s *Store) DueWork(ctx context.Context, before time.Time, limit int32) ([]string, error) {

@@ -126,14 +126,6 @@ func Text(status int, body string) Response {
 	return respond(status, "text/plain; charset=utf-8", body)
 }
 
-// HTMLPage responds with a rendered page and a Content-Security-Policy that
-// keeps everything on our own origin (the pages' small scripts are inline).
-func HTMLPage(status int, body []byte) Response {
-	r := respond(status, "text/html; charset=utf-8", string(body))
-	r.Headers["Content-Security-Policy"] = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'"
-	return r
-}
-
 // Redirect responds 302 to location.
 func Redirect(location string) Response {
 	r := respond(http.StatusFound, "text/plain; charset=utf-8", "")

@@ -57,20 +57,21 @@ type Registry struct {
 }
 
 type cached struct {
-	p   pay.Provider
-	at  time.Time
-	key string
+	p     pay.Provider
+	at    time.Time
+	iface store.Interface // the record it was built from
 }
 
-// Provider returns the adapter for iface.
+// Provider returns the adapter for iface. A cached adapter is reused only for an
+// identical interface record: any edit (seller id, app ids, key ids, secret
+// reference) rebuilds it at once, so the checks it makes follow the record.
 func (r *Registry) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {
-	key := iface.ID + "\x00" + iface.SecretRef + "\x00" + iface.Mode + iface.AppID + iface.MchID + iface.SpMchID + iface.SubMchID
 	ttl := r.TTL
 	if ttl == 0 {
 		ttl = 10 * time.Minute
 	}
 	r.mu.Lock()
-	if c, ok := r.cache[iface.ID]; ok && c.key == key && time.Since(c.at) < ttl {
+	if c, ok := r.cache[iface.ID]; ok && c.iface == iface && time.Since(c.at) < ttl {
 		r.mu.Unlock()
 		return c.p, nil
 	}
@@ -83,7 +84,7 @@ func (r *Registry) Provider(ctx context.Context, iface store.Interface) (pay.Pro
 	if r.cache == nil {
 		r.cache = map[string]cached{}
 	}
-	r.cache[iface.ID] = cached{p: p, at: time.Now(), key: key}
+	r.cache[iface.ID] = cached{p: p, at: time.Now(), iface: iface}
 	r.mu.Unlock()
 	return p, nil
 }
