@@ -99,6 +99,10 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 			return *redirect, nil
 		}
 		page.PayerID = openid
+		r := web.Render(http.StatusOK, "pay.html", page)
+		// The state is single use: clear it.
+		r.Cookies = []string{stateCookie + "=; Path=/c/; Max-Age=0; HttpOnly; SameSite=Lax" + h.secureAttr()}
+		return r, nil
 	}
 	return web.Render(http.StatusOK, "pay.html", page), nil
 }

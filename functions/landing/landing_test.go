@@ -241,6 +241,13 @@ func TestLanding(t *testing.T) {
 		if uid == "" || m[1] != wechatsb.OpenID(stack.DemoWeChatAppID, uid) {
 			t.Fatalf("payer %q is not the sandbox user's openid (uid %q)", m[1], uid)
 		}
+		// The OAuth state is single use: the form response clears its cookie.
+		gwURL, _ := url.Parse(gw + "/c/")
+		for _, ck := range jar.Cookies(gwURL) {
+			if ck.Name == "ep_oauth_state" {
+				t.Fatalf("state cookie still set after OAuth: %v", ck)
+			}
+		}
 		// The code is single use: replaying the final URL shows no form.
 		replay := get(t, browser, p.url.String(), uaWeChat)
 		if hasForm(replay) {

@@ -5,6 +5,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -75,8 +76,4 @@ func (unconfiguredPublisher) PublishPayment(context.Context, events.PaymentSucce
 	return errNoQueue
 }
 
-var errNoQueue = errorString("events: PAYMENT_EVENTS_QUEUE_URL is not set for this function")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errNoQueue = errors.New("events: PAYMENT_EVENTS_QUEUE_URL is not set for this function")
