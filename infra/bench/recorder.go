@@ -33,30 +33,9 @@ type recorded struct {
 	payload  []byte
 }
 
-// templateRoutes are the template's HttpApi routes, as the stack serves them.
-func templateRoutes(t *template.Template) []gateway.Route {
-	var routes []gateway.Route
-	for _, f := range t.Functions() {
-		for _, e := range f.Events {
-			if e.Type != "HttpApi" {
-				continue
-			}
-			m, p := e.Route()
-			if m == "" {
-				m = "ANY"
-			}
-			if p == "" {
-				p = "$default"
-			}
-			routes = append(routes, gateway.Route{Method: m, Path: p, Function: f.LogicalID})
-		}
-	}
-	return routes
-}
-
 func newEventRecorder(t *template.Template) (*eventRecorder, error) {
 	r := &eventRecorder{}
-	routes := append(templateRoutes(t), gateway.Route{Method: http.MethodGet, Path: helloRoute, Function: helloID})
+	routes := append(stack.Routes(t), gateway.Route{Method: http.MethodGet, Path: helloRoute, Function: helloID})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := gateway.New(routes, gateway.InvokerFunc(func(_ context.Context, fn string, payload []byte) ([]byte, error) {
 		r.mu.Lock()

@@ -45,6 +45,14 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			s.requests[op]++
 			s.mu.Unlock()
 		}
+		// Read the whole request before taking the lock: a client that stalls
+		// mid-body must not hold every other caller up.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeErr(w, "SerializationException", err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if writeOps[op] {
 			s.writeMu.Lock()
 			defer s.writeMu.Unlock()
@@ -55,6 +63,9 @@ func (s *Server) operations(next http.Handler) http.Handler {
 		switch op {
 		case "UpdateItem":
 			s.updateItem(w, r, next)
+			return
+		case "TransactWriteItems":
+			transactWriteItems(w, r, next)
 			return
 		case "ListTables":
 			s.listTables(w)

@@ -131,6 +131,13 @@ func (s *Server) updateItem(w http.ResponseWriter, r *http.Request, next http.Ha
 		}
 	}
 	if status, body = internalCall(next, "PutItem", map[string]any{"TableName": table, "Item": item}); status != http.StatusOK {
+		// The real table rejected the new item (e.g. an index key of the
+		// wrong type), possibly after storing part of it: put back what
+		// was there, as DynamoDB leaves the item unchanged.
+		internalCall(next, "DeleteItem", map[string]any{"TableName": table, "Key": in.Key})
+		if old != nil {
+			internalCall(next, "PutItem", map[string]any{"TableName": table, "Item": old})
+		}
 		forward(w, status, body)
 		return
 	}
@@ -183,4 +190,30 @@ func removedAttributes(expr string, names map[string]string) ([]string, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// transactWriteItems refuses Update actions: minidyn would apply them with the
+// UpdateItem bugs described above (REMOVE ignored, index entries clobbered),
+// silently, and the shadow-table fix cannot be made atomic with the rest of
+// the transaction. Put, Delete and ConditionCheck go through unchanged.
+func transactWriteItems(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeErr(w, "SerializationException", err.Error())
+		return
+	}
+	var in struct{ TransactItems []map[string]json.RawMessage }
+	if err := json.Unmarshal(raw, &in); err != nil {
+		writeErr(w, "SerializationException", "invalid TransactWriteItems request")
+		return
+	}
+	for _, item := range in.TransactItems {
+		if _, ok := item["Update"]; ok {
+			writeErr(w, "ValidationException", "local DynamoDB: Update in TransactWriteItems is not supported "+
+				"(minidyn ignores REMOVE and corrupts indexes there); use UpdateItem, or Put with a condition")
+			return
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	next.ServeHTTP(w, r)
 }

@@ -127,7 +127,9 @@ func queryParameters(raw string) map[string]string {
 }
 
 // isTextContent reports whether API Gateway passes a body of this content
-// type as text rather than base64.
+// type as text rather than base64. HTTP APIs base64-encode everything else,
+// including form posts (application/x-www-form-urlencoded, e.g. Alipay's
+// async notifications) and bodies without a content type.
 func isTextContent(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -139,7 +141,6 @@ func isTextContent(contentType string) bool {
 		return false
 	case strings.HasPrefix(mt, "text/"),
 		mt == "application/json", strings.HasSuffix(mt, "+json"),
-		mt == "application/x-www-form-urlencoded",
 		strings.Contains(mt, "xml"),
 		strings.Contains(mt, "javascript"):
 		return true

@@ -97,6 +97,7 @@ type Stack struct {
 	log       *slog.Logger
 	out       io.Writer
 	closeOnce sync.Once
+	restored  bool // tables and queues hold the saved state: Close may snapshot
 }
 
 type scheduled struct {
@@ -130,9 +131,14 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	}
 	s = &Stack{opt: opt, out: opt.Log, log: slog.New(slog.NewTextHandler(opt.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Tables: map[string]string{}, Queues: map[string]string{}, schedules: map[string]scheduled{}}
+	var listeners map[string]net.Listener
+	started := s // the error returns below set s to nil
 	defer func() {
 		if err != nil {
-			s.Close()
+			started.Close()
+			for _, l := range listeners {
+				l.Close() // those not yet handed to a server (the rest are closed already)
+			}
 		}
 	}()
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -146,8 +152,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if s.keys, err = LoadOrCreateKeys(filepath.Join(opt.StateDir, "keys")); err != nil {
 		return nil, err
 	}
-	listeners, err := s.listen()
-	if err != nil {
+	if listeners, err = s.listen(); err != nil {
 		return nil, err
 	}
 	if err := s.startData(ctx, listeners); err != nil {
@@ -255,6 +260,7 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 		}
 	}
 	s.serve(ls["sqs"], s.sqs.Handler())
+	s.restored = true
 	return nil
 }
 
@@ -445,9 +451,11 @@ func (s *Stack) Invoke(ctx context.Context, function string, payload []byte) ([]
 	return resp, err
 }
 
-func (s *Stack) startGateway(ls map[string]net.Listener) error {
+// Routes returns the template's HttpApi routes as the local gateway serves
+// them (no method is ANY, no path is $default).
+func Routes(t *template.Template) []gateway.Route {
 	var routes []gateway.Route
-	for _, f := range s.tmpl.Functions() {
+	for _, f := range t.Functions() {
 		for _, e := range f.Events {
 			if e.Type != "HttpApi" {
 				continue
@@ -462,7 +470,11 @@ func (s *Stack) startGateway(ls map[string]net.Listener) error {
 			routes = append(routes, gateway.Route{Method: m, Path: p, Function: f.LogicalID})
 		}
 	}
-	h, err := gateway.New(routes, gateway.InvokerFunc(s.Invoke), gateway.Options{AccountID: AccountID, Logger: s.log})
+	return routes
+}
+
+func (s *Stack) startGateway(ls map[string]net.Listener) error {
+	h, err := gateway.New(Routes(s.tmpl), gateway.InvokerFunc(s.Invoke), gateway.Options{AccountID: AccountID, Logger: s.log})
 	if err != nil {
 		return err
 	}
@@ -600,7 +612,7 @@ func (s *Stack) Close() error {
 			errs = append(errs, s.pools.Close())
 		}
 		s.wg.Wait()
-		if s.dyn != nil && s.sqs != nil {
+		if s.restored { // never overwrite state files a failed start did not load
 			errs = append(errs, s.Snapshot(context.Background()))
 		}
 		if s.wechat != nil {

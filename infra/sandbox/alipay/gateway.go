@@ -121,14 +121,16 @@ func (s *Server) authenticate(form url.Values) (*call, *apiError) {
 	if len(candidates) == 0 {
 		return nil, unsigned(invalid("isv.invalid-app-id", "无效的AppID参数"))
 	}
-	verified := false
+	// Only an app whose key verifies the request may be acted for: a request
+	// signed with one app's key must not pick another's app_auth_token.
+	verified := candidates[:0]
 	for _, a := range candidates {
 		if verifyRequest(a.PublicKey, form) == nil {
-			verified = true
-			break
+			verified = append(verified, a)
 		}
 	}
-	if !verified {
+	candidates = verified
+	if len(candidates) == 0 {
 		return nil, unsigned(invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"))
 	}
 	ts := form.Get("timestamp")

@@ -277,3 +277,40 @@ func TestAmounts(t *testing.T) {
 		t.Error("formatYuan")
 	}
 }
+
+// Two registrations of one app_id with different keys: a request signed with
+// the first key must not be accepted for the second registration's token.
+func TestGatewayTokenNeedsTheVerifyingKey(t *testing.T) {
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) {
+		c.Apps = []App{
+			{AppID: "2021001", PublicKey: &appKey.PublicKey, SellerID: "2088001", AuthTokens: []string{"tok-a"}},
+			{AppID: "2021001", PublicKey: &other.PublicKey, SellerID: "2088002", AuthTokens: []string{"tok-b"}},
+		}
+	})
+	for token, wantOK := range map[string]bool{"tok-a": true, "tok-b": false} {
+		values, err := h.client.URLValues(sdk.TradeQuery{OutTradeNo: "T1", AppAuthToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.PostForm(h.ts.URL+"/gateway.do", values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal(body, &raw)
+		var e apiError
+		_ = json.Unmarshal(raw["alipay_trade_query_response"], &e)
+		if wantOK && e.SubCode != "ACQ.TRADE_NOT_EXIST" {
+			t.Errorf("%s: want the call authenticated (trade not exist), got %s", token, body)
+		}
+		if !wantOK && e.SubCode != "isv.invalid-signature" && e.SubCode != "aop.invalid-app-auth-token" {
+			t.Errorf("%s: signed with the other app's key but accepted: %s", token, body)
+		}
+	}
+}
