@@ -50,7 +50,7 @@ func (h *Handler) authorize(ctx context.Context, req web.Request) (web.Response,
 	}
 	scheme, got, ok := strings.Cut(web.Header(req, "Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-		h.Log.WarnContext(ctx, "admin auth failed", "security_event", true, "source_ip", web.ClientIP(req))
+		h.Log.WarnContext(ctx, "admin auth failed", "security_event", true, "reason", "bad_admin_token", "source_ip", web.ClientIP(req))
 		r := web.Error(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 		r.Headers["WWW-Authenticate"] = `Bearer realm="estatepay-admin"`
 		return r, false
