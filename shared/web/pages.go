@@ -11,14 +11,25 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 //go:embed pages/*.html
 var pageFS embed.FS
 
+var pages = template.Must(template.ParseFS(pageFS, "pages/*.html"))
+
+// cspHeader computes the policy on first use, not at init: executing templates
+// links in reflection that defeats the linker's dead-code elimination, which
+// would add ~4 MB to every function importing this package, rendering or not.
+func cspHeader() string {
+	cspOnce.Do(func() { cspValue = contentSecurityPolicy() })
+	return cspValue
+}
+
 var (
-	pages = template.Must(template.ParseFS(pageFS, "pages/*.html"))
-	csp   = contentSecurityPolicy()
+	cspOnce  sync.Once
+	cspValue string
 )
 
 var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
@@ -85,6 +96,6 @@ func Render(status int, name string, data any) Response {
 		return Error(http.StatusInternalServerError, "internal", "page rendering failed")
 	}
 	r := respond(status, "text/html; charset=utf-8", buf.String())
-	r.Headers["Content-Security-Policy"] = csp
+	r.Headers["Content-Security-Policy"] = cspHeader()
 	return r
 }
