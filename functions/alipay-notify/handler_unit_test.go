@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,16 +13,6 @@ import (
 	"github.com/estatepay/estatepay/shared/web"
 )
 
-// sampleEvent loads events/alipay-notify.json (API Gateway v2 payload).
-func sampleEvent(t *testing.T) web.Request {
-	t.Helper()
-	var req web.Request
-	if err := json.Unmarshal(stacktest.SampleEvent(t, "alipay-notify.json"), &req); err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
 func TestHandleResponseMapping(t *testing.T) {
 	h := &Handler{Payments: &payments.Service{Store: stacktest.DownStore(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	check := func(t *testing.T, resp web.Response, status int) {
@@ -33,14 +22,14 @@ func TestHandleResponseMapping(t *testing.T) {
 		}
 	}
 	t.Run("DownstreamFailureAsksForRetry", func(t *testing.T) {
-		resp, err := h.Handle(context.Background(), sampleEvent(t))
+		resp, err := h.Handle(context.Background(), stacktest.SampleRequest(t, "alipay-notify.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		check(t, resp, http.StatusInternalServerError)
 	})
 	t.Run("OversizedBody", func(t *testing.T) {
-		req := sampleEvent(t)
+		req := stacktest.SampleRequest(t, "alipay-notify.json")
 		req.Body = strings.Repeat("x", web.MaxBody+1)
 		resp, err := h.Handle(context.Background(), req)
 		if err != nil {
@@ -49,7 +38,7 @@ func TestHandleResponseMapping(t *testing.T) {
 		check(t, resp, http.StatusBadRequest)
 	})
 	t.Run("InvalidBase64Body", func(t *testing.T) {
-		req := sampleEvent(t)
+		req := stacktest.SampleRequest(t, "alipay-notify.json")
 		req.IsBase64Encoded, req.Body = true, "***"
 		resp, err := h.Handle(context.Background(), req)
 		if err != nil {

@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 // SampleEvent reads events/<name> (the sample events the tests share).
@@ -21,6 +23,16 @@ func SampleEvent(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// SampleRequest decodes events/<name> as an API Gateway HTTP API (payload 2.0) event.
+func SampleRequest(t testing.TB, name string) web.Request {
+	t.Helper()
+	var req web.Request
+	if err := json.Unmarshal(SampleEvent(t, name), &req); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return req
 }
 
 // DownStore is a store whose DynamoDB endpoint refuses connections (one attempt,
