@@ -95,7 +95,7 @@ func (h *Handler) payments(ctx context.Context, req web.Request) web.Response {
 		}
 		limit = int32(n)
 	}
-	page, err := h.Store.ListRecords(ctx, id, req.QueryStringParameters["cursor"], limit)
+	page, err := h.Store.OrderRepo().Records(ctx, id, req.QueryStringParameters["cursor"], limit)
 	if errors.Is(err, store.ErrBadCursor) {
 		return web.Error(http.StatusBadRequest, "bad_cursor", "invalid cursor")
 	}
@@ -105,9 +105,10 @@ func (h *Handler) payments(ctx context.Context, req web.Request) web.Response {
 	}
 	out := PaymentsPage{CommunityID: id, Community: com.Name, Payments: []PaymentRecord{}, NextCursor: page.Next}
 	for _, o := range page.Orders {
+		paidAt := o.PaidAt
 		out.Payments = append(out.Payments, PaymentRecord{
 			OrderID: o.ID, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
-			PaidAt: o.PaidAt, ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID,
+			PaidAt: &paidAt, ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID,
 		})
 	}
 	return web.JSON(http.StatusOK, out)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/store"
@@ -44,18 +45,23 @@ type createBody struct {
 
 // OrderView is what the payer's page may see: no payer or merchant data.
 type OrderView struct {
-	OrderID   string             `json:"order_id"`
-	Status    domain.OrderStatus `json:"status"`
-	AmountFen int64              `json:"amount_fen"`
-	Amount    string             `json:"amount"`
-	Channel   domain.Channel     `json:"channel"`
-	PaidAt    *time.Time         `json:"paid_at,omitempty"`
-	ResultURL string             `json:"result_url,omitempty"`
-	Pay       *pay.PrepayResult  `json:"pay,omitempty"`
+	OrderID   string            `json:"order_id"`
+	Status    order.Status      `json:"status"`
+	AmountFen int64             `json:"amount_fen"`
+	Amount    string            `json:"amount"`
+	Channel   domain.Channel    `json:"channel"`
+	PaidAt    *time.Time        `json:"paid_at,omitempty"`
+	ResultURL string            `json:"result_url,omitempty"`
+	Pay       *pay.PrepayResult `json:"pay,omitempty"`
 }
 
-func view(o store.Order) OrderView {
-	return OrderView{OrderID: o.ID, Status: o.Status, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel, PaidAt: o.PaidAt}
+func view(o order.Order) OrderView {
+	v := OrderView{OrderID: o.ID, Status: o.Status, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel}
+	if !o.PaidAt.IsZero() {
+		paidAt := o.PaidAt
+		v.PaidAt = &paidAt
+	}
+	return v
 }
 
 func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
@@ -96,7 +102,7 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		return web.Error(http.StatusNotFound, "unknown_code", "收款码不存在或已停用")
 	case errors.Is(err, payments.ErrChannelUnavailable):
 		return web.Error(http.StatusForbidden, "channel_unavailable", domain.MsgNotOpen)
-	case errors.Is(err, store.ErrIdempotencyConflict):
+	case errors.Is(err, payments.ErrIdempotencyConflict):
 		return web.Error(http.StatusConflict, "idempotency_conflict", "订单信息已变更，请刷新页面后重试")
 	case errors.Is(err, pay.ErrProvider):
 		h.Log.ErrorContext(ctx, "prepay failed", "order_id", payments.OrderID(body.Token, key), "err", err)
@@ -124,8 +130,8 @@ func (h *Handler) status(ctx context.Context, req web.Request) web.Response {
 	if !payments.IsOrderID(id) {
 		return web.Error(http.StatusNotFound, "not_found", "no such order")
 	}
-	o, err := h.Store.GetOrder(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	o, err := h.Payments.Order(ctx, id)
+	if errors.Is(err, payments.ErrUnknownOrder) {
 		return web.Error(http.StatusNotFound, "not_found", "no such order")
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/payments"
 )
@@ -14,11 +15,17 @@ type Handler struct {
 	Log      *slog.Logger
 }
 
-// Handle sweeps up to 200 due orders. Per-order failures are logged and retried on
-// the next run; only a failure to list the work fails the invocation.
+// Handle sweeps once: every due order of every work shard, until 5 seconds
+// before the Lambda deadline. Per-order failures are logged, pushed back and
+// retried on a later run; only a failure to list the work fails the invocation.
 func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (payments.SweepReport, error) {
-	rep, err := h.Payments.Sweep(ctx, 200)
-	h.Log.InfoContext(ctx, "sweep done", "examined", rep.Examined, "paid", rep.Paid, "closed", rep.Closed, "events_sent", rep.EventsSent, "failed", rep.Failed)
+	opt := payments.SweepOptions{}
+	if dl, ok := ctx.Deadline(); ok {
+		opt.Until = dl.Add(-5 * time.Second)
+	}
+	rep, err := h.Payments.Sweep(ctx, opt)
+	h.Log.InfoContext(ctx, "sweep done", "examined", rep.Examined, "paid", rep.Paid, "refunded", rep.Refunded, "closed", rep.Closed,
+		"postponed", rep.Postponed, "failed", rep.Failed, "stopped", rep.Stopped)
 	if err != nil && rep.Examined == 0 {
 		return rep, err
 	}

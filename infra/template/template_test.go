@@ -373,7 +373,17 @@ func dataResources(tm *template.Template, ids []string) []string {
 func privilegeProblems(tm *template.Template, f template.Function) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	envRefs := dataResources(tm, tm.References(f.Environment))
+	// The function reaches what its environment names, plus what its event
+	// sources make it read or write: a DynamoDB stream (Lambda reads it with
+	// the function's role) and an on-failure destination (Lambda sends to it
+	// with the function's role). Nothing else.
+	var sourceRefs []any
+	for _, e := range f.Events {
+		if e.Type == "DynamoDB" {
+			sourceRefs = append(sourceRefs, e.Properties["Stream"], e.Properties["DestinationConfig"])
+		}
+	}
+	envRefs := slices.Compact(sortCopy(append(dataResources(tm, tm.References(f.Environment)), dataResources(tm, tm.References(sourceRefs))...)))
 	sts, stProblems := statements(f)
 	problems = append(problems, stProblems...)
 	if len(sts) == 0 {
@@ -587,6 +597,15 @@ func TestQueues(t *testing.T) {
 	}
 	if len(dlqs) == 0 {
 		t.Fatal("no queue has a DLQ")
+	}
+	// On-failure destinations of event source mappings are dead-letter
+	// queues too: the mapping writes there after its retries.
+	for _, f := range tm.Functions() {
+		for _, e := range f.Events {
+			for _, id := range dataResources(tm, tm.References(e.Properties["DestinationConfig"])) {
+				dlqs[id] = true
+			}
+		}
 	}
 	for _, q := range qs {
 		if tm.Resources[q.LogicalID].Properties["SqsManagedSseEnabled"] != true && tm.Resources[q.LogicalID].Properties["KmsMasterKeyId"] == nil {

@@ -1,63 +1,112 @@
-// Package events defines the messages functions exchange through SQS and the
-// publisher that sends them. Consumers must dedupe by OrderID: delivery is
-// at-least-once.
+// Package events turns stored state changes into the messages consumers act
+// on. The orders table's DynamoDB stream is the outbox: RelayFunction hands
+// each batch of stream records to Relay, which derives at most one event per
+// record (order.Change: one per state transition, its id the order id and the
+// version the change produced) and publishes it to every consumer's SQS FIFO
+// queue with MessageDeduplicationId = event id and MessageGroupId = order id.
+// A record's event is therefore published at least once (the stream retries
+// until it is acknowledged), SQS drops copies within its 5-minute
+// deduplication window, and consumers act once per event id.
 package events
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
+	"strconv"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
-// PaymentSucceededType is the Type of PaymentSucceeded.
-const PaymentSucceededType = "payment.succeeded"
-
-// PaymentSucceeded is emitted once an order is PAID (for notification and settlement).
-type PaymentSucceeded struct {
-	Type          string    `json:"type"`
-	OrderID       string    `json:"order_id"`
-	CommunityID   string    `json:"community_id"`
-	CompanyID     string    `json:"company_id"`
-	Channel       string    `json:"channel"`
-	IfaceID       string    `json:"iface_id"`
-	MerchantID    string    `json:"merchant_id"`
-	AmountFen     int64     `json:"amount_fen"`
-	PaidAt        time.Time `json:"paid_at"`
-	ProviderTxnID string    `json:"provider_txn_id"`
-}
-
-// Publisher sends payment events.
+// Publisher delivers events to the consumers' queues.
 type Publisher interface {
-	PublishPayment(ctx context.Context, e PaymentSucceeded) error
+	// Publish sends evs (in order) and returns how many from the start were
+	// sent to every queue; n < len(evs) comes with the error.
+	Publish(ctx context.Context, evs []order.Event) (n int, err error)
 }
 
-// SQSPublisher publishes to an SQS queue.
+// SQSPublisher publishes to SQS FIFO queues, one per consumer.
 type SQSPublisher struct {
-	Client   *sqs.Client
-	QueueURL string
+	Client    *sqs.Client
+	QueueURLs []string
 }
 
-// PublishPayment sends e as JSON with a "type" message attribute.
-func (p SQSPublisher) PublishPayment(ctx context.Context, e PaymentSucceeded) error {
-	e.Type = PaymentSucceededType
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
+// Publish sends evs to every queue in batches of 10 (SendMessageBatch).
+func (p SQSPublisher) Publish(ctx context.Context, evs []order.Event) (int, error) {
+	sent := len(evs)
+	for _, q := range p.QueueURLs {
+		n, err := p.publishTo(ctx, q, evs)
+		if n < sent {
+			sent = n
+		}
+		if err != nil {
+			return sent, err
+		}
 	}
-	_, err = p.Client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    aws.String(p.QueueURL),
-		MessageBody: aws.String(string(b)),
-		MessageAttributes: map[string]types.MessageAttributeValue{
-			"type": {DataType: aws.String("String"), StringValue: aws.String(e.Type)},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("events: publish payment %s: %w", e.OrderID, err)
+	return sent, nil
+}
+
+func (p SQSPublisher) publishTo(ctx context.Context, queue string, evs []order.Event) (int, error) {
+	for start := 0; start < len(evs); start += 10 {
+		end := min(start+10, len(evs))
+		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
+		for i, e := range evs[start:end] {
+			body, err := json.Marshal(e)
+			if err != nil {
+				return start, err
+			}
+			entries = append(entries, types.SendMessageBatchRequestEntry{
+				Id:                     aws.String(strconv.Itoa(i)),
+				MessageBody:            aws.String(string(body)),
+				MessageGroupId:         aws.String(e.OrderID),
+				MessageDeduplicationId: aws.String(e.ID),
+				MessageAttributes: map[string]types.MessageAttributeValue{
+					"type": {DataType: aws.String("String"), StringValue: aws.String(e.Type)},
+				},
+			})
+		}
+		out, err := p.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
+		if err != nil {
+			return start, fmt.Errorf("events: send to %s: %w", queue, err)
+		}
+		if len(out.Failed) > 0 {
+			first := end - start
+			for _, f := range out.Failed {
+				if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i < first {
+					first = i
+				}
+			}
+			return start + first, fmt.Errorf("events: %d of %d messages to %s failed: %s %s", len(out.Failed), len(entries), queue,
+				aws.ToString(out.Failed[0].Code), aws.ToString(out.Failed[0].Message))
+		}
 	}
-	return nil
+	return len(evs), nil
+}
+
+// Derive returns the event of one stream record, if its change is one.
+func Derive(rec lambdaevents.DynamoDBEventRecord) (order.Event, bool, error) {
+	if rec.EventName == "REMOVE" || len(rec.Change.NewImage) == 0 {
+		return order.Event{}, false, nil // orders are never deleted; TTL has nothing to say
+	}
+	after, err := store.DecodeOrder(AttributeValues(rec.Change.NewImage))
+	if err != nil {
+		return order.Event{}, false, fmt.Errorf("new image: %w", err)
+	}
+	var before *order.Order
+	if len(rec.Change.OldImage) > 0 {
+		b, err := store.DecodeOrder(AttributeValues(rec.Change.OldImage))
+		if err != nil {
+			return order.Event{}, false, fmt.Errorf("old image: %w", err)
+		}
+		before = &b
+	}
+	ev, ok := order.Change(before, after)
+	return ev, ok, nil
 }

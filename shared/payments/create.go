@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -21,7 +23,8 @@ type CreateRequest struct {
 	Token          string
 	Channel        domain.Channel
 	AmountFen      int64
-	PayerID        string // WeChat openid from OAuth; empty for Alipay wap
+	PayerID        string            // WeChat openid from OAuth; empty for Alipay wap
+	Fields         map[string]string // payer fields (M5)
 	IdempotencyKey string
 	ClientIP       string
 }
@@ -42,21 +45,33 @@ func OrderID(token, key string) string {
 func IsOrderID(id string) bool { return orderIDRE.MatchString(id) }
 
 func requestHash(r CreateRequest) string {
-	sum := sha256.Sum256([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + r.PayerID))
-	return hex.EncodeToString(sum[:16])
+	h := sha256.New()
+	h.Write([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + r.PayerID))
+	keys := make([]string, 0, len(r.Fields))
+	for k := range r.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h.Write([]byte("\x00" + k + "=" + r.Fields[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Created is the outcome of CreateOrder.
 type Created struct {
-	Order  store.Order
+	Order  order.Order
 	Prepay pay.PrepayResult // empty when the order is already final
 	New    bool             // false when an earlier request with the same key created it
 }
 
-// CreateOrder validates the request (code, C2 channel rules, C4 amount), creates
-// the order once per idempotency key, and prepays it at the provider. A retry
-// with the same key and body returns the same order; a different body is
-// store.ErrIdempotencyConflict.
+// CreateOrder validates the request (code, C2 channel rules, C4 amount), opens
+// the trade at the provider and stores the order, PENDING with its prepay, in
+// one conditional write: one provider call and one write on the critical
+// path. The order id is derived from the idempotency key, so a retry names the
+// same order: with the same body it gets the stored prepay back; with another
+// body ErrIdempotencyConflict; after the order expired or closed,
+// ErrOrderExpired (the client starts again with a new key).
 func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, error) {
 	if !idemKey.MatchString(r.IdempotencyKey) {
 		return Created{}, invalid("Idempotency-Key must be 16-64 characters of A-Z a-z 0-9 _ -")
@@ -67,7 +82,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if !domain.IsCodeToken(r.Token) {
 		return Created{}, ErrUnknownCode
 	}
-	col, err := s.Store.LoadCollection(ctx, r.Token)
+	col, err := s.Directory.LoadCollection(ctx, r.Token)
 	if errors.Is(err, store.ErrNotFound) {
 		return Created{}, ErrUnknownCode
 	}
@@ -89,7 +104,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	}
 	iface := col.Interface(r.Channel)
 	now := s.now()
-	o := store.Order{
+	o, err := order.New(order.Order{
 		ID:          OrderID(r.Token, r.IdempotencyKey),
 		CommunityID: col.Community.ID,
 		CompanyID:   col.Company.ID,
@@ -102,27 +117,16 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		Description: col.Community.Name + " 物业缴费",
 		RequestHash: requestHash(r),
 		PayerID:     r.PayerID,
-		CreatedAt:   now,
-		ExpireAt:    now.Add(s.orderTTL()),
-	}
-	o, isNew, err := s.Store.CreateOrder(ctx, o)
+		Fields:      r.Fields,
+	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {
-		return Created{}, err
-	}
-	out := Created{Order: o, New: isNew}
-	if o.Status.Final() {
-		return out, nil
-	}
-	if o.Prepay != "" {
-		if err := json.Unmarshal([]byte(o.Prepay), &out.Prepay); err == nil {
-			return out, nil
-		}
+		return Created{}, fmt.Errorf("new order: %w", err)
 	}
 	p, err := s.Providers.Provider(ctx, *iface)
 	if err != nil {
 		return Created{}, fmt.Errorf("provider for %s: %w", iface.ID, err)
 	}
-	res, err := p.Prepay(ctx, pay.PrepayRequest{
+	res, perr := p.Prepay(ctx, pay.PrepayRequest{
 		OrderID:     o.ID,
 		AmountFen:   o.AmountFen,
 		Description: o.Description,
@@ -133,14 +137,42 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		PayerID:     o.PayerID,
 		ClientIP:    r.ClientIP,
 	})
-	if err != nil {
-		return Created{}, fmt.Errorf("prepay %s: %w", o.ID, err)
+	if perr != nil {
+		// A retry of an order we already hold makes the provider refuse a
+		// second trade for the same out_trade_no: answer from what we stored.
+		if existing, err := s.Orders.Get(ctx, o.ID); err == nil {
+			return s.existing(existing, o)
+		}
+		return Created{}, fmt.Errorf("prepay %s: %w", o.ID, perr)
 	}
 	b, _ := json.Marshal(res)
-	if err := s.Store.SetPrepay(ctx, o.ID, string(b)); err != nil && !errors.Is(err, store.ErrNotPayable) {
+	if err := o.SetPrepay(string(b), now); err != nil {
 		return Created{}, err
 	}
-	o.Status = domain.OrderPending
-	out.Order, out.Prepay = o, res
+	stored, err := s.Orders.Create(ctx, o)
+	if errors.Is(err, order.ErrExists) {
+		return s.existing(stored, o)
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Order: stored, Prepay: res, New: true}, nil
+}
+
+// existing answers a retried creation from the stored order.
+func (s *Service) existing(stored, asked order.Order) (Created, error) {
+	if stored.RequestHash != asked.RequestHash {
+		return Created{}, ErrIdempotencyConflict
+	}
+	out := Created{Order: stored}
+	switch {
+	case stored.Status == order.Paid:
+		return out, nil // the page shows it paid
+	case stored.Status.Final() || stored.Expired(s.now()):
+		return Created{}, ErrOrderExpired
+	}
+	if err := json.Unmarshal([]byte(stored.Prepay), &out.Prepay); err != nil || stored.Prepay == "" {
+		return Created{}, fmt.Errorf("order %s has no usable prepay: %v", stored.ID, err)
+	}
 	return out, nil
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
-	"github.com/estatepay/estatepay/shared/store"
 )
 
 const key = "idem-key-0123456789"
@@ -73,7 +73,7 @@ func TestCreateOrderRejects(t *testing.T) {
 			}
 		})
 	}
-	if n := len(scanOrders(t, e.st)); n != 0 {
+	if n := len(e.all(t)); n != 0 {
 		t.Fatalf("rejected requests wrote %d orders", n)
 	}
 	if n := len(e.prov.calls()); n != 0 {
@@ -103,18 +103,18 @@ func TestCreateOrderAlipayIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c1.New || c1.Order.Status != domain.OrderPending || c1.Prepay.RedirectURL == "" {
+	if !c1.New || c1.Order.Status != order.Pending || c1.Prepay.RedirectURL == "" {
 		t.Fatalf("created = %+v", c1)
 	}
 	if c1.Order.ID != payments.OrderID(tokBoth, key) || !regexp.MustCompile(`^EP[A-Z2-7]{26}$`).MatchString(c1.Order.ID) {
 		t.Fatalf("order id %q", c1.Order.ID)
 	}
-	o, err := e.st.GetOrder(ctx, c1.Order.ID)
+	o, err := e.orders.Get(ctx, c1.Order.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Status != domain.OrderPending || o.AmountFen != 1234 || o.IfaceID != "ali-1" || o.MerchantID != aliSeller || o.AppID != aliApp ||
-		o.CommunityID != "com-both" || o.CompanyID != "co-1" || o.Prepay == "" || o.Channel != domain.Alipay {
+	if o.Status != order.Pending || o.Version != 2 || o.AmountFen != 1234 || o.IfaceID != "ali-1" || o.MerchantID != aliSeller || o.AppID != aliApp ||
+		o.CommunityID != "com-both" || o.CompanyID != "co-1" || o.Prepay == "" || o.Channel != domain.Alipay || !o.NextCheckAt.Equal(e.clock().Add(2*time.Minute)) {
 		t.Fatalf("stored order = %+v", o)
 	}
 	calls := e.prov.calls()
@@ -124,34 +124,32 @@ func TestCreateOrderAlipayIdempotent(t *testing.T) {
 	p := calls[0]
 	if p.OrderID != o.ID || p.AmountFen != 1234 || p.NotifyURL != "https://pay.example.test/notify/alipay/ali-1" ||
 		p.ReturnURL != "https://pay.example.test/c/"+tokBoth+"/orders/"+o.ID || p.QuitURL != "https://pay.example.test/c/"+tokBoth ||
-		p.ClientIP != "203.0.113.7" || !p.ExpireAt.Equal(e.now.Add(10*time.Minute)) {
+		p.ClientIP != "203.0.113.7" || !p.ExpireAt.Equal(e.clock().Add(10*time.Minute)) {
 		t.Fatalf("prepay request = %+v", p)
 	}
 
-	// Same key, same body: same order, no second prepay.
+	// Same key, same body: the same order and the prepay stored with it.
 	c2, err := e.svc.CreateOrder(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c2.New || c2.Order.ID != c1.Order.ID || c2.Prepay.RedirectURL != c1.Prepay.RedirectURL {
+	if c2.New || c2.Order.ID != c1.Order.ID || c2.Prepay.RedirectURL != c1.Prepay.RedirectURL || c2.Order.Version != 2 {
 		t.Fatalf("retry = %+v", c2)
-	}
-	if n := len(e.prov.calls()); n != 1 {
-		t.Fatalf("retry prepaid again (%d calls)", n)
 	}
 
 	// Same key, different body.
 	for _, mut := range []func(*payments.CreateRequest){
 		func(r *payments.CreateRequest) { r.AmountFen = 1235 },
 		func(r *payments.CreateRequest) { r.Channel, r.PayerID = domain.WeChat, "oPayer" },
+		func(r *payments.CreateRequest) { r.Fields = map[string]string{"room": "1-101"} },
 	} {
 		r2 := r
 		mut(&r2)
-		if _, err := e.svc.CreateOrder(ctx, r2); !errors.Is(err, store.ErrIdempotencyConflict) {
+		if _, err := e.svc.CreateOrder(ctx, r2); !errors.Is(err, payments.ErrIdempotencyConflict) {
 			t.Fatalf("different body: %v, want ErrIdempotencyConflict", err)
 		}
 	}
-	if got, _ := e.st.GetOrder(ctx, c1.Order.ID); got.AmountFen != 1234 || got.Channel != domain.Alipay {
+	if got, _ := e.orders.Get(ctx, c1.Order.ID); got.AmountFen != 1234 || got.Channel != domain.Alipay || got.Version != 2 {
 		t.Fatalf("conflict changed the order: %+v", got)
 	}
 	// The same key at another code is another order.
@@ -164,12 +162,73 @@ func TestCreateOrderAlipayIdempotent(t *testing.T) {
 	}
 
 	// A paid order is returned as it is, without prepay.
-	if _, err := e.st.MarkPaid(ctx, o, store.Payment{ProviderTxnID: "T", AmountFen: 1234, PaidAt: e.now}, e.now); err != nil {
+	if _, err := e.svc.ApplyTrade(ctx, aliIface(t, e), paidTrade(o, "T")); err != nil {
 		t.Fatal(err)
 	}
 	c4, err := e.svc.CreateOrder(ctx, r)
-	if err != nil || c4.New || c4.Order.Status != domain.OrderPaid || c4.Prepay.RedirectURL != "" {
+	if err != nil || c4.New || c4.Order.Status != order.Paid || c4.Prepay.RedirectURL != "" {
 		t.Fatalf("retry of a paid order = %+v %v", c4, err)
+	}
+}
+
+// Order creation writes once: the prepay goes into the creating write.
+func TestCreateOrderOneWrite(t *testing.T) {
+	e := newEnv(t)
+	var writes []order.Order
+	e.orders.Changes = func(before *order.Order, after order.Order) { writes = append(writes, after) }
+	e.prov.onPrepay = func(req pay.PrepayRequest) {
+		if _, err := e.orders.Get(context.Background(), req.OrderID); err == nil {
+			t.Error("the order was stored before the provider call")
+		}
+	}
+	if _, err := e.svc.CreateOrder(context.Background(), payments.CreateRequest{Token: tokBoth, Channel: domain.Alipay, AmountFen: 1, IdempotencyKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	if len(writes) != 1 || writes[0].Status != order.Pending || writes[0].Prepay == "" || len(e.prov.calls()) != 1 {
+		t.Fatalf("writes %+v, prepay calls %d: want one write of a PENDING order with its prepay, one call", writes, len(e.prov.calls()))
+	}
+}
+
+// Bug 2: retrying with the same key after the order expired (or closed)
+// answers ErrOrderExpired; it never re-prepays with an expiry in the past nor
+// hands back an expired prepay.
+func TestCreateOrderExpired(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 300, PayerID: "oPayer", IdempotencyKey: key}
+	c, err := e.svc.CreateOrder(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(10*time.Minute - time.Second)
+	if again, err := e.svc.CreateOrder(ctx, r); err != nil || again.Prepay.JSAPI["package"] == "" {
+		t.Fatalf("retry within the window = %+v %v", again, err)
+	}
+	e.advance(time.Second)
+	if _, err := e.svc.CreateOrder(ctx, r); !errors.Is(err, payments.ErrOrderExpired) {
+		t.Fatalf("retry at expiry: %v, want ErrOrderExpired", err)
+	}
+	for _, p := range e.prov.calls() {
+		if !p.ExpireAt.After(e.clock().Add(-10 * time.Minute)) {
+			t.Fatalf("prepay with expiry %v in the past", p.ExpireAt)
+		}
+	}
+	// Closed (by the sweeper): the same.
+	r.IdempotencyKey = key + "b"
+	c, err = e.svc.CreateOrder(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.orders.Update(ctx, c.Order.ID, func(o *order.Order) error { return o.Close(e.clock()) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateOrder(ctx, r); !errors.Is(err, payments.ErrOrderExpired) {
+		t.Fatalf("retry of a closed order: %v, want ErrOrderExpired", err)
+	}
+	// A new key is a new order.
+	r.IdempotencyKey = key + "c"
+	if c, err := e.svc.CreateOrder(ctx, r); err != nil || !c.New {
+		t.Fatalf("new key = %+v %v", c, err)
 	}
 }
 
@@ -188,6 +247,7 @@ func TestCreateOrderWeChat(t *testing.T) {
 	}
 }
 
+// A failed prepay stores nothing; the retry with the same key succeeds.
 func TestCreateOrderPrepayFailureRetry(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -196,16 +256,15 @@ func TestCreateOrderPrepayFailureRetry(t *testing.T) {
 	if _, err := e.svc.CreateOrder(ctx, r); !errors.Is(err, pay.ErrProvider) {
 		t.Fatalf("err = %v, want it to wrap pay.ErrProvider", err)
 	}
-	o, err := e.st.GetOrder(ctx, payments.OrderID(tokBoth, key))
-	if err != nil || o.Status != domain.OrderCreated || o.Prepay != "" {
-		t.Fatalf("after failed prepay: %+v %v", o, err)
+	if _, err := e.orders.Get(ctx, payments.OrderID(tokBoth, key)); !errors.Is(err, order.ErrNotFound) {
+		t.Fatalf("after failed prepay: %v, want no order", err)
 	}
 	e.prov.prepayErr = nil
 	c, err := e.svc.CreateOrder(ctx, r)
-	if err != nil || c.Order.Status != domain.OrderPending || c.Prepay.RedirectURL == "" {
+	if err != nil || c.Order.Status != order.Pending || c.Prepay.RedirectURL == "" {
 		t.Fatalf("retry after failed prepay = %+v %v", c, err)
 	}
-	if n := len(scanOrders(t, e.st)); n != 1 {
+	if n := len(e.all(t)); n != 1 {
 		t.Fatalf("%d orders, want 1", n)
 	}
 }

@@ -12,15 +12,15 @@ import (
 
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain"
-	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/store/memory"
 )
 
 func newStore(t *testing.T) *store.Store { return stacktest.NewStore(t) }
 
-func scanOrders(t *testing.T, s *store.Store) []store.Order { return stacktest.ScanOrders(t, s) }
 
 // Directory fixture.
 const (
@@ -68,6 +68,9 @@ func (p *fakeProvider) Prepay(ctx context.Context, req pay.PrepayRequest) (pay.P
 	p.f.mu.Lock()
 	defer p.f.mu.Unlock()
 	p.f.prepays = append(p.f.prepays, req)
+	if p.f.onPrepay != nil {
+		p.f.onPrepay(req)
+	}
 	if p.f.prepayErr != nil {
 		return pay.PrepayResult{}, p.f.prepayErr
 	}
@@ -90,7 +93,10 @@ func (p *fakeProvider) Query(ctx context.Context, orderID string) (pay.Trade, er
 	return p.f.query(orderID)
 }
 func (p *fakeProvider) Close(ctx context.Context, orderID string) error {
-	return errors.New("not used")
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.closed = append(p.f.closed, orderID)
+	return nil
 }
 func (p *fakeProvider) Refund(ctx context.Context, req pay.RefundRequest) (pay.RefundResult, error) {
 	return pay.RefundResult{}, errors.New("not used")
@@ -103,7 +109,9 @@ type fakeProviders struct {
 	mu        sync.Mutex
 	prepays   []pay.PrepayRequest
 	prepayErr error
+	onPrepay  func(pay.PrepayRequest)
 	queries   []string                        // order ids queried, in order
+	closed    []string                        // order ids closed at the provider
 	query     func(string) (pay.Trade, error) // Query's answer; nil: an error
 }
 
@@ -117,55 +125,64 @@ func (f *fakeProviders) calls() []pay.PrepayRequest {
 	return append([]pay.PrepayRequest(nil), f.prepays...)
 }
 
-// fakePublisher counts published events; failNext makes the next n sends fail.
-type fakePublisher struct {
-	mu       sync.Mutex
-	sent     []events.PaymentSucceeded
-	attempts int
-	failNext int
-	gate     chan struct{} // when set, each publish waits on it
-}
-
-func (p *fakePublisher) PublishPayment(ctx context.Context, e events.PaymentSucceeded) error {
-	if p.gate != nil {
-		<-p.gate
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.attempts++
-	if p.failNext > 0 {
-		p.failNext--
-		return errors.New("sqs unavailable")
-	}
-	p.sent = append(p.sent, e)
-	return nil
-}
-
-func (p *fakePublisher) events() []events.PaymentSucceeded {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]events.PaymentSucceeded(nil), p.sent...)
-}
-
 type env struct {
-	st   *store.Store
-	prov *fakeProviders
-	pub  *fakePublisher
-	svc  *payments.Service
-	now  time.Time
+	st     *store.Store
+	orders *memory.Orders
+	prov   *fakeProviders
+	svc    *payments.Service
+	mu     sync.Mutex
+	now    time.Time
+	events []order.Event // what the relay would publish: one per state change
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	e.now = e.now.Add(d)
+	e.mu.Unlock()
+}
+
+func (e *env) published() []order.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]order.Event(nil), e.events...)
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	st := newStore(t)
 	seed(t, st)
-	e := &env{st: st, prov: &fakeProviders{}, pub: &fakePublisher{}, now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	e := &env{st: st, orders: memory.NewOrders(), prov: &fakeProviders{}, now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	e.orders.Changes = func(before *order.Order, after order.Order) {
+		if ev, ok := order.Change(before, after); ok {
+			e.mu.Lock()
+			e.events = append(e.events, ev)
+			e.mu.Unlock()
+		}
+	}
 	e.svc = &payments.Service{
-		Store: st, Providers: e.prov, Events: e.pub,
+		Orders: e.orders, Directory: st, Providers: e.prov,
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:           func() time.Time { return e.now },
+		Now:           e.clock,
 		PublicBaseURL: "https://pay.example.test",
 		MaxAmountFen:  5_000_000,
 	}
 	return e
+}
+
+// all returns every order in the repository.
+func (e *env) all(t *testing.T) []order.Order {
+	t.Helper()
+	var out []order.Order
+	ids, _ := e.orders.Due(context.Background(), 0, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 1000)
+	for _, id := range ids {
+		o, _ := e.orders.Get(context.Background(), id)
+		out = append(out, o)
+	}
+	return out
 }

@@ -21,8 +21,7 @@ const (
 	// timestamp, wrong merchant/app/amount, unknown order or interface). Nothing
 	// changed; logged as a security event.
 	Rejected
-	// Retry: a downstream failure or a concurrent delivery in flight; answer
-	// failure so the provider delivers again.
+	// Retry: a downstream failure; answer failure so the provider delivers again.
 	Retry
 )
 
@@ -35,7 +34,7 @@ func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch dom
 		s.Log.WarnContext(ctx, "notification rejected", args...)
 		return Rejected
 	}
-	iface, err := s.Store.GetInterface(ctx, ifaceID)
+	iface, err := s.Directory.GetInterface(ctx, ifaceID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && iface.Channel != ch) {
 		return security("unknown_interface", err)
 	}
@@ -57,11 +56,11 @@ func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch dom
 	case err != nil:
 		return security("malformed", err)
 	}
-	if n.State != pay.TradePaid {
+	if n.State != pay.TradePaid && n.State != pay.TradeRefunded {
 		s.Log.InfoContext(ctx, "notification ignored", "order_id", n.OrderID, "state", n.State, "event_id", n.EventID)
 		return Accepted
 	}
-	_, err = s.Confirm(ctx, iface, n.Trade)
+	_, err = s.ApplyTrade(ctx, iface, n.Trade)
 	switch {
 	case err == nil:
 		return Accepted
@@ -69,8 +68,6 @@ func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch dom
 		return security("unknown_order", err, "order_id", n.OrderID)
 	case errors.Is(err, ErrMismatch):
 		return security("mismatch", err, "order_id", n.OrderID)
-	case errors.Is(err, ErrInProgress):
-		return Retry
 	}
 	s.Log.ErrorContext(ctx, "confirm payment", "order_id", n.OrderID, "err", err)
 	return Retry

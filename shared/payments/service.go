@@ -1,7 +1,9 @@
-// Package payments is the application service behind the functions: it creates
-// orders idempotently and prepays them at the provider (C4), confirms verified
-// provider reports exactly once (C1), emits payment events, and sweeps orders
-// whose callbacks are late or missing.
+// Package payments is the application layer of scan-to-pay: commands
+// (CreateOrder, ConfirmPayment, ApplyTrade, Sweep) and queries (Order) that
+// take domain values, load the Order aggregate through the Orders port, let
+// it apply its own transition, and store it. It never sends events: every
+// stored change is on the table's stream, from which the relay derives them
+// (order.Change), so no change can lose its event or get two.
 package payments
 
 import (
@@ -11,29 +13,54 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
-	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/store"
 )
+
+// Orders is the order repository port. shared/store.Orders (DynamoDB) and
+// shared/store/memory.Orders implement it; shared/store/ordertest is the
+// contract suite both pass.
+type Orders interface {
+	// Create stores a new order once; an existing id returns the stored
+	// order and order.ErrExists.
+	Create(ctx context.Context, o order.Order) (order.Order, error)
+	// Get returns an order or order.ErrNotFound.
+	Get(ctx context.Context, id string) (order.Order, error)
+	// Update loads the order, applies change (one aggregate transition that
+	// bumps the version) and stores it only if nobody changed it meanwhile;
+	// change returning an error (order.ErrNoChange included) stores nothing.
+	Update(ctx context.Context, id string, change func(*order.Order) error) (order.Order, error)
+	// Due lists unpaid orders of work shard i whose next check is before
+	// `before`, soonest first.
+	Due(ctx context.Context, shard int, before time.Time, limit int32) ([]string, error)
+	// WorkShards is the number of work shards.
+	WorkShards() int
+}
+
+// Directory is the read side of the directory the payments need.
+type Directory interface {
+	LoadCollection(ctx context.Context, token string) (store.Collection, error)
+	GetInterface(ctx context.Context, id string) (store.Interface, error)
+}
 
 // Providers builds the provider adapter for a payment interface.
 type Providers interface {
 	Provider(ctx context.Context, iface store.Interface) (pay.Provider, error)
 }
 
-// Service wires the store, the providers and the event publisher.
+// Service is the application service.
 type Service struct {
-	Store     *store.Store
+	Orders    Orders
+	Directory Directory
 	Providers Providers
-	Events    events.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
 
 	PublicBaseURL string        // for notify and return URLs
 	MaxAmountFen  int64         // deployment default for C4
 	OrderTTL      time.Duration // time_expire; default 10 minutes
-	EventLease    time.Duration // how long one delivery owns sending an event; default 30s
-	SweepAfter    time.Duration // orders untouched this long are swept; default 2 minutes
+	SweepAfter    time.Duration // first provider check of an unpaid order, and the interval after; default 2 minutes
 }
 
 func (s *Service) now() time.Time {
@@ -50,11 +77,11 @@ func (s *Service) orderTTL() time.Duration {
 	return 10 * time.Minute
 }
 
-func (s *Service) eventLease() time.Duration {
-	if s.EventLease > 0 {
-		return s.EventLease
+func (s *Service) sweepAfter() time.Duration {
+	if s.SweepAfter > 0 {
+		return s.SweepAfter
 	}
-	return 30 * time.Second
+	return 2 * time.Minute
 }
 
 // Errors the functions map to responses.
@@ -63,7 +90,11 @@ var (
 	ErrChannelUnavailable = errors.New(domain.MsgNotOpen)
 	ErrUnknownOrder       = errors.New("unknown order")
 	ErrMismatch           = errors.New("payment does not match the order")
-	ErrInProgress         = errors.New("payment event is being sent by another delivery; retry later")
+	// ErrOrderExpired: the order (named by its idempotency key) can no longer
+	// be paid; the client must start again with a new key.
+	ErrOrderExpired = errors.New("order expired")
+	// ErrIdempotencyConflict: the idempotency key was used with another request.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
 )
 
 // InvalidError is a client input error with a user-facing message.
@@ -72,3 +103,12 @@ type InvalidError struct{ Msg string }
 func (e *InvalidError) Error() string { return e.Msg }
 
 func invalid(msg string) error { return &InvalidError{Msg: msg} }
+
+// Order is the query behind the status route and the result page.
+func (s *Service) Order(ctx context.Context, id string) (order.Order, error) {
+	o, err := s.Orders.Get(ctx, id)
+	if errors.Is(err, order.ErrNotFound) {
+		return o, ErrUnknownOrder
+	}
+	return o, err
+}

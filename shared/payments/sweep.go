@@ -4,105 +4,176 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
-	"github.com/estatepay/estatepay/shared/store"
 )
+
+// SweepOptions bound one sweep.
+type SweepOptions struct {
+	// PerShard is how many due orders to read from each work shard (default 50).
+	PerShard int32
+	// Workers is how many orders are examined at once (default 8).
+	Workers int
+	// Until is when the sweep must stop starting work (zero: no limit). The
+	// function sets it a few seconds before the Lambda deadline.
+	Until time.Time
+}
 
 // SweepReport counts what one sweep did.
 type SweepReport struct {
-	Examined, Paid, Closed, EventsSent, Failed int
+	Examined, Paid, Refunded, Closed, Postponed, Failed int
+	// Stopped is set when the sweep stopped at Until with work left.
+	Stopped bool
 }
 
-// Sweep handles late or missing callbacks: for orders untouched for SweepAfter it
-// asks the provider; paid trades are confirmed, expired unpaid ones closed at the
-// provider and here, and paid orders whose event never went out get it sent.
-func (s *Service) Sweep(ctx context.Context, limit int32) (SweepReport, error) {
+// Sweep handles late or missing callbacks. It reads the unpaid orders whose
+// next check is due from every work shard, soonest first, and asks the
+// provider about each with bounded concurrency: paid and refunded trades are
+// applied, expired unpaid ones closed at the provider and here, and the rest
+// get their next check pushed back (to the expiry at the latest), so a busy
+// or failing order never blocks the ones behind it.
+func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepReport, error) {
+	if opt.PerShard <= 0 {
+		opt.PerShard = 50
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 8
+	}
 	var rep SweepReport
-	after := s.SweepAfter
-	if after == 0 {
-		after = 2 * time.Minute
-	}
-	ids, err := s.Store.DueWork(ctx, s.now().Add(-after), limit)
-	if err != nil {
-		return rep, err
-	}
-	var errs []error
-	for _, id := range ids {
-		rep.Examined++
-		if err := s.sweepOne(ctx, id, &rep); err != nil {
-			rep.Failed++
-			errs = append(errs, fmt.Errorf("order %s: %w", id, err))
-			s.Log.ErrorContext(ctx, "sweep order", "order_id", id, "err", err)
-			// Retry it after the others: a persistently failing order at the head
-			// of the index must not starve the rest (DueWork reads oldest first).
-			if perr := s.Store.PostponeWork(ctx, id, s.now()); perr != nil {
-				s.Log.ErrorContext(ctx, "postpone sweep", "order_id", id, "err", perr)
-			}
+	now := s.now()
+	var ids []string
+	for i := range s.Orders.WorkShards() {
+		due, err := s.Orders.Due(ctx, i, now, opt.PerShard)
+		if err != nil {
+			return rep, err
 		}
+		ids = append(ids, due...)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	work := make(chan string)
+	for range opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if !opt.Until.IsZero() && !s.now().Before(opt.Until) {
+					mu.Lock()
+					rep.Stopped = true
+					mu.Unlock()
+					continue
+				}
+				outcome, err := s.sweepOne(ctx, id)
+				mu.Lock()
+				rep.Examined++
+				switch {
+				case err != nil:
+					rep.Failed++
+					errs = append(errs, fmt.Errorf("order %s: %w", id, err))
+				case outcome == order.Paid:
+					rep.Paid++
+				case outcome == order.Refunded:
+					rep.Refunded++
+				case outcome == order.Closed:
+					rep.Closed++
+				default:
+					rep.Postponed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	if ctx.Err() != nil && rep.Examined < len(ids) {
+		rep.Stopped = true
 	}
 	return rep, errors.Join(errs...)
 }
 
-func (s *Service) sweepOne(ctx context.Context, id string, rep *SweepReport) error {
-	o, err := s.Store.GetOrder(ctx, id)
+// sweepOne asks the provider about one order and returns the status it left
+// the order in (Pending/Created when only its next check moved).
+func (s *Service) sweepOne(ctx context.Context, id string) (order.Status, error) {
+	o, err := s.Orders.Get(ctx, id)
 	if err != nil {
-		return err
+		return "", err
 	}
-	switch o.Status {
-	case domain.OrderPaid:
-		if o.EventSent {
-			return nil
-		}
-		if err := s.Store.ClaimEvent(ctx, o.ID, s.now(), s.now().Add(s.eventLease())); err != nil {
-			if errors.Is(err, store.ErrLeaseHeld) {
-				return nil
-			}
-			return err
-		}
-		if err := s.emit(ctx, o); err != nil {
-			return err
-		}
-		rep.EventsSent++
-		return nil
-	case domain.OrderClosed:
-		return nil
+	if o.Status.Final() {
+		return o.Status, nil
 	}
-	iface, err := s.Store.GetInterface(ctx, o.IfaceID)
+	outcome, err := s.check(ctx, o)
 	if err != nil {
-		return err
+		s.Log.ErrorContext(ctx, "sweep order", "order_id", id, "err", err)
+		if _, perr := s.postpone(ctx, id); perr != nil {
+			s.Log.ErrorContext(ctx, "postpone sweep", "order_id", id, "err", perr)
+		}
+		return "", err
+	}
+	return outcome, nil
+}
+
+func (s *Service) check(ctx context.Context, o order.Order) (order.Status, error) {
+	iface, err := s.Directory.GetInterface(ctx, o.IfaceID)
+	if err != nil {
+		return "", err
 	}
 	p, err := s.Providers.Provider(ctx, iface)
 	if err != nil {
-		return err
+		return "", err
 	}
 	t, err := p.Query(ctx, o.ID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch t.State {
-	case pay.TradePaid, pay.TradeRefunded:
-		if _, err := s.Confirm(ctx, iface, t); err != nil && !errors.Is(err, ErrInProgress) {
-			return err
+	case pay.TradePaid, pay.TradeRefunded, pay.TradeClosed:
+		if t.OrderID == "" {
+			t.OrderID = o.ID
 		}
-		rep.Paid++
+		after, err := s.ApplyTrade(ctx, iface, t)
+		return after.Status, err
+	}
+	// Pending or unknown at the provider.
+	if !o.Expired(s.now()) {
+		return s.postpone(ctx, o.ID)
+	}
+	if t.State == pay.TradePending {
+		if err := p.Close(ctx, o.ID); err != nil {
+			return "", err
+		}
+	}
+	now := s.now()
+	after, err := s.Orders.Update(ctx, o.ID, func(o *order.Order) error { return o.Close(now) })
+	if errors.Is(err, order.ErrNoChange) || errors.Is(err, order.ErrNotAllowed) {
+		return after.Status, nil // paid or closed meanwhile
+	}
+	return after.Status, err
+}
+
+// postpone moves an unpaid order's next check back by SweepAfter.
+func (s *Service) postpone(ctx context.Context, id string) (order.Status, error) {
+	next := s.now().Add(s.sweepAfter())
+	o, err := s.Orders.Update(ctx, id, func(o *order.Order) error {
+		if o.Status.Final() {
+			return order.ErrNoChange
+		}
+		o.Postpone(next)
 		return nil
-	case pay.TradePending, pay.TradeNotFound:
-		if s.now().Before(o.ExpireAt) {
-			return nil
-		}
-		if t.State == pay.TradePending {
-			if err := p.Close(ctx, o.ID); err != nil {
-				return err
-			}
-		}
+	})
+	if errors.Is(err, order.ErrNoChange) {
+		return o.Status, nil
 	}
-	// Closed at the provider, or expired and closed there just now.
-	if err := s.Store.MarkClosed(ctx, o.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotPayable) {
-		return err
-	}
-	rep.Closed++
-	return nil
+	return o.Status, err
 }

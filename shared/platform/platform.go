@@ -148,3 +148,14 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 	})
 	return cfg, nil
 }
+
+// MustAWSConfig is AWSConfig for a cold start: a failure ends the process
+// with a clear message (Lambda reports the init error).
+func MustAWSConfig(ctx context.Context) aws.Config {
+	cfg, err := AWSConfig(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "init: AWS configuration:", err)
+		os.Exit(1)
+	}
+	return cfg
+}

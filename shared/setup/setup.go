@@ -5,16 +5,13 @@ package setup
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/pay/providers"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
@@ -55,25 +52,13 @@ func FromEnv(ctx context.Context) (*Deps, error) {
 		WeChatAPIBase:    platform.EnvOr("WECHAT_API_BASE_URL", ""),
 		AlipayGatewayURL: platform.EnvOr("ALIPAY_GATEWAY_URL", ""),
 	}
-	var pub events.Publisher = unconfiguredPublisher{}
-	if q := platform.EnvOr("PAYMENT_EVENTS_QUEUE_URL", ""); q != "" {
-		pub = events.SQSPublisher{Client: sqs.NewFromConfig(cfg), QueueURL: q}
-	}
 	d.Payments = &payments.Service{
-		Store:         d.Store,
+		Orders:        d.Store.OrderRepo(),
+		Directory:     d.Store,
 		Providers:     d.Providers,
-		Events:        pub,
 		Log:           d.Log,
 		PublicBaseURL: platform.EnvOr("PUBLIC_BASE_URL", ""),
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 	}
 	return d, nil
 }
-
-type unconfiguredPublisher struct{}
-
-func (unconfiguredPublisher) PublishPayment(context.Context, events.PaymentSucceeded) error {
-	return errNoQueue
-}
-
-var errNoQueue = errors.New("events: PAYMENT_EVENTS_QUEUE_URL is not set for this function")

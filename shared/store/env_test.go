@@ -8,5 +8,3 @@ import (
 )
 
 func newStore(t *testing.T) *store.Store { return stacktest.NewStore(t) }
-
-func scanOrders(t *testing.T, s *store.Store) []store.Order { return stacktest.ScanOrders(t, s) }

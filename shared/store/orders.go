@@ -6,266 +6,297 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/order"
 )
 
-// Order is one payment attempt through a code.
-type Order struct {
-	ID            string             `dynamodbav:"pk"`
-	CommunityID   string             `dynamodbav:"community_id"`
-	CompanyID     string             `dynamodbav:"company_id"`
-	CodeToken     string             `dynamodbav:"code_token"`
-	Channel       domain.Channel     `dynamodbav:"channel"`
-	IfaceID       string             `dynamodbav:"iface_id"`
-	MerchantID    string             `dynamodbav:"merchant_id"` // who must receive the money (C1)
-	AppID         string             `dynamodbav:"app_id"`
-	AmountFen     int64              `dynamodbav:"amount_fen"`
-	Description   string             `dynamodbav:"description"`
-	Status        domain.OrderStatus `dynamodbav:"status"`
-	RequestHash   string             `dynamodbav:"request_hash"` // idempotency: hash of the creating request
-	PayerID       string             `dynamodbav:"payer_id,omitempty"`
-	Prepay        string             `dynamodbav:"prepay,omitempty"` // JSON of pay.PrepayResult
-	CreatedAt     time.Time          `dynamodbav:"created_at"`
-	ExpireAt      time.Time          `dynamodbav:"expire_at"`
-	PaidAt        *time.Time         `dynamodbav:"paid_at,omitempty"`
-	ClosedAt      *time.Time         `dynamodbav:"closed_at,omitempty"`
-	ProviderTxnID string             `dynamodbav:"provider_txn_id,omitempty"`
-	EventSent     bool               `dynamodbav:"event_sent,omitempty"`
-	EventLease    int64              `dynamodbav:"event_lease,omitempty"` // unix ms until which one sender owns the event
-	// Sparse index keys: records (paid orders per community, C7) and work
-	// (orders the sweeper must look at: unpaid, or paid with the event unsent).
-	RecPK  string `dynamodbav:"rec_pk,omitempty"`
-	RecSK  string `dynamodbav:"rec_sk,omitempty"`
-	WorkPK string `dynamodbav:"work_pk,omitempty"`
-	WorkAt string `dynamodbav:"work_at,omitempty"`
+// Orders is the DynamoDB adapter of the order repository (payments.Orders).
+// One item per order, written whole under an optimistic lock on its version;
+// the sparse index keys are derived from the order's state on every write:
+//
+//   - work   (work_pk "W#<shard>", work_at = next check): unpaid orders the
+//     sweeper must ask the provider about, spread over WorkShards partitions;
+//   - records (rec_pk community, rec_sk paid_at#id): a community's payments (C7);
+//   - settle  (settle_pk channel#merchant#day#<shard>, settle_sk paid_at#id):
+//     one merchant × channel × business day for settlement, spread over
+//     SettleShards partitions so no partition is hot.
+//
+// The table's stream is the outbox: every write is one stream record, from
+// which the relay derives the events (order.Change).
+type Orders struct {
+	DB    *dynamodb.Client
+	Table string
 }
 
-const workPartition = "W"
+// Orders returns the order repository on the store's orders table.
+func (s *Store) OrderRepo() *Orders { return &Orders{DB: s.DB, Table: s.Orders} }
 
-func orderKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": str(id)}
+const (
+	// WorkShards is how many partitions the work index spreads unpaid orders over.
+	WorkShards = 16
+	// SettleShards is how many partitions one merchant × channel × day spans.
+	SettleShards = 8
+)
+
+// orderItem is an order as stored.
+type orderItem struct {
+	ID            string            `dynamodbav:"pk"`
+	CommunityID   string            `dynamodbav:"community_id"`
+	CompanyID     string            `dynamodbav:"company_id"`
+	CodeToken     string            `dynamodbav:"code_token"`
+	Channel       domain.Channel    `dynamodbav:"channel"`
+	Method        string            `dynamodbav:"method,omitempty"`
+	IfaceID       string            `dynamodbav:"iface_id"`
+	MerchantID    string            `dynamodbav:"merchant_id"`
+	AppID         string            `dynamodbav:"app_id"`
+	AmountFen     int64             `dynamodbav:"amount_fen"`
+	Description   string            `dynamodbav:"description"`
+	RequestHash   string            `dynamodbav:"request_hash"`
+	PayerID       string            `dynamodbav:"payer_id,omitempty"`
+	Fields        map[string]string `dynamodbav:"fields,omitempty"`
+	Status        order.Status      `dynamodbav:"status"`
+	Version       int64             `dynamodbav:"version"`
+	Prepay        string            `dynamodbav:"prepay,omitempty"`
+	CreatedAt     string            `dynamodbav:"created_at"`
+	ExpireAt      string            `dynamodbav:"expire_at"`
+	NextCheckAt   string            `dynamodbav:"next_check_at,omitempty"`
+	PaidAt        string            `dynamodbav:"paid_at,omitempty"`
+	ClosedAt      string            `dynamodbav:"closed_at,omitempty"`
+	RefundedAt    string            `dynamodbav:"refunded_at,omitempty"`
+	ProviderTxnID string            `dynamodbav:"provider_txn_id,omitempty"`
+	BusinessDay   string            `dynamodbav:"business_day,omitempty"`
+
+	WorkPK   string `dynamodbav:"work_pk,omitempty"`
+	WorkAt   string `dynamodbav:"work_at,omitempty"`
+	RecPK    string `dynamodbav:"rec_pk,omitempty"`
+	RecSK    string `dynamodbav:"rec_sk,omitempty"`
+	SettlePK string `dynamodbav:"settle_pk,omitempty"`
+	SettleSK string `dynamodbav:"settle_sk,omitempty"`
 }
 
-func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// ts writes a time so that strings sort as times (UTC, fixed width).
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
 
-// ErrIdempotencyConflict: the idempotency key was used with a different request.
-var ErrIdempotencyConflict = errors.New("store: idempotency key reused with a different request")
+func parseTS(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
 
-// CreateOrder stores o once. If an order with the same id exists (the id is
-// derived from the idempotency key) and has the same RequestHash, it is returned
-// with created=false; a different hash is ErrIdempotencyConflict.
-func (s *Store) CreateOrder(ctx context.Context, o Order) (Order, bool, error) {
-	o.Status = domain.OrderCreated
-	o.WorkPK, o.WorkAt = workPartition, ts(o.CreatedAt)
-	item, err := attributevalue.MarshalMap(o)
+func shard(id string, n uint32) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return strconv.FormatUint(uint64(h.Sum32()%n), 10)
+}
+
+// WorkPartition names the work index partition of shard i.
+func WorkPartition(i int) string { return "W#" + strconv.Itoa(i) }
+
+// SettlePartition names one settle index partition of a merchant × channel × day.
+func SettlePartition(ch domain.Channel, merchant string, day calendar.Day, shard int) string {
+	return string(ch) + "#" + merchant + "#" + string(day) + "#" + strconv.Itoa(shard)
+}
+
+func toItem(o order.Order) orderItem {
+	it := orderItem{
+		ID: o.ID, CommunityID: o.CommunityID, CompanyID: o.CompanyID, CodeToken: o.CodeToken, Channel: o.Channel,
+		Method: o.Method, IfaceID: o.IfaceID, MerchantID: o.MerchantID, AppID: o.AppID, AmountFen: o.AmountFen,
+		Description: o.Description, RequestHash: o.RequestHash, PayerID: o.PayerID, Fields: o.Fields,
+		Status: o.Status, Version: o.Version, Prepay: o.Prepay,
+		CreatedAt: ts(o.CreatedAt), ExpireAt: ts(o.ExpireAt), NextCheckAt: ts(o.NextCheckAt), PaidAt: ts(o.PaidAt),
+		ClosedAt: ts(o.ClosedAt), RefundedAt: ts(o.RefundedAt), ProviderTxnID: o.ProviderTxnID, BusinessDay: string(o.BusinessDay),
+	}
+	if !o.Status.Final() && !o.NextCheckAt.IsZero() {
+		it.WorkPK, it.WorkAt = "W#"+shard(o.ID, WorkShards), ts(o.NextCheckAt)
+	}
+	if !o.PaidAt.IsZero() {
+		it.RecPK, it.RecSK = o.CommunityID, ts(o.PaidAt)+"#"+o.ID
+		it.SettlePK = string(o.Channel) + "#" + o.MerchantID + "#" + string(o.BusinessDay) + "#" + shard(o.ID, SettleShards)
+		it.SettleSK = it.RecSK
+	}
+	return it
+}
+
+func fromItem(it orderItem) order.Order {
+	return order.Order{
+		ID: it.ID, CommunityID: it.CommunityID, CompanyID: it.CompanyID, CodeToken: it.CodeToken, Channel: it.Channel,
+		Method: it.Method, IfaceID: it.IfaceID, MerchantID: it.MerchantID, AppID: it.AppID, AmountFen: it.AmountFen,
+		Description: it.Description, RequestHash: it.RequestHash, PayerID: it.PayerID, Fields: it.Fields,
+		Status: it.Status, Version: it.Version, Prepay: it.Prepay,
+		CreatedAt: parseTS(it.CreatedAt), ExpireAt: parseTS(it.ExpireAt), NextCheckAt: parseTS(it.NextCheckAt),
+		PaidAt: parseTS(it.PaidAt), ClosedAt: parseTS(it.ClosedAt), RefundedAt: parseTS(it.RefundedAt),
+		ProviderTxnID: it.ProviderTxnID, BusinessDay: calendar.Day(it.BusinessDay),
+	}
+}
+
+// DecodeOrder reads an order from a stored item (also a stream image).
+func DecodeOrder(item map[string]types.AttributeValue) (order.Order, error) {
+	var it orderItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return order.Order{}, fmt.Errorf("store: decode order: %w", err)
+	}
+	return fromItem(it), nil
+}
+
+// EncodeOrder writes an order as it is stored, index keys included.
+func EncodeOrder(o order.Order) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMap(toItem(o))
+}
+
+func (r *Orders) key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: id}}
+}
+
+// Create stores a new order once. If an order with that id exists it is
+// returned with order.ErrExists and nothing is written.
+func (r *Orders) Create(ctx context.Context, o order.Order) (order.Order, error) {
+	item, err := EncodeOrder(o)
 	if err != nil {
-		return o, false, err
+		return o, err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.Orders),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err == nil {
-		return o, true, nil
-	}
-	if !isConditionFailed(err) {
-		return o, false, fmt.Errorf("store: create order: %w", err)
-	}
-	existing, err := s.GetOrder(ctx, o.ID)
+	cond := expression.AttributeNotExists(expression.Name("pk"))
+	ex, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
-		return o, false, err
+		return o, err
 	}
-	if existing.RequestHash != o.RequestHash {
-		return existing, false, ErrIdempotencyConflict
-	}
-	return existing, false, nil
-}
-
-// GetOrder reads an order (strongly consistent).
-func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
-	var o Order
-	err := s.get(ctx, s.Orders, orderKey(id), &o)
-	return o, err
-}
-
-// SetPrepay records the provider's prepay result: CREATED → PENDING. Storing it
-// again on a PENDING order (a retried request) replaces it.
-func (s *Store) SetPrepay(ctx context.Context, id, prepay string) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Orders),
-		Key:                      orderKey(id),
-		UpdateExpression:         aws.String("SET prepay = :p, #st = :pending"),
-		ConditionExpression:      aws.String("#st IN (:created, :pending)"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": str(prepay), ":pending": str(string(domain.OrderPending)), ":created": str(string(domain.OrderCreated)),
-		},
+	_, err = r.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(r.Table), Item: item,
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
-		return ErrNotPayable
-	}
-	return err
-}
-
-// ErrNotPayable: the order is final (paid or closed) or its amount differs.
-var ErrNotPayable = errors.New("store: order is not payable")
-
-// Payment is a verified provider report of a successful payment.
-type Payment struct {
-	ProviderTxnID string
-	AmountFen     int64
-	PaidAt        time.Time
-	PayerID       string
-}
-
-// MarkPaid moves an unpaid order with exactly this amount to PAID, and in the same
-// write takes the lease on sending its payment event until leaseUntil. A CLOSED
-// order is accepted too: a verified provider report that the money arrived wins
-// over our own expiry.
-// It returns ErrNotPayable (and changes nothing) for any other order state or amount.
-func (s *Store) MarkPaid(ctx context.Context, o Order, p Payment, leaseUntil time.Time) (Order, error) {
-	id := o.ID
-	paidAt := ts(p.PaidAt)
-	set := "SET #st = :paid, paid_at = :at, provider_txn_id = :txn, rec_pk = :community, rec_sk = :recsk, work_pk = :w, work_at = :at, event_lease = :lease"
-	values := map[string]types.AttributeValue{
-		":paid": str(string(domain.OrderPaid)), ":created": str(string(domain.OrderCreated)),
-		":pending": str(string(domain.OrderPending)), ":closed": str(string(domain.OrderClosed)), ":w": str(workPartition),
-		":at": str(paidAt), ":txn": str(p.ProviderTxnID),
-		":community": str(o.CommunityID), ":recsk": str(paidAt + "#" + id),
-		":amt":   &types.AttributeValueMemberN{Value: strconv.FormatInt(p.AmountFen, 10)},
-		":lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(leaseUntil.UnixMilli(), 10)},
-	}
-	if p.PayerID != "" { // keep the payer we knew when the report names none
-		set += ", payer_id = :payer"
-		values[":payer"] = str(p.PayerID)
-	}
-	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Orders),
-		Key:                       orderKey(id),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("#st IN (:created, :pending, :closed) AND amount_fen = :amt"),
-		ExpressionAttributeNames:  map[string]string{"#st": "status"},
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		return Order{}, ErrNotPayable
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if len(ccf.Item) > 0 {
+			existing, derr := DecodeOrder(ccf.Item)
+			if derr == nil {
+				return existing, order.ErrExists
+			}
+		}
+		existing, gerr := r.Get(ctx, o.ID)
+		if gerr != nil {
+			return o, gerr
+		}
+		return existing, order.ErrExists
 	}
 	if err != nil {
-		return Order{}, fmt.Errorf("store: mark paid: %w", err)
+		return o, fmt.Errorf("store: create order: %w", err)
 	}
-	var paid Order
-	err = attributevalue.UnmarshalMap(res.Attributes, &paid)
-	return paid, err
+	return o, nil
 }
 
-// ErrLeaseHeld: another sender owns the payment event right now (or it is sent).
-var ErrLeaseHeld = errors.New("store: payment event is being sent by another delivery")
+// Get reads an order (strongly consistent).
+func (r *Orders) Get(ctx context.Context, id string) (order.Order, error) {
+	res, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Table), Key: r.key(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return order.Order{}, fmt.Errorf("store: get order: %w", err)
+	}
+	if len(res.Item) == 0 {
+		return order.Order{}, order.ErrNotFound
+	}
+	return DecodeOrder(res.Item)
+}
 
-// ClaimEvent takes the lease on a PAID order's unsent payment event.
-func (s *Store) ClaimEvent(ctx context.Context, id string, now, leaseUntil time.Time) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Orders),
-		Key:                      orderKey(id),
-		UpdateExpression:         aws.String("SET event_lease = :lease"),
-		ConditionExpression:      aws.String("#st = :paid AND attribute_not_exists(event_sent) AND (attribute_not_exists(event_lease) OR event_lease < :now)"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":paid":  str(string(domain.OrderPaid)),
-			":now":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
-			":lease": &types.AttributeValueMemberN{Value: strconv.FormatInt(leaseUntil.UnixMilli(), 10)},
-		},
+// maxAttempts bounds how often Update re-reads after losing a race.
+const maxAttempts = 5
+
+// Update reads the order, lets change apply one of the aggregate's
+// transitions, and writes the result only if nobody wrote the order since it
+// was read (its version) and — when the status changes — only from a status
+// the domain allows (order.From). Losing a race re-reads and re-applies. A
+// change returning order.ErrNoChange writes nothing and Update returns the
+// order as it is with that error; any other error from change is returned
+// as is.
+func (r *Orders) Update(ctx context.Context, id string, change func(*order.Order) error) (order.Order, error) {
+	for attempt := 0; ; attempt++ {
+		before, err := r.Get(ctx, id)
+		if err != nil {
+			return before, err
+		}
+		after := before
+		if err := change(&after); err != nil {
+			return before, err
+		}
+		if after.Version != before.Version+1 {
+			return before, fmt.Errorf("store: a change must bump the version once (%d → %d)", before.Version, after.Version)
+		}
+		err = r.put(ctx, before, after)
+		if err == nil {
+			return after, nil
+		}
+		if !errors.Is(err, errRace) || attempt+1 >= maxAttempts {
+			return before, err
+		}
+	}
+}
+
+var errRace = errors.New("store: order changed concurrently")
+
+// put writes after over before, conditioned on the version read and, for a
+// status change, on the transition table.
+func (r *Orders) put(ctx context.Context, before, after order.Order) error {
+	item, err := EncodeOrder(after)
+	if err != nil {
+		return err
+	}
+	cond := expression.Name("version").Equal(expression.Value(before.Version))
+	if after.Status != before.Status {
+		from := order.From(after.Status)
+		if len(from) == 0 {
+			return fmt.Errorf("%w: nothing moves to %s", order.ErrNotAllowed, after.Status)
+		}
+		ops := make([]expression.OperandBuilder, 0, len(from))
+		for _, s := range from[1:] {
+			ops = append(ops, expression.Value(s))
+		}
+		cond = cond.And(expression.Name("status").In(expression.Value(from[0]), ops...))
+	}
+	ex, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = r.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(r.Table), Item: item,
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	if isConditionFailed(err) {
-		return ErrLeaseHeld
+		return errRace
 	}
-	return err
-}
-
-// EventSent records that the payment event went out: the order leaves the work index.
-func (s *Store) EventSent(ctx context.Context, id string) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Orders),
-		Key:                      orderKey(id),
-		UpdateExpression:         aws.String("SET event_sent = :t REMOVE event_lease, work_pk, work_at"),
-		ConditionExpression:      aws.String("#st = :paid"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": &types.AttributeValueMemberBOOL{Value: true}, ":paid": str(string(domain.OrderPaid)),
-		},
-	})
-	return err
-}
-
-// ReleaseEvent gives up the lease after a failed send, so a retry can claim it at once.
-func (s *Store) ReleaseEvent(ctx context.Context, id string) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Orders),
-		Key:                 orderKey(id),
-		UpdateExpression:    aws.String("REMOVE event_lease"),
-		ConditionExpression: aws.String("attribute_not_exists(event_sent)"),
-	})
-	if isConditionFailed(err) {
-		return nil
+	if err != nil {
+		return fmt.Errorf("store: write order %s: %w", after.ID, err)
 	}
-	return err
+	return nil
 }
 
-// MarkClosed moves an unpaid order to CLOSED and out of the work index.
-func (s *Store) MarkClosed(ctx context.Context, id string, at time.Time) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Orders),
-		Key:                      orderKey(id),
-		UpdateExpression:         aws.String("SET #st = :closed, closed_at = :at REMOVE work_pk, work_at"),
-		ConditionExpression:      aws.String("#st IN (:created, :pending)"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":closed": str(string(domain.OrderClosed)), ":at": str(ts(at)),
-			":created": str(string(domain.OrderCreated)), ":pending": str(string(domain.OrderPending)),
-		},
-	})
-	if isConditionFailed(err) {
-		return ErrNotPayable
+// Due lists ids of unpaid orders in work shard i whose next check is before
+// `before`, soonest first.
+func (r *Orders) Due(ctx context.Context, i int, before time.Time, limit int32) ([]string, error) {
+	key := expression.Key("work_pk").Equal(expression.Value(WorkPartition(i))).
+		And(expression.Key("work_at").LessThan(expression.Value(ts(before))))
+	ex, err := expression.NewBuilder().WithKeyCondition(key).Build()
+	if err != nil {
+		return nil, err
 	}
-	return err
-}
-
-// PostponeWork moves an order still in the work index to its back (work_at = at),
-// so an order whose sweep keeps failing does not hold up the orders behind it.
-// An order no longer in the index is left alone.
-func (s *Store) PostponeWork(ctx context.Context, id string, at time.Time) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Orders),
-		Key:                       orderKey(id),
-		UpdateExpression:          aws.String("SET work_at = :at"),
-		ConditionExpression:       aws.String("attribute_exists(work_pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(ts(at))},
-	})
-	if isConditionFailed(err) {
-		return nil
-	}
-	return err
-}
-
-// DueWork lists ids of orders in the work index last touched before `before`
-// (oldest first): unpaid orders to query or close, paid ones with unsent events.
-func (s *Store) DueWork(ctx context.Context, before time.Time, limit int32) ([]string, error) {
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Orders),
-		IndexName:              aws.String("work"),
-		KeyConditionExpression: aws.String("work_pk = :w AND work_at < :before"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":w": str(workPartition), ":before": str(ts(before)),
-		},
+	res, err := r.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(r.Table), IndexName: aws.String("work"),
+		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		Limit: aws.Int32(limit),
 	})
 	if err != nil {
@@ -282,7 +313,7 @@ func (s *Store) DueWork(ctx context.Context, before time.Time, limit int32) ([]s
 
 // RecordsPage is a page of a community's paid orders, newest first (C7).
 type RecordsPage struct {
-	Orders []Order
+	Orders []order.Order
 	Next   string // opaque cursor; "" at the end
 }
 
@@ -294,10 +325,10 @@ type cursor struct {
 	ID string `json:"i"`
 }
 
-// ListRecords pages through a community's payments, newest first.
-func (s *Store) ListRecords(ctx context.Context, communityID, after string, limit int32) (RecordsPage, error) {
+// Records pages through a community's payments, newest first.
+func (r *Orders) Records(ctx context.Context, communityID, after string, limit int32) (RecordsPage, error) {
 	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Orders),
+		TableName:                 aws.String(r.Table),
 		IndexName:                 aws.String("records"),
 		KeyConditionExpression:    aws.String("rec_pk = :c"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(communityID)},
@@ -312,8 +343,8 @@ func (s *Store) ListRecords(ctx context.Context, communityID, after string, limi
 		}
 		// A cursor names the last record of the previous page: it must be a
 		// record of this community, exactly as stored.
-		last, err := s.GetOrder(ctx, c.ID)
-		if errors.Is(err, ErrNotFound) || (err == nil && (last.RecPK != communityID || last.RecSK != c.SK)) {
+		last, err := r.Get(ctx, c.ID)
+		if errors.Is(err, order.ErrNotFound) || (err == nil && (last.CommunityID != communityID || last.PaidAt.IsZero() || toItem(last).RecSK != c.SK)) {
 			return RecordsPage{}, ErrBadCursor
 		}
 		if err != nil {
@@ -321,13 +352,17 @@ func (s *Store) ListRecords(ctx context.Context, communityID, after string, limi
 		}
 		in.ExclusiveStartKey = map[string]types.AttributeValue{"rec_pk": str(communityID), "rec_sk": str(c.SK), "pk": str(c.ID)}
 	}
-	res, err := s.DB.Query(ctx, in)
+	res, err := r.DB.Query(ctx, in)
 	if err != nil {
 		return RecordsPage{}, fmt.Errorf("store: records: %w", err)
 	}
 	var page RecordsPage
-	if err := attributevalue.UnmarshalListOfMaps(res.Items, &page.Orders); err != nil {
-		return page, err
+	for _, item := range res.Items {
+		o, err := DecodeOrder(item)
+		if err != nil {
+			return page, err
+		}
+		page.Orders = append(page.Orders, o)
 	}
 	if lek := res.LastEvaluatedKey; len(lek) > 0 {
 		sk, _ := lek["rec_sk"].(*types.AttributeValueMemberS)
@@ -339,3 +374,38 @@ func (s *Store) ListRecords(ctx context.Context, communityID, after string, limi
 	}
 	return page, nil
 }
+
+// SettlePage is a page of one merchant × channel × day's paid orders.
+type SettlePage struct {
+	Orders []order.Order
+	Next   map[string]types.AttributeValue // nil at the end
+}
+
+// Settled reads one settle partition (see SettlePartition) page by page, in
+// payment-time order, without a Scan.
+func (r *Orders) Settled(ctx context.Context, partition string, start map[string]types.AttributeValue, limit int32) (SettlePage, error) {
+	res, err := r.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(r.Table), IndexName: aws.String("settle"),
+		KeyConditionExpression:    aws.String("settle_pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
+		ExclusiveStartKey:         start, Limit: aws.Int32(limit),
+	})
+	if err != nil {
+		return SettlePage{}, fmt.Errorf("store: settled: %w", err)
+	}
+	var page SettlePage
+	for _, item := range res.Items {
+		o, err := DecodeOrder(item)
+		if err != nil {
+			return page, err
+		}
+		page.Orders = append(page.Orders, o)
+	}
+	if len(res.LastEvaluatedKey) > 0 {
+		page.Next = res.LastEvaluatedKey
+	}
+	return page, nil
+}
+
+// WorkShards is how many work partitions Due reads.
+func (r *Orders) WorkShards() int { return WorkShards }

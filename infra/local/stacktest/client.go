@@ -16,8 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
-	"github.com/estatepay/estatepay/shared/events"
-	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/domain/order"
 )
 
 // Helpers for tests that talk to a running local stack over HTTP and the AWS SDK.
@@ -109,9 +108,9 @@ func GetOrder(t testing.TB, s *stack.Stack, id string) OrderView {
 }
 
 // StoredOrder reads an order straight from the OrdersTable.
-func StoredOrder(t testing.TB, s *stack.Stack, id string) store.Order {
+func StoredOrder(t testing.TB, s *stack.Stack, id string) order.Order {
 	t.Helper()
-	o, err := s.Store().GetOrder(context.Background(), id)
+	o, err := s.Store().OrderRepo().Get(context.Background(), id)
 	if err != nil {
 		t.Fatalf("store get order %s: %v", id, err)
 	}
@@ -141,12 +140,12 @@ func SQSClient(s *stack.Stack) *sqs.Client {
 
 // DrainEvents receives (and deletes) every message in PaymentEventsQueue and
 // checks the queue is empty afterwards.
-func DrainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
+func DrainEvents(t testing.TB, s *stack.Stack) []order.Event {
 	t.Helper()
 	ctx := context.Background()
 	c := SQSClient(s)
 	q := s.Queues["PaymentEventsQueue"]
-	var out []events.PaymentSucceeded
+	var out []order.Event
 	for {
 		res, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(q), MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60,
@@ -159,11 +158,11 @@ func DrainEvents(t testing.TB, s *stack.Stack) []events.PaymentSucceeded {
 			break
 		}
 		for _, m := range res.Messages {
-			var e events.PaymentSucceeded
+			var e order.Event
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
 				t.Fatalf("event is not JSON: %v: %s", err, aws.ToString(m.Body))
 			}
-			if a, ok := m.MessageAttributes["type"]; !ok || aws.ToString(a.StringValue) != events.PaymentSucceededType {
+			if a, ok := m.MessageAttributes["type"]; !ok || aws.ToString(a.StringValue) != e.Type || e.ID == "" {
 				t.Errorf("event %s: type attribute %v", e.OrderID, m.MessageAttributes["type"])
 			}
 			out = append(out, e)

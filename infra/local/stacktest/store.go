@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/estatepay/estatepay/infra/local/dynamo"
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/template"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -36,15 +36,19 @@ func NewStore(t testing.TB) *store.Store {
 }
 
 // ScanOrders returns every item of the orders table.
-func ScanOrders(t testing.TB, s *store.Store) []store.Order {
+func ScanOrders(t testing.TB, s *store.Store) []order.Order {
 	t.Helper()
 	out, err := s.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.Orders)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var orders []store.Order
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &orders); err != nil {
-		t.Fatal(err)
+	orders := make([]order.Order, 0, len(out.Items))
+	for _, it := range out.Items {
+		o, err := store.DecodeOrder(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, o)
 	}
 	return orders
 }
