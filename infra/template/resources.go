@@ -73,14 +73,15 @@ func (t *Template) Functions() []Function {
 	return out
 }
 
-// Table is an AWS::DynamoDB::Table's key schema.
+// Table is an AWS::DynamoDB::Table's key schema, TTL attribute and stream.
 type Table struct {
-	LogicalID    string
-	Attributes   map[string]string // name -> S|N|B
-	HashKey      string
-	RangeKey     string
-	GSIs         []Index
-	TTLAttribute string
+	LogicalID      string
+	Attributes     map[string]string // name -> S|N|B
+	HashKey        string
+	RangeKey       string
+	GSIs           []Index
+	TTLAttribute   string
+	StreamViewType string // StreamSpecification.StreamViewType; "" = no stream
 }
 
 // Index is a global secondary index.
@@ -130,6 +131,7 @@ func (t *Template) Tables() []Table {
 		if ttl := asMap(p["TimeToLiveSpecification"]); ttl != nil {
 			tb.TTLAttribute = asString(ttl["AttributeName"])
 		}
+		tb.StreamViewType = asString(asMap(p["StreamSpecification"])["StreamViewType"])
 		out = append(out, tb)
 	}
 	return out

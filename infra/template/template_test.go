@@ -847,3 +847,34 @@ Outputs:
 		t.Errorf("want 11 problems (Stage, AWS::Region, ${!Literal}, T.Arn, X and Q are fine), got %d:\n%s", len(problems), got)
 	}
 }
+
+func TestTableStreamSpecification(t *testing.T) {
+	tm, err := template.Parse([]byte(`
+Resources:
+  Streamed:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+      StreamSpecification: { StreamViewType: NEW_AND_OLD_IMAGES }
+      TimeToLiveSpecification: { AttributeName: expires_at, Enabled: true }
+  Plain:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]template.Table{}
+	for _, tb := range tm.Tables() {
+		got[tb.LogicalID] = tb
+	}
+	if s := got["Streamed"]; s.StreamViewType != "NEW_AND_OLD_IMAGES" || s.TTLAttribute != "expires_at" {
+		t.Errorf("Streamed: %+v", s)
+	}
+	if p := got["Plain"]; p.StreamViewType != "" || p.TTLAttribute != "" {
+		t.Errorf("Plain: %+v", p)
+	}
+}

@@ -25,14 +25,15 @@ var testTables = []Table{
 			{Name: "by-merchant", HashKey: "merchant", RangeKey: "created"},
 			{Name: "by-merchant-keys", HashKey: "merchant", ProjectionType: "KEYS_ONLY"},
 		},
-		TTLAttribute: "expires",
+		TTLAttribute:   "expires",
+		StreamViewType: "NEW_AND_OLD_IMAGES",
 	},
 	{Name: "codes", Attributes: map[string]string{"token": "S"}, HashKey: "token"},
 }
 
-func startServer(t *testing.T) (*Server, *dynamodb.Client) {
+func startServer(t *testing.T, opts ...Option) (*Server, *dynamodb.Client) {
 	t.Helper()
-	s, err := Start("127.0.0.1:0")
+	s, err := Start("127.0.0.1:0", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

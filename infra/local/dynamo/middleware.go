@@ -53,7 +53,7 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if writeOps[op] {
+		if exclusiveOps[op] {
 			s.writeMu.Lock()
 			defer s.writeMu.Unlock()
 		} else {
@@ -61,11 +61,14 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			defer s.writeMu.RUnlock()
 		}
 		switch op {
-		case "UpdateItem":
-			s.updateItem(w, r, next)
+		case "PutItem", "DeleteItem", "UpdateItem":
+			s.singleWrite(w, op, body)
 			return
 		case "TransactWriteItems":
-			transactWriteItems(w, r, next)
+			s.transactWriteItems(w, body)
+			return
+		case "BatchWriteItem":
+			s.batchWriteItem(w, body)
 			return
 		case "ListTables":
 			s.listTables(w)
@@ -81,8 +84,12 @@ func (s *Server) operations(next http.Handler) http.Handler {
 	})
 }
 
-// writeOps change items; they run one at a time (see update.go).
-var writeOps = map[string]bool{"PutItem": true, "DeleteItem": true, "UpdateItem": true, "BatchWriteItem": true, "TransactWriteItems": true}
+// exclusiveOps change items or tables; they run one at a time, and reads wait
+// for them (write.go).
+var exclusiveOps = map[string]bool{
+	"PutItem": true, "DeleteItem": true, "UpdateItem": true, "BatchWriteItem": true, "TransactWriteItems": true,
+	"CreateTable": true, "DeleteTable": true, "UpdateTable": true, "UpdateTimeToLive": true,
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -153,8 +160,26 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 		writeErr(w, "SerializationException", err.Error())
 		return
 	}
-	var in struct{ TableName string }
+	var in struct {
+		TableName string
+		KeySchema []struct {
+			AttributeName string
+			KeyType       string
+		}
+		StreamSpecification *struct {
+			StreamEnabled  bool
+			StreamViewType string
+		}
+	}
 	_ = json.Unmarshal(body, &in)
+	streamView := ""
+	if op == "CreateTable" && in.StreamSpecification != nil && in.StreamSpecification.StreamEnabled {
+		streamView = in.StreamSpecification.StreamViewType
+		if !streamViewTypes[streamView] {
+			writeErr(w, "ValidationException", "StreamSpecification: StreamViewType must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES")
+			return
+		}
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(rec, r)
@@ -164,15 +189,29 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 		switch op {
 		case "CreateTable":
 			s.tables[in.TableName] = true
+			var names []string
+			for _, kt := range []string{"HASH", "RANGE"} {
+				for _, k := range in.KeySchema {
+					if k.KeyType == kt {
+						names = append(names, k.AttributeName)
+					}
+				}
+			}
+			s.keys[in.TableName] = names
+			if streamView != "" {
+				s.streams[in.TableName] = newStream(streamView, s.now())
+			}
 			if !isShadow(in.TableName) {
 				createShadow(next, body)
 			}
 		case "DeleteTable":
 			delete(s.tables, in.TableName)
+			delete(s.keys, in.TableName)
 			delete(s.ttl, in.TableName)
+			delete(s.streams, in.TableName)
 		}
+		out = s.patchDescription(out, in.TableName)
 		s.mu.Unlock()
-		out = patchDescription(out)
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -182,9 +221,10 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 	_, _ = w.Write(out)
 }
 
-// patchDescription sets missing status fields in a table description
-// response ({"Table":{...}} or {"TableDescription":{...}}).
-func patchDescription(raw []byte) []byte {
+// patchDescription sets missing status fields and the stream settings in a
+// table description response ({"Table":{...}} or {"TableDescription":{...}}).
+// Called with s.mu held.
+func (s *Server) patchDescription(raw []byte, table string) []byte {
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(raw, &doc) != nil {
 		return raw
@@ -196,6 +236,14 @@ func patchDescription(raw []byte) []byte {
 		}
 		if st, _ := desc["TableStatus"].(string); st == "" {
 			desc["TableStatus"] = "ACTIVE"
+		}
+		if arn, _ := desc["TableArn"].(string); arn == "" {
+			desc["TableArn"] = "arn:aws:dynamodb:" + s.region + ":" + s.account + ":table/" + table
+		}
+		if st := s.streams[table]; st != nil {
+			desc["StreamSpecification"] = map[string]any{"StreamEnabled": true, "StreamViewType": st.viewType}
+			desc["LatestStreamArn"] = s.streamArn(table, st)
+			desc["LatestStreamLabel"] = st.label
 		}
 		if gsis, ok := desc["GlobalSecondaryIndexes"].([]any); ok {
 			for _, g := range gsis {

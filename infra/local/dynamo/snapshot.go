@@ -3,55 +3,84 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 const (
 	snapshotVersion = 1
 	scanPageSize    = 500
-	batchWriteMax   = 25
-	maxBatchRetries = 8
 )
 
 // snapshotFile holds every table's items in DynamoDB JSON
-// ({"S":"..."}, {"N":"..."}, {"M":{...}}, ...).
+// ({"S":"..."}, {"N":"..."}, {"M":{...}}, ...) and the tables' stream records.
 type snapshotFile struct {
 	Version int                                   `json:"version"`
 	Tables  map[string][]map[string]jsonAttrValue `json:"tables"`
+	Streams map[string]streamState                `json:"streams,omitempty"`
 }
 
-// Snapshot scans every table through the DynamoDB API and writes all items
-// to path as JSON, atomically (temp file in the same directory + rename).
+// Snapshot writes every table's items and stream records to path as JSON,
+// atomically (temp file in the same directory + rename). Items and records
+// are read together while writes wait, so the file holds each change's item
+// and record or neither.
 func (s *Server) Snapshot(ctx context.Context, path string) error {
-	c := Client(s.url)
-	names, err := c.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		return fmt.Errorf("dynamo: list tables: %w", err)
-	}
 	snap := snapshotFile{Version: snapshotVersion, Tables: map[string][]map[string]jsonAttrValue{}}
-	for _, name := range names.TableNames {
-		items := []map[string]jsonAttrValue{}
-		p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(name), Limit: aws.Int32(scanPageSize)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("dynamo: scan %s: %w", name, err)
-			}
-			for _, it := range page.Items {
-				items = append(items, toJSONItem(it))
-			}
+	s.writeMu.Lock()
+	s.mu.Lock()
+	var names []string
+	for n := range s.tables {
+		if !isShadow(n) {
+			names = append(names, n)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	for _, name := range names {
+		items, err := s.scanAll(ctx, name)
+		if err != nil {
+			s.writeMu.Unlock()
+			return fmt.Errorf("dynamo: scan %s: %w", name, err)
 		}
 		snap.Tables[name] = items
 	}
+	snap.Streams = s.saveStreams()
+	s.writeMu.Unlock()
 	return writeFileAtomic(path, snap)
+}
+
+func (s *Server) scanAll(ctx context.Context, table string) ([]map[string]jsonAttrValue, error) {
+	items := []map[string]jsonAttrValue{}
+	var start map[string]json.RawMessage
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		req := map[string]any{"TableName": table, "Limit": scanPageSize}
+		if start != nil {
+			req["ExclusiveStartKey"] = start
+		}
+		status, body := internalCall(s.next, "Scan", req)
+		if status != http.StatusOK {
+			return nil, errors.New(string(body))
+		}
+		var page struct {
+			Items            []map[string]jsonAttrValue
+			LastEvaluatedKey map[string]json.RawMessage
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, err
+		}
+		items = append(items, page.Items...)
+		if len(page.LastEvaluatedKey) == 0 {
+			return items, nil
+		}
+		start = page.LastEvaluatedKey
+	}
 }
 
 func writeFileAtomic(path string, v any) error {
@@ -75,9 +104,10 @@ func writeFileAtomic(path string, v any) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Restore loads the items of a snapshot file with BatchWriteItem, retrying
-// unprocessed items. The tables must exist (call CreateTables first); items
-// with the same key are overwritten, other existing items are kept. A
+// Restore loads a snapshot file: its items (overwriting items with the same
+// key, keeping others) and the stream records of tables whose stream has the
+// same view type. Loading items appends no stream records: the saved records
+// already describe them. The tables must exist (call CreateTables first). A
 // missing file is not an error (fresh start).
 func (s *Server) Restore(ctx context.Context, path string) error {
 	raw, err := os.ReadFile(path)
@@ -94,55 +124,40 @@ func (s *Server) Restore(ctx context.Context, path string) error {
 	if snap.Version != snapshotVersion {
 		return fmt.Errorf("dynamo: restore %s: version %d, want %d", path, snap.Version, snapshotVersion)
 	}
-	c := Client(s.url)
 	names := make([]string, 0, len(snap.Tables))
 	for n := range snap.Tables {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	for _, name := range names {
-		items := snap.Tables[name]
-		for start := 0; start < len(items); start += batchWriteMax {
-			end := min(start+batchWriteMax, len(items))
-			reqs := make([]types.WriteRequest, 0, end-start)
-			for _, it := range items[start:end] {
-				item, err := fromJSONItem(it)
-				if err != nil {
-					return fmt.Errorf("dynamo: restore %s: %w", name, err)
-				}
-				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		keys, ok := s.keyNames(name)
+		if !ok {
+			return fmt.Errorf("dynamo: restore %s: table %s does not exist", path, name)
+		}
+		for _, it := range snap.Tables[name] {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			if err := batchWrite(ctx, c, map[string][]types.WriteRequest{name: reqs}); err != nil {
+			if _, err := fromJSONItem(it); err != nil {
+				return fmt.Errorf("dynamo: restore %s: %w", name, err)
+			}
+			b, _ := json.Marshal(it)
+			var full item
+			_ = json.Unmarshal(b, &full)
+			if len(keyOf(keys, full)) != len(keys) {
+				return fmt.Errorf("dynamo: restore %s: item without its key", name)
+			}
+			old, gerr := s.getItem(name, keyOf(keys, full))
+			if gerr != nil {
+				return fmt.Errorf("dynamo: restore %s: %w", name, gerr)
+			}
+			if err := s.replace(name, keyOf(keys, full), old, full); err != nil {
 				return fmt.Errorf("dynamo: restore %s: %w", name, err)
 			}
 		}
 	}
-	return nil
-}
-
-// batchWrite writes with BatchWriteItem and retries UnprocessedItems with
-// exponential backoff.
-func batchWrite(ctx context.Context, c *dynamodb.Client, reqs map[string][]types.WriteRequest) error {
-	backoff := 10 * time.Millisecond
-	for attempt := 0; len(reqs) > 0; attempt++ {
-		if attempt > maxBatchRetries {
-			return fmt.Errorf("items still unprocessed after %d retries", maxBatchRetries)
-		}
-		if attempt > 0 {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-			backoff *= 2
-		}
-		out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: reqs})
-		if err != nil {
-			return err
-		}
-		reqs = out.UnprocessedItems
-	}
+	s.loadStreams(snap.Streams)
 	return nil
 }

@@ -20,7 +20,10 @@ type Table struct {
 	HashKey      string
 	RangeKey     string // optional
 	GSIs         []Index
-	TTLAttribute string // optional; recorded only, minidyn never expires items
+	TTLAttribute string // optional; expired items are deleted (ttl.go)
+	// StreamViewType enables the table's stream: KEYS_ONLY | NEW_IMAGE |
+	// OLD_IMAGE | NEW_AND_OLD_IMAGES ("" = no stream).
+	StreamViewType string
 }
 
 // Index declares a global secondary index.
@@ -35,6 +38,14 @@ type Index struct {
 // Client builds a DynamoDB client for url with static dummy credentials. The
 // region comes from AWS_REGION / AWS_DEFAULT_REGION, else ap-southeast-1.
 func Client(url string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       defaultRegion(),
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func defaultRegion() string {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
 		region = os.Getenv("AWS_DEFAULT_REGION")
@@ -42,11 +53,7 @@ func Client(url string) *dynamodb.Client {
 	if region == "" {
 		region = "ap-southeast-1"
 	}
-	return dynamodb.New(dynamodb.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	return region
 }
 
 // CreateTables creates the tables through the DynamoDB API. Tables that
@@ -95,6 +102,12 @@ func createTableInput(t Table) (*dynamodb.CreateTableInput, error) {
 		TableName:   aws.String(t.Name),
 		BillingMode: types.BillingModePayPerRequest,
 		KeySchema:   keySchema(t.HashKey, t.RangeKey),
+	}
+	if t.StreamViewType != "" {
+		if !streamViewTypes[t.StreamViewType] {
+			return nil, fmt.Errorf("dynamo: table %s: stream view type %q, want KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES", t.Name, t.StreamViewType)
+		}
+		in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(t.StreamViewType)}
 	}
 	for _, g := range t.GSIs {
 		if g.Name == "" || g.HashKey == "" {

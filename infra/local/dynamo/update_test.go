@@ -132,24 +132,6 @@ func TestUpdateItemRejectedKeepsItem(t *testing.T) {
 	}
 }
 
-// minidyn would run an Update inside a transaction with REMOVE ignored; the
-// local endpoint refuses it rather than write a wrong item.
-func TestTransactWriteRefusesUpdate(t *testing.T) {
-	_, c := startServer(t)
-	ctx := context.Background()
-	put(t, c, "orders", order{PK: "o#1", SK: "meta", Merchant: "m1", Created: 1, Status: "NEW"})
-	_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: aws.String("orders"), Key: orderKey("o#1"), UpdateExpression: aws.String("REMOVE merchant")}},
-	}})
-	var ve interface{ ErrorCode() string }
-	if !errors.As(err, &ve) || ve.ErrorCode() != "ValidationException" {
-		t.Fatalf("want ValidationException, got %v", err)
-	}
-	if m, _ := getOrder(t, c, "o#1")["merchant"].(*types.AttributeValueMemberS); m == nil || m.Value != "m1" {
-		t.Fatal("refused transaction changed the item")
-	}
-}
-
 // A client that sends a write's headers and then stalls must not block other
 // callers: the request body is read before the write lock is taken.
 func TestStalledWriteDoesNotBlockOthers(t *testing.T) {

@@ -225,7 +225,7 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 	addr := ls["dynamodb"].Addr().String()
 	ls["dynamodb"].Close()
 	var err error
-	if s.dyn, err = dynamo.Start(addr); err != nil {
+	if s.dyn, err = dynamo.Start(addr, dynamo.WithAccount(Region, AccountID)); err != nil {
 		return err
 	}
 	tables := DynamoTables(s.tmpl)
@@ -273,7 +273,8 @@ func DynamoTables(t *template.Template) []dynamo.Table {
 		for _, g := range tb.GSIs {
 			ix = append(ix, dynamo.Index{Name: g.Name, HashKey: g.HashKey, RangeKey: g.RangeKey, ProjectionType: g.ProjectionType, NonKeyAttributes: g.NonKeyAttributes})
 		}
-		out = append(out, dynamo.Table{Name: tb.LogicalID, Attributes: tb.Attributes, HashKey: tb.HashKey, RangeKey: tb.RangeKey, GSIs: ix, TTLAttribute: tb.TTLAttribute})
+		out = append(out, dynamo.Table{Name: tb.LogicalID, Attributes: tb.Attributes, HashKey: tb.HashKey, RangeKey: tb.RangeKey, GSIs: ix,
+			TTLAttribute: tb.TTLAttribute, StreamViewType: tb.StreamViewType})
 	}
 	return out
 }
