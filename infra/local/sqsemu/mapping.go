@@ -138,11 +138,11 @@ func (s *Server) lambdaEvent(q *queue, batch []delivery) events.SQSEvent {
 			}
 		}
 		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId:     d.ID,
-			ReceiptHandle: d.ReceiptHandle,
-			Body:          d.Body,
-			Md5OfBody:     md5Hex(d.Body),
-			Attributes:    sys,
+			MessageId:              d.ID,
+			ReceiptHandle:          d.ReceiptHandle,
+			Body:                   d.Body,
+			Md5OfBody:              md5Hex(d.Body),
+			Attributes:             sys,
 			Md5OfMessageAttributes: md5OfAttributes(d.Attributes),
 			MessageAttributes:      attrs,
 			EventSource:            "aws:sqs",

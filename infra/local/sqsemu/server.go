@@ -29,8 +29,8 @@ const (
 	DefaultMessageRetention  = 4 * 24 * time.Hour
 	// DeduplicationInterval is how long a FIFO queue remembers a deduplication id.
 	DeduplicationInterval = 5 * time.Minute
-	maxBatchEntries          = 10
-	maxMessageBytes          = 256 * 1024
+	maxBatchEntries       = 10
+	maxMessageBytes       = 256 * 1024
 )
 
 // QueueConfig declares one queue.
