@@ -26,6 +26,13 @@ func errInvalidParameter(msg string) error {
 	return &apiError{typ: "InvalidParameterValue", query: "InvalidParameterValue", msg: msg}
 }
 
+// errNotForQueueType is SQS's answer to a parameter the queue's type (FIFO or
+// standard) does not take.
+func errNotForQueueType(param, value string) error {
+	return errInvalidParameter("Value " + value + " for parameter " + param +
+		" is invalid. Reason: The request include parameter that is not valid for this queue type.")
+}
+
 func errMissingParameter(name string) error {
 	return &apiError{typ: "MissingParameter", query: "MissingParameter",
 		msg: "The request must contain the parameter " + name + "."}

@@ -32,6 +32,10 @@ type InvokeFunc func(ctx context.Context, event []byte) ([]byte, error)
 // an unknown id fails the whole batch, as Lambda does. Messages received more
 // than the queue's MaxReceiveCount times move to its dead-letter queue.
 //
+// On a FIFO queue a batch holds each group's messages in order, and once an
+// item fails, the later items of its group in that batch count as failed too
+// (they stay in flight and come back after it), as Lambda does.
+//
 // Several RunMapping loops may serve one queue concurrently (that is
 // Lambda's concurrency).
 func (s *Server) RunMapping(ctx context.Context, m Mapping, invoke InvokeFunc) error {
@@ -58,7 +62,7 @@ func (s *Server) RunMapping(ctx context.Context, m Mapping, invoke InvokeFunc) e
 		if err != nil {
 			continue // nothing deleted: the batch reappears after the visibility timeout
 		}
-		keep, ok := failedIDs(m.ReportBatchItemFailures, resp, batch)
+		keep, ok := failedIDs(m.ReportBatchItemFailures, resp, batch, q.fifo != nil)
 		if !ok {
 			continue
 		}
@@ -74,8 +78,9 @@ func (s *Server) RunMapping(ctx context.Context, m Mapping, invoke InvokeFunc) e
 }
 
 // failedIDs returns the message ids to leave undeleted. ok is false when the
-// whole batch counts as failed.
-func failedIDs(report bool, resp []byte, batch []delivery) (keep map[string]bool, ok bool) {
+// whole batch counts as failed. On a FIFO queue a failed item also keeps the
+// later items of its message group.
+func failedIDs(report bool, resp []byte, batch []delivery, fifo bool) (keep map[string]bool, ok bool) {
 	if !report || len(resp) == 0 || string(resp) == "null" {
 		return nil, true
 	}
@@ -94,6 +99,16 @@ func failedIDs(report bool, resp []byte, batch []delivery) (keep map[string]bool
 		}
 		keep[f.ItemIdentifier] = true
 	}
+	if fifo {
+		failedGroups := map[string]bool{}
+		for _, d := range batch {
+			if keep[d.ID] {
+				failedGroups[d.GroupID] = true
+			} else if failedGroups[d.GroupID] {
+				keep[d.ID] = true
+			}
+		}
+	}
 	return keep, true
 }
 
@@ -111,17 +126,23 @@ func (s *Server) lambdaEvent(q *queue, batch []delivery) events.SQSEvent {
 				DataType:         a.DataType,
 			}
 		}
+		sys := map[string]string{
+			"ApproximateReceiveCount":          strconv.Itoa(d.ReceiveCount),
+			"SentTimestamp":                    strconv.FormatInt(d.Sent.UnixMilli(), 10),
+			"SenderId":                         d.SenderID,
+			"ApproximateFirstReceiveTimestamp": strconv.FormatInt(d.FirstReceive.UnixMilli(), 10),
+		}
+		for k, v := range map[string]string{"MessageGroupId": d.GroupID, "MessageDeduplicationId": d.DedupID, "SequenceNumber": d.Sequence} {
+			if v != "" {
+				sys[k] = v
+			}
+		}
 		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId:     d.ID,
-			ReceiptHandle: d.ReceiptHandle,
-			Body:          d.Body,
-			Md5OfBody:     md5Hex(d.Body),
-			Attributes: map[string]string{
-				"ApproximateReceiveCount":          strconv.Itoa(d.ReceiveCount),
-				"SentTimestamp":                    strconv.FormatInt(d.Sent.UnixMilli(), 10),
-				"SenderId":                         d.SenderID,
-				"ApproximateFirstReceiveTimestamp": strconv.FormatInt(d.FirstReceive.UnixMilli(), 10),
-			},
+			MessageId:              d.ID,
+			ReceiptHandle:          d.ReceiptHandle,
+			Body:                   d.Body,
+			Md5OfBody:              md5Hex(d.Body),
+			Attributes:             sys,
 			Md5OfMessageAttributes: md5OfAttributes(d.Attributes),
 			MessageAttributes:      attrs,
 			EventSource:            "aws:sqs",

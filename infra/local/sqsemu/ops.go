@@ -2,10 +2,13 @@ package sqsemu
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -62,6 +65,7 @@ var queueAttributeNames = []string{
 	"ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "DelaySeconds",
 	"LastModifiedTimestamp", "MaximumMessageSize", "MessageRetentionPeriod",
 	"QueueArn", "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "VisibilityTimeout",
+	"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
 }
 
 func (s *Server) opGetQueueAttributes(body []byte) (any, error) {
@@ -92,6 +96,12 @@ func (s *Server) opGetQueueAttributes(body []byte) (any, error) {
 		"ReceiveMessageWaitTimeSeconds":         "0",
 		"VisibilityTimeout":                     strconv.Itoa(int(q.cfg.VisibilityTimeout / time.Second)),
 	}
+	if q.fifo != nil {
+		all["FifoQueue"] = "true"
+		all["ContentBasedDeduplication"] = strconv.FormatBool(q.cfg.ContentBasedDeduplication)
+		all["DeduplicationScope"] = q.cfg.DeduplicationScope
+		all["FifoThroughputLimit"] = q.cfg.FifoThroughputLimit
+	}
 	if q.cfg.DeadLetterQueue != "" {
 		all["RedrivePolicy"] = fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`,
 			s.QueueArn(q.cfg.DeadLetterQueue), q.cfg.MaxReceiveCount)
@@ -120,10 +130,12 @@ func (s *Server) opGetQueueAttributes(body []byte) (any, error) {
 // ---- SendMessage / SendMessageBatch ------------------------------------------
 
 type sendEntry struct {
-	Id                string
-	MessageBody       string
-	DelaySeconds      *int
-	MessageAttributes map[string]Attribute
+	Id                     string
+	MessageBody            string
+	DelaySeconds           *int
+	MessageAttributes      map[string]Attribute
+	MessageGroupId         string
+	MessageDeduplicationId string
 }
 
 type sendResult struct {
@@ -131,6 +143,7 @@ type sendResult struct {
 	MessageId              string `json:"MessageId"`
 	MD5OfMessageBody       string `json:"MD5OfMessageBody"`
 	MD5OfMessageAttributes string `json:"MD5OfMessageAttributes,omitempty"`
+	SequenceNumber         string `json:"SequenceNumber,omitempty"`
 }
 
 func (s *Server) opSendMessage(body []byte) (any, error) {
@@ -154,21 +167,84 @@ func (s *Server) sendEntryLocked(q *queue, e sendEntry) (sendResult, error) {
 	if err := validateMessage(e.MessageBody, e.MessageAttributes); err != nil {
 		return sendResult{}, err
 	}
+	o := outgoing{body: e.MessageBody, attrs: e.MessageAttributes, group: e.MessageGroupId, dedupID: e.MessageDeduplicationId}
 	delay := q.cfg.DelaySeconds
 	if e.DelaySeconds != nil {
+		if q.fifo != nil {
+			return sendResult{}, errNotForQueueType("DelaySeconds", strconv.Itoa(*e.DelaySeconds))
+		}
 		delay = *e.DelaySeconds
 	}
 	if delay < 0 || delay > 900 {
 		return sendResult{}, errInvalidParameter(fmt.Sprintf(
 			"Value %d for parameter DelaySeconds is invalid. Reason: must be between 0 and 900.", delay))
 	}
-	id := s.sendLocked(q, e.MessageBody, e.MessageAttributes, time.Duration(delay)*time.Second)
+	o.delay = time.Duration(delay) * time.Second
+	if err := q.checkFIFOParams(&o); err != nil {
+		return sendResult{}, err
+	}
+	id, seq := s.sendLocked(q, o)
 	return sendResult{
 		Id:                     e.Id,
 		MessageId:              id,
 		MD5OfMessageBody:       md5Hex(e.MessageBody),
 		MD5OfMessageAttributes: md5OfAttributes(e.MessageAttributes),
+		SequenceNumber:         seq,
 	}, nil
+}
+
+// checkFIFOParams validates MessageGroupId and MessageDeduplicationId for the
+// queue's type and, on a content-deduplicated FIFO queue without an explicit
+// id, derives it from the body (SHA-256, hex).
+func (q *queue) checkFIFOParams(o *outgoing) error {
+	if q.fifo == nil {
+		if o.dedupID != "" {
+			return errNotForQueueType("MessageDeduplicationId", o.dedupID)
+		}
+		if o.group != "" {
+			return checkFIFOID("MessageGroupId", o.group)
+		}
+		return nil
+	}
+	if o.group == "" {
+		return errMissingParameter("MessageGroupId")
+	}
+	if err := checkFIFOID("MessageGroupId", o.group); err != nil {
+		return err
+	}
+	if o.dedupID == "" {
+		if !q.cfg.ContentBasedDeduplication {
+			return errInvalidParameter("The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+		}
+		sum := sha256.Sum256([]byte(o.body))
+		o.dedupID = hex.EncodeToString(sum[:])
+		return nil
+	}
+	return checkFIFOID("MessageDeduplicationId", o.dedupID)
+}
+
+// checkFIFOID enforces SQS's rule for group and deduplication ids: 1 to 128
+// characters, alphanumerics and punctuation.
+func checkFIFOID(param, v string) error {
+	if len(v) > 128 || strings.IndexFunc(v, func(r rune) bool {
+		return r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r))
+	}) >= 0 {
+		return errInvalidParameter(fmt.Sprintf("Value %s for parameter %s is invalid. Reason: %s can only include alphanumeric and punctuation characters. 1 to 128 in length.", v, param, param))
+	}
+	return nil
+}
+
+// Send enqueues body on a standard queue (for in-process senders such as
+// event source mapping destinations) and returns the message id.
+func (s *Server) Send(queue, body string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[queue]
+	if !ok {
+		return "", errQueueDoesNotExist()
+	}
+	res, err := s.sendEntryLocked(q, sendEntry{MessageBody: body})
+	return res.MessageId, err
 }
 
 func validateMessage(body string, attrs map[string]Attribute) error {
@@ -433,6 +509,11 @@ func selectSystemAttributes(d delivery, names []string) map[string]string {
 		"SentTimestamp":                    strconv.FormatInt(d.Sent.UnixMilli(), 10),
 		"ApproximateFirstReceiveTimestamp": strconv.FormatInt(d.FirstReceive.UnixMilli(), 10),
 		"SenderId":                         d.SenderID,
+	}
+	for k, v := range map[string]string{"MessageGroupId": d.GroupID, "MessageDeduplicationId": d.DedupID, "SequenceNumber": d.Sequence} {
+		if v != "" {
+			all[k] = v
+		}
 	}
 	out := map[string]string{}
 	for _, n := range names {

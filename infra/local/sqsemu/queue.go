@@ -27,6 +27,9 @@ type message struct {
 	ReceiveCount int                  `json:"receiveCount"`
 	VisibleAt    time.Time            `json:"visibleAt"`
 	DLQSource    string               `json:"dlqSource,omitempty"` // ARN of the queue it was redriven from
+	GroupID      string               `json:"groupId,omitempty"`   // MessageGroupId
+	DedupID      string               `json:"dedupId,omitempty"`   // MessageDeduplicationId (FIFO)
+	Sequence     string               `json:"sequence,omitempty"`  // SequenceNumber (FIFO)
 
 	receipt string // current receipt handle; "" when never received in this process
 }
@@ -37,6 +40,44 @@ type delivery struct {
 	Attributes                        map[string]Attribute
 	Sent, FirstReceive                time.Time
 	ReceiveCount                      int
+	GroupID, DedupID, Sequence        string
+}
+
+// fifoState is what a FIFO queue remembers beyond its messages.
+type fifoState struct {
+	Seq   uint64                `json:"seq"`   // last SequenceNumber issued
+	Dedup map[string]dedupEntry `json:"dedup"` // deduplication key -> first accepted send
+}
+
+// dedupEntry is a send accepted within the deduplication interval.
+type dedupEntry struct {
+	MessageID string    `json:"messageId"`
+	Sequence  string    `json:"sequence"`
+	At        time.Time `json:"at"`
+}
+
+// nextSequence issues the queue's next SequenceNumber: a 20-digit decimal
+// that increases with every message, as SQS's do.
+func (f *fifoState) nextSequence() string {
+	f.Seq++
+	return fmt.Sprintf("1%019d", f.Seq)
+}
+
+// dedupKey is the key a send is deduplicated under for the queue's scope.
+func (q *queue) dedupKey(group, dedupID string) string {
+	if q.cfg.DeduplicationScope == "messageGroup" {
+		return group + "\x00" + dedupID
+	}
+	return dedupID
+}
+
+// prune forgets deduplication ids older than the interval.
+func (f *fifoState) prune(now time.Time) {
+	for k, d := range f.Dedup {
+		if now.Sub(d.At) >= DeduplicationInterval {
+			delete(f.Dedup, k)
+		}
+	}
 }
 
 type queue struct {
@@ -45,6 +86,7 @@ type queue struct {
 	msgs      []*message // send order
 	byReceipt map[string]*message
 	created   time.Time
+	fifo      *fifoState // nil for a standard queue
 }
 
 // counts returns visible, not-visible (in flight) and delayed counts.
@@ -81,31 +123,64 @@ func (q *queue) remove(m *message) {
 	}
 }
 
-// sendLocked appends a new message and returns its id.
-func (s *Server) sendLocked(q *queue, body string, attrs map[string]Attribute, delay time.Duration) string {
+// outgoing is a validated message to enqueue.
+type outgoing struct {
+	body    string
+	attrs   map[string]Attribute
+	delay   time.Duration
+	group   string // MessageGroupId (required on FIFO queues)
+	dedupID string // MessageDeduplicationId, FIFO only (already derived from the body if content-based)
+}
+
+// sendLocked appends a new message and returns its id and, on a FIFO queue,
+// its sequence number. A FIFO send whose deduplication id was accepted within
+// the deduplication interval is not enqueued again: the first send's id and
+// sequence number are returned, as SQS does.
+func (s *Server) sendLocked(q *queue, o outgoing) (id, seq string) {
 	now := s.now()
+	var key string
+	if q.fifo != nil {
+		q.fifo.prune(now)
+		key = q.dedupKey(o.group, o.dedupID)
+		if d, ok := q.fifo.Dedup[key]; ok {
+			return d.MessageID, d.Sequence
+		}
+	}
 	m := &message{
 		ID:         newID(),
-		Body:       body,
-		Attributes: attrs,
+		Body:       o.body,
+		Attributes: o.attrs,
 		SenderID:   s.account,
 		Sent:       now,
-		VisibleAt:  now.Add(delay),
+		VisibleAt:  now.Add(o.delay),
+		GroupID:    o.group,
+	}
+	if q.fifo != nil {
+		m.DedupID = o.dedupID
+		m.Sequence = q.fifo.nextSequence()
+		q.fifo.Dedup[key] = dedupEntry{MessageID: m.ID, Sequence: m.Sequence, At: now}
 	}
 	q.msgs = append(q.msgs, m)
-	if delay > 0 {
+	if o.delay > 0 {
 		s.wakeAtLocked(m.VisibleAt)
 	} else {
 		s.broadcastLocked()
 	}
-	return m.ID
+	return m.ID, m.Sequence
 }
 
 // receiveLocked takes up to max visible messages, makes them invisible for
-// vis, and moves messages past their queue's MaxReceiveCount to its DLQ.
+// vis, and moves messages past their queue's MaxReceiveCount to its DLQ. On a
+// FIFO queue it takes messages in send order and skips every group whose
+// earliest remaining message is not visible (in flight or delayed), so a
+// group's messages are handed out in order and one receive's worth at a time.
 func (s *Server) receiveLocked(q *queue, max int, vis time.Duration) []delivery {
 	now := s.now()
 	var out []delivery
+	var blocked map[string]bool
+	if q.fifo != nil {
+		blocked = map[string]bool{}
+	}
 	moved := false
 	for i := 0; i < len(q.msgs) && len(out) < max; {
 		m := q.msgs[i]
@@ -113,7 +188,14 @@ func (s *Server) receiveLocked(q *queue, max int, vis time.Duration) []delivery 
 			q.removeAt(i)
 			continue
 		}
+		if blocked != nil && blocked[m.GroupID] {
+			i++
+			continue
+		}
 		if m.VisibleAt.After(now) {
+			if blocked != nil {
+				blocked[m.GroupID] = true
+			}
 			i++
 			continue
 		}
@@ -125,6 +207,9 @@ func (s *Server) receiveLocked(q *queue, max int, vis time.Duration) []delivery 
 			m.FirstReceive = time.Time{}
 			m.VisibleAt = now
 			m.DLQSource = q.arn
+			if dlq.fifo != nil {
+				m.Sequence = dlq.fifo.nextSequence()
+			}
 			dlq.msgs = append(dlq.msgs, m)
 			moved = true
 			continue
@@ -142,7 +227,7 @@ func (s *Server) receiveLocked(q *queue, max int, vis time.Duration) []delivery 
 		out = append(out, delivery{
 			ID: m.ID, Body: m.Body, ReceiptHandle: m.receipt, SenderID: m.SenderID,
 			Attributes: m.Attributes, Sent: m.Sent, FirstReceive: m.FirstReceive,
-			ReceiveCount: m.ReceiveCount,
+			ReceiveCount: m.ReceiveCount, GroupID: m.GroupID, DedupID: m.DedupID, Sequence: m.Sequence,
 		})
 		i++
 	}

@@ -2,6 +2,13 @@
 // protocol used by aws-sdk-go-v2's sqs client, plus Lambda-style event source
 // mappings (RunMapping) and JSON snapshots of queue contents.
 //
+// Standard and FIFO queues are supported. A FIFO queue (name ending in
+// ".fifo") requires a MessageGroupId on every message, deduplicates sends by
+// MessageDeduplicationId (or the body's SHA-256 with ContentBasedDeduplication)
+// within a 5-minute window measured on the server's clock, numbers messages
+// with increasing SequenceNumbers, and never hands out a message of a group
+// while an earlier message of that group is in flight.
+//
 // Queues are fixed at construction (they come from the SAM template).
 // Visibility-timeout expiry and delayed messages are driven by a timer that
 // wakes blocked receivers; no goroutine polls.
@@ -20,8 +27,10 @@ import (
 const (
 	DefaultVisibilityTimeout = 30 * time.Second
 	DefaultMessageRetention  = 4 * 24 * time.Hour
-	maxBatchEntries          = 10
-	maxMessageBytes          = 256 * 1024
+	// DeduplicationInterval is how long a FIFO queue remembers a deduplication id.
+	DeduplicationInterval = 5 * time.Minute
+	maxBatchEntries       = 10
+	maxMessageBytes       = 256 * 1024
 )
 
 // QueueConfig declares one queue.
@@ -32,6 +41,42 @@ type QueueConfig struct {
 	DelaySeconds      int           // default delivery delay for SendMessage
 	DeadLetterQueue   string        // name of the DLQ (must also be declared); "" for none
 	MaxReceiveCount   int           // receives allowed before a message moves to the DLQ
+
+	// FIFO queues: FifoQueue requires a name ending in ".fifo" (and the other
+	// way round), and a FIFO queue's dead-letter queue must be FIFO too.
+	FifoQueue                 bool
+	ContentBasedDeduplication bool
+	DeduplicationScope        string // "queue" (default) or "messageGroup"
+	FifoThroughputLimit       string // "perQueue" (default) or "perMessageGroupId"; reported only
+}
+
+// check validates a queue declaration and fills the FIFO defaults.
+func (qc *QueueConfig) check() error {
+	if qc.FifoQueue != strings.HasSuffix(qc.Name, ".fifo") {
+		return fmt.Errorf("queue %q: a FIFO queue's name must end in .fifo, and only a FIFO queue's", qc.Name)
+	}
+	if !qc.FifoQueue {
+		if qc.ContentBasedDeduplication || qc.DeduplicationScope != "" || qc.FifoThroughputLimit != "" {
+			return fmt.Errorf("queue %q: FIFO attributes on a standard queue", qc.Name)
+		}
+		return nil
+	}
+	if qc.DeduplicationScope == "" {
+		qc.DeduplicationScope = "queue"
+	}
+	if qc.FifoThroughputLimit == "" {
+		qc.FifoThroughputLimit = "perQueue"
+	}
+	if qc.DeduplicationScope != "queue" && qc.DeduplicationScope != "messageGroup" {
+		return fmt.Errorf("queue %q: DeduplicationScope %q (want queue or messageGroup)", qc.Name, qc.DeduplicationScope)
+	}
+	if qc.FifoThroughputLimit != "perQueue" && qc.FifoThroughputLimit != "perMessageGroupId" {
+		return fmt.Errorf("queue %q: FifoThroughputLimit %q (want perQueue or perMessageGroupId)", qc.Name, qc.FifoThroughputLimit)
+	}
+	if qc.FifoThroughputLimit == "perMessageGroupId" && qc.DeduplicationScope != "messageGroup" {
+		return fmt.Errorf("queue %q: FifoThroughputLimit perMessageGroupId requires DeduplicationScope messageGroup", qc.Name)
+	}
+	return nil
 }
 
 // Config configures a Server.
@@ -60,8 +105,9 @@ type Server struct {
 	timerAt      time.Time
 }
 
-// New builds a Server. It panics if a queue is declared twice or names an
-// undeclared dead-letter queue: both are template bugs.
+// New builds a Server. It panics if a queue is declared twice, is badly
+// declared (see QueueConfig), or names an undeclared dead-letter queue or one
+// of the other kind (FIFO/standard): all are template bugs.
 func New(cfg Config) *Server {
 	s := &Server{
 		region:  cfg.Region,
@@ -87,23 +133,34 @@ func New(cfg Config) *Server {
 		if _, dup := s.queues[qc.Name]; dup {
 			panic(fmt.Sprintf("sqsemu: queue %q declared twice", qc.Name))
 		}
+		if err := qc.check(); err != nil {
+			panic("sqsemu: " + err.Error())
+		}
 		if qc.VisibilityTimeout <= 0 {
 			qc.VisibilityTimeout = DefaultVisibilityTimeout
 		}
 		if qc.MessageRetention <= 0 {
 			qc.MessageRetention = DefaultMessageRetention
 		}
-		s.queues[qc.Name] = &queue{
+		q := &queue{
 			cfg:       qc,
 			arn:       s.QueueArn(qc.Name),
 			byReceipt: make(map[string]*message),
 			created:   created,
 		}
+		if qc.FifoQueue {
+			q.fifo = &fifoState{Dedup: map[string]dedupEntry{}}
+		}
+		s.queues[qc.Name] = q
 	}
 	for _, q := range s.queues {
 		if dlq := q.cfg.DeadLetterQueue; dlq != "" {
-			if _, ok := s.queues[dlq]; !ok {
+			d, ok := s.queues[dlq]
+			if !ok {
 				panic(fmt.Sprintf("sqsemu: queue %q names undeclared dead-letter queue %q", q.cfg.Name, dlq))
+			}
+			if d.cfg.FifoQueue != q.cfg.FifoQueue {
+				panic(fmt.Sprintf("sqsemu: queue %q and its dead-letter queue %q must both be FIFO or both standard", q.cfg.Name, dlq))
 			}
 		}
 	}

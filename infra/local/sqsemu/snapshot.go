@@ -17,13 +17,16 @@ type snapshotFile struct {
 	Version int                   `json:"version"`
 	Taken   time.Time             `json:"taken"`
 	Queues  map[string][]*message `json:"queues"`
+	Fifo    map[string]*fifoState `json:"fifo,omitempty"` // FIFO queues' sequence and deduplication ids
 }
 
 // Snapshot writes every queue's messages (including in-flight and delayed
-// ones, with receive counts and visibility times) as JSON.
+// ones, with receive counts and visibility times) as JSON, and each FIFO
+// queue's last sequence number and the deduplication ids still in their
+// interval.
 func (s *Server) Snapshot(w io.Writer) error {
 	s.mu.Lock()
-	snap := snapshotFile{Version: snapshotVersion, Taken: s.now(), Queues: map[string][]*message{}}
+	snap := snapshotFile{Version: snapshotVersion, Taken: s.now(), Queues: map[string][]*message{}, Fifo: map[string]*fifoState{}}
 	for name, q := range s.queues {
 		msgs := make([]*message, len(q.msgs))
 		for i, m := range q.msgs {
@@ -31,6 +34,14 @@ func (s *Server) Snapshot(w io.Writer) error {
 			msgs[i] = &c
 		}
 		snap.Queues[name] = msgs
+		if q.fifo != nil {
+			q.fifo.prune(s.now())
+			f := &fifoState{Seq: q.fifo.Seq, Dedup: make(map[string]dedupEntry, len(q.fifo.Dedup))}
+			for k, d := range q.fifo.Dedup {
+				f.Dedup[k] = d
+			}
+			snap.Fifo[name] = f
+		}
 	}
 	s.mu.Unlock()
 	enc := json.NewEncoder(w)
@@ -38,7 +49,8 @@ func (s *Server) Snapshot(w io.Writer) error {
 	return enc.Encode(snap)
 }
 
-// Restore replaces the contents of every queue named in the snapshot. Receipt
+// Restore replaces the contents of every queue named in the snapshot (and
+// restores FIFO queues' sequence numbers and deduplication ids). Receipt
 // handles from before the snapshot are not valid afterwards; in-flight
 // messages become visible when their saved visibility time passes. Messages
 // of queues that are no longer declared are dropped and reported in the
@@ -70,6 +82,17 @@ func (s *Server) Restore(r io.Reader) error {
 			}
 			m.receipt = ""
 			q.msgs = append(q.msgs, m)
+		}
+	}
+	for name, f := range snap.Fifo {
+		q, ok := s.queues[name]
+		if !ok || q.fifo == nil || f == nil {
+			continue
+		}
+		q.fifo.Seq = max(q.fifo.Seq, f.Seq) // sequence numbers never go back
+		q.fifo.Dedup = make(map[string]dedupEntry, len(f.Dedup))
+		for k, d := range f.Dedup {
+			q.fifo.Dedup[k] = d
 		}
 	}
 	s.broadcastLocked()
