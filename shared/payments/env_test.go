@@ -21,7 +21,6 @@ import (
 
 func newStore(t *testing.T) *store.Store { return stacktest.NewStore(t) }
 
-
 // Directory fixture.
 const (
 	tokBoth    = "tok-both-0123456789abcdef"
