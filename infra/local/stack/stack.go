@@ -351,7 +351,7 @@ func (s *Stack) Parameters() map[string]string {
 		"WechatOpenBaseUrl":   s.URLs.WeChatSandbox,
 		"WechatApiBaseUrl":    s.URLs.WeChatSandbox,
 		"AlipayGatewayUrl":    s.URLs.AlipayGateway,
-		"AdminTokenSecretRef": "file://" + filepath.Join(s.opt.StateDir, "keys", "admin-token"),
+		"AdminTokenSecretName": "file://" + filepath.Join(s.opt.StateDir, "keys", "admin-token"),
 	}
 }
 
