@@ -30,6 +30,10 @@ type Community struct {
 
 // Interface is a company's payment interface at one provider. Keys are not here:
 // SecretRef points at them (Secrets Manager ARN, or a file under .local/).
+// OAuthSecretRef (WeChat only) points at the official account's OAuth app secret,
+// kept apart from the merchant keys so that the public landing function, which
+// needs only the OAuth secret, can read nothing else (Secrets Manager names
+// estatepay/<stage>/oauth/… versus estatepay/<stage>/merchant/…).
 type Interface struct {
 	ID        string                 `dynamodbav:"id"`
 	CompanyID string                 `dynamodbav:"company_id"`
@@ -48,6 +52,7 @@ type Interface struct {
 	PlatformPublicKeyID string `dynamodbav:"platform_public_key_id,omitempty"`
 	SellerID            string `dynamodbav:"seller_id,omitempty"`
 	SecretRef           string `dynamodbav:"secret_ref"`
+	OAuthSecretRef      string `dynamodbav:"oauth_secret_ref,omitempty"` // WeChat: {"oauth_app_secret":"…"}
 }
 
 // PaymentMerchant is the merchant id a verified payment must name (C1).

@@ -27,7 +27,14 @@ type WeChatSecret struct {
 	MerchantPrivateKey string `json:"merchant_private_key"` // PEM
 	APIv3Key           string `json:"apiv3_key"`
 	PlatformPublicKey  string `json:"platform_public_key"` // PEM
-	OAuthAppSecret     string `json:"oauth_app_secret"`    // secret of the official account used for openid
+}
+
+// OAuthSecret is the JSON stored in a WeChat interface's OAuth secret
+// (store.Interface.OAuthSecretRef): the AppSecret of the official account whose
+// openid the payer needs. It lives apart from the merchant keys so that the
+// landing function reads only this.
+type OAuthSecret struct {
+	OAuthAppSecret string `json:"oauth_app_secret"`
 }
 
 // AlipaySecret is the JSON stored in an Alipay interface's secret.
@@ -129,13 +136,17 @@ func (r *Registry) build(ctx context.Context, iface store.Interface) (pay.Provid
 	return nil, fmt.Errorf("providers: interface %s: unknown channel %q", iface.ID, iface.Channel)
 }
 
-// OAuth returns the WeChat OAuth client for the app whose openid iface's payers need.
+// OAuth returns the WeChat OAuth client for the app whose openid iface's payers
+// need. It reads only the interface's OAuth secret, never its merchant keys.
 func (r *Registry) OAuth(ctx context.Context, iface store.Interface) (wechatpay.OAuth, error) {
-	raw, err := r.Secrets.Load(ctx, iface.SecretRef)
+	if iface.Channel != domain.WeChat || iface.OAuthSecretRef == "" {
+		return wechatpay.OAuth{}, fmt.Errorf("providers: interface %s: no OAuth secret reference", iface.ID)
+	}
+	raw, err := r.Secrets.Load(ctx, iface.OAuthSecretRef)
 	if err != nil {
 		return wechatpay.OAuth{}, err
 	}
-	var s WeChatSecret
+	var s OAuthSecret
 	if err := json.Unmarshal(raw, &s); err != nil || s.OAuthAppSecret == "" {
 		return wechatpay.OAuth{}, fmt.Errorf("providers: interface %s: no OAuth app secret", iface.ID)
 	}
