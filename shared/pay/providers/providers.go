@@ -127,9 +127,21 @@ func (r *Registry) build(ctx context.Context, iface store.Interface) (pay.Provid
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, fmt.Errorf("providers: interface %s: secret is not Alipay JSON", iface.ID)
 		}
+		// The record's mode and the secret must agree: an app_auth_token turns
+		// the adapter into an ISV acting for another merchant.
+		switch {
+		case iface.Mode == "isv" && s.AppAuthToken == "":
+			return nil, fmt.Errorf("providers: interface %s: ISV mode without an app_auth_token in its secret", iface.ID)
+		case iface.Mode != "isv" && s.AppAuthToken != "":
+			return nil, fmt.Errorf("providers: interface %s: mode %q but its secret holds an app_auth_token", iface.ID, iface.Mode)
+		}
+		var authApp string
+		if iface.Mode == "isv" {
+			authApp = iface.AuthAppID
+		}
 		return alipay.New(alipay.Config{
 			AppID: iface.AppID, PrivateKey: s.AppPrivateKey, AlipayPublicKey: s.AlipayPublicKey,
-			AppAuthToken: s.AppAuthToken, SellerID: iface.SellerID,
+			AppAuthToken: s.AppAuthToken, AuthAppID: authApp, SellerID: iface.SellerID,
 			GatewayURL: r.AlipayGatewayURL, HTTPClient: r.HTTPClient,
 		})
 	}

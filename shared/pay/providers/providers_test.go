@@ -113,3 +113,36 @@ func TestOAuthReadsOnlyTheOAuthSecret(t *testing.T) {
 		t.Fatal("OAuth secret without oauth_app_secret accepted")
 	}
 }
+
+// The interface record's Alipay mode and its secret must agree, and an ISV
+// interface names the authorising merchant's app, which is what its payments
+// must report (not the ISV's own app id).
+func TestAlipayModeMustMatchSecret(t *testing.T) {
+	plain := alipaySecret(t)
+	var withToken AlipaySecret
+	if err := json.Unmarshal(plain, &withToken); err != nil {
+		t.Fatal(err)
+	}
+	withToken.AppAuthToken = "202503BB1234567890"
+	tokenJSON, _ := json.Marshal(withToken)
+	r := &Registry{Secrets: mapSecrets{"file:///plain.json": plain, "file:///isv.json": tokenJSON}}
+	ctx := context.Background()
+	isv := store.Interface{ID: "ali-isv", Channel: domain.Alipay, Mode: "isv", AppID: "2021000000000002",
+		SellerID: "2088000000000099", AuthAppID: "2021000000000077", SecretRef: "file:///isv.json"}
+	if _, err := r.Provider(ctx, isv); err != nil {
+		t.Fatalf("ISV interface: %v", err)
+	}
+	if got := isv.PaymentApp(); got != "2021000000000077" {
+		t.Errorf("ISV PaymentApp = %q, want the merchant's auth_app_id", got)
+	}
+	for name, i := range map[string]store.Interface{
+		"isv without a token":   func() store.Interface { c := isv; c.ID, c.SecretRef = "a", "file:///plain.json"; return c }(),
+		"isv without auth app":  func() store.Interface { c := isv; c.ID, c.AuthAppID = "b", ""; return c }(),
+		"app mode with a token": func() store.Interface { c := isv; c.ID, c.Mode = "c", "app"; return c }(),
+		"no seller":             func() store.Interface { c := isv; c.ID, c.SellerID = "d", ""; return c }(),
+	} {
+		if _, err := r.Provider(ctx, i); err == nil {
+			t.Errorf("%s: built a provider", name)
+		}
+	}
+}
