@@ -36,7 +36,9 @@ func CanTransition(from, to OrderStatus) bool {
 }
 
 // PaymentCheck compares a provider's verified report with our order (C1: the
-// money must go to the order's own merchant account and app, in full).
+// money must go to the order's own merchant account and app, in full). It fails
+// closed: the order must record who receives the money, the report must say who
+// received it, and an empty value on either side never matches.
 type PaymentCheck struct {
 	OrderAmount, PaidAmount     Fen
 	OrderMerchant, PaidMerchant string
@@ -46,11 +48,11 @@ type PaymentCheck struct {
 // Verify returns an error describing the first mismatch.
 func (c PaymentCheck) Verify() error {
 	switch {
-	case c.PaidAmount != c.OrderAmount:
+	case c.OrderAmount <= 0 || c.PaidAmount != c.OrderAmount:
 		return fmt.Errorf("amount mismatch: order %d fen, paid %d fen", c.OrderAmount, c.PaidAmount)
-	case c.OrderMerchant != "" && c.PaidMerchant != c.OrderMerchant:
+	case c.OrderMerchant == "" || c.PaidMerchant != c.OrderMerchant:
 		return fmt.Errorf("merchant mismatch: order %q, paid %q", c.OrderMerchant, c.PaidMerchant)
-	case c.OrderApp != "" && c.PaidApp != c.OrderApp:
+	case c.OrderApp == "" || c.PaidApp != c.OrderApp:
 		return fmt.Errorf("app mismatch: order %q, paid %q", c.OrderApp, c.PaidApp)
 	}
 	return nil

@@ -59,8 +59,14 @@ func TestPaymentCheckVerify(t *testing.T) {
 		{"merchant missing in report", func(c *PaymentCheck) { c.PaidMerchant = "" }, "merchant mismatch"},
 		{"other app", func(c *PaymentCheck) { c.PaidApp = "wx0000000000000000" }, "app mismatch"},
 		{"app missing in report", func(c *PaymentCheck) { c.PaidApp = "" }, "app mismatch"},
-		{"order without merchant accepts any", func(c *PaymentCheck) { c.OrderMerchant, c.PaidMerchant = "", "x" }, ""},
-		{"order without app accepts any", func(c *PaymentCheck) { c.OrderApp, c.PaidApp = "", "x" }, ""},
+		// Fail closed (bug 7): an empty value on either side never matches.
+		{"order without merchant", func(c *PaymentCheck) { c.OrderMerchant = "" }, "merchant mismatch"},
+		{"order without merchant, report names one", func(c *PaymentCheck) { c.OrderMerchant, c.PaidMerchant = "", "x" }, "merchant mismatch"},
+		{"neither names a merchant", func(c *PaymentCheck) { c.OrderMerchant, c.PaidMerchant = "", "" }, "merchant mismatch"},
+		{"order without app", func(c *PaymentCheck) { c.OrderApp = "" }, "app mismatch"},
+		{"order without app, report names one", func(c *PaymentCheck) { c.OrderApp, c.PaidApp = "", "x" }, "app mismatch"},
+		{"neither names an app", func(c *PaymentCheck) { c.OrderApp, c.PaidApp = "", "" }, "app mismatch"},
+		{"zero order and zero report", func(c *PaymentCheck) { c.OrderAmount, c.PaidAmount = 0, 0 }, "amount mismatch"},
 		// The first mismatch is reported: amount before merchant before app.
 		{"all differ", func(c *PaymentCheck) { c.PaidAmount, c.PaidMerchant, c.PaidApp = 1, "m", "a" }, "amount mismatch"},
 		{"merchant and app differ", func(c *PaymentCheck) { c.PaidMerchant, c.PaidApp = "m", "a" }, "merchant mismatch"},

@@ -50,7 +50,7 @@ const (
 	TradePending  TradeState = "PENDING"  // created, not paid (NOTPAY/USERPAYING, WAIT_BUYER_PAY)
 	TradePaid     TradeState = "PAID"     // SUCCESS, TRADE_SUCCESS/TRADE_FINISHED
 	TradeClosed   TradeState = "CLOSED"   // CLOSED/REVOKED/PAYERROR, TRADE_CLOSED (unpaid)
-	TradeRefunded TradeState = "REFUNDED" // REFUND (WeChat); Alipay reports refunds separately
+	TradeRefunded TradeState = "REFUNDED" // paid, then refunded in full: REFUND (WeChat), TRADE_CLOSED with a payment (Alipay); never a success
 	TradeNotFound TradeState = "NOTFOUND" // the provider never saw this out_trade_no
 )
 
@@ -61,9 +61,16 @@ type Trade struct {
 	State         TradeState //
 	AmountFen     int64      // total amount of the trade (fen)
 	PaidAt        time.Time  // success_time / gmt_payment (zero unless paid)
-	MerchantID    string     // WeChat: mchid (direct) or sub_mchid (partner); Alipay: seller_id
-	AppID         string     // WeChat appid / sp_appid; Alipay app_id
-	PayerID       string     // openid / buyer_open_id or buyer_id
+	// Who received the money, as the provider reported it; adapters reject
+	// reports naming another merchant or app, or none. WeChat: mchid (direct) or
+	// sub_mchid (partner). Alipay: seller_id; a trade.query answer names no
+	// seller, so there it is the merchant the query's credentials are scoped to,
+	// confirmed by Alipay for ISV tokens (see alipay.Provider.Query).
+	MerchantID string
+	// WeChat: appid (direct) or sp_appid (partner). Alipay: app_id, or in ISV
+	// mode the authorising merchant's auth_app_id.
+	AppID   string
+	PayerID string // openid / buyer_open_id or buyer_id
 }
 
 // Notification is a verified (signature, timestamp) and decrypted provider callback.

@@ -1,6 +1,6 @@
 // Package secrets loads merchant keys and other secrets by reference: an AWS
-// Secrets Manager ARN in the cloud, or a file:// URL (a file under .local/ in the
-// local stack). Secrets are never stored in tables and never logged; values are
+// Secrets Manager secret name or ARN in the cloud, or a file:// URL (a file under
+// .local/ in the local stack). Secrets are never stored in tables and never logged; values are
 // cached per process for a few minutes.
 package secrets
 
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,9 @@ func NewLoader(cfg aws.Config) *Loader {
 	return &Loader{SM: secretsmanager.NewFromConfig(cfg)}
 }
 
-// Load returns the secret's bytes. ref is "arn:aws:secretsmanager:..." or "file:///abs/path".
+// Load returns the secret's bytes. ref is a Secrets Manager secret name
+// ("estatepay/prod/admin-token"), a full secret ARN ("arn:aws:secretsmanager:…:secret:name-AbCdEf")
+// or "file:///abs/path".
 func (l *Loader) Load(ctx context.Context, ref string) ([]byte, error) {
 	ttl := l.TTL
 	if ttl == 0 {
@@ -63,7 +66,7 @@ func (l *Loader) Load(ctx context.Context, ref string) ([]byte, error) {
 
 func (l *Loader) fetch(ctx context.Context, ref string) ([]byte, error) {
 	switch {
-	case strings.HasPrefix(ref, "arn:"):
+	case strings.HasPrefix(ref, "arn:") || secretName.MatchString(ref):
 		if l.SM == nil {
 			return nil, fmt.Errorf("secrets: no Secrets Manager client for %s", redact(ref))
 		}
@@ -88,6 +91,9 @@ func (l *Loader) fetch(ctx context.Context, ref string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("secrets: unsupported reference %q", redact(ref))
 }
+
+// secretName is what Secrets Manager allows in a secret name.
+var secretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 
 // redact keeps a reference recognisable in errors without echoing anything that
 // could be a secret value pasted in by mistake.

@@ -30,13 +30,19 @@ type Community struct {
 
 // Interface is a company's payment interface at one provider. Keys are not here:
 // SecretRef points at them (Secrets Manager ARN, or a file under .local/).
+// OAuthSecretRef (WeChat only) points at the official account's OAuth app secret,
+// kept apart from the merchant keys so that the public landing function, which
+// needs only the OAuth secret, can read nothing else (Secrets Manager names
+// estatepay/<stage>/oauth/… versus estatepay/<stage>/merchant/…).
 type Interface struct {
 	ID        string                 `dynamodbav:"id"`
 	CompanyID string                 `dynamodbav:"company_id"`
 	Channel   domain.Channel         `dynamodbav:"channel"`
 	Status    domain.InterfaceStatus `dynamodbav:"status"`
 	// WeChat Pay: Mode "direct" (AppID, MchID) or "partner" (SpAppID, SpMchID, SubMchID, SubAppID).
-	// Alipay: Mode "app" (AppID) or "isv" (AppID of the ISV plus an app_auth_token in the secret).
+	// Alipay: Mode "app" (AppID) or "isv" (AppID of the ISV plus an app_auth_token in
+	// the secret, and AuthAppID, the app of the merchant that authorised the ISV).
+	// SellerID (the merchant's 2088… pid) is required for Alipay.
 	Mode                string `dynamodbav:"mode"`
 	AppID               string `dynamodbav:"app_id,omitempty"`
 	MchID               string `dynamodbav:"mch_id,omitempty"`
@@ -47,7 +53,9 @@ type Interface struct {
 	MerchantSerialNo    string `dynamodbav:"merchant_serial_no,omitempty"`
 	PlatformPublicKeyID string `dynamodbav:"platform_public_key_id,omitempty"`
 	SellerID            string `dynamodbav:"seller_id,omitempty"`
+	AuthAppID           string `dynamodbav:"auth_app_id,omitempty"` // Alipay ISV: the merchant's app id (auth_app_id)
 	SecretRef           string `dynamodbav:"secret_ref"`
+	OAuthSecretRef      string `dynamodbav:"oauth_secret_ref,omitempty"` // WeChat: {"oauth_app_secret":"…"}
 }
 
 // PaymentMerchant is the merchant id a verified payment must name (C1).
@@ -61,10 +69,15 @@ func (i Interface) PaymentMerchant() string {
 	return i.SellerID
 }
 
-// PaymentApp is the app id a verified payment must name.
+// PaymentApp is the app id a verified payment must name: WeChat partner mode the
+// service provider's sp_appid; Alipay ISV mode the authorising merchant's app
+// (auth_app_id), not the ISV's own.
 func (i Interface) PaymentApp() string {
-	if i.Channel == domain.WeChat && i.Mode == "partner" {
+	switch {
+	case i.Channel == domain.WeChat && i.Mode == "partner":
 		return i.SpAppID
+	case i.Channel == domain.Alipay && i.Mode == "isv":
+		return i.AuthAppID
 	}
 	return i.AppID
 }

@@ -54,8 +54,14 @@ func newToken() string {
 }
 
 // seedDemo writes one property company with three communities (both apps; only
-// Alipay; none) through the store, unless .local/demo.json says it is there.
+// Alipay; none) through the store, unless .local/demo.json says it is there. The
+// demo interfaces and their secret files are written on every start, so a state
+// directory from an older version picks up changed records (e.g. the separate
+// OAuth secret reference).
 func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
+	if err := s.seedDemoInterfaces(ctx, st); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(s.opt.StateDir, "demo.json")
 	var demo Demo
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &demo) == nil && len(demo.Communities) == 3 {
@@ -64,34 +70,6 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		}
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
-	}
-	k := s.keys
-	wxSecret, _ := json.Marshal(providers.WeChatSecret{
-		MerchantPrivateKey: privatePEM(k.WeChatMerchant), APIv3Key: k.APIv3Key,
-		PlatformPublicKey: publicPEM(&k.WeChatPlatform.PublicKey), OAuthAppSecret: k.OAuthSecret,
-	})
-	aliSecret, _ := json.Marshal(providers.AlipaySecret{
-		AppPrivateKey: privatePEM(k.AlipayApp), AlipayPublicKey: publicPEM(&k.AlipayPlatform.PublicKey),
-	})
-	keyDir := filepath.Join(s.opt.StateDir, "keys")
-	wxRef, aliRef := filepath.Join(keyDir, "merchant-wechat-demo.json"), filepath.Join(keyDir, "merchant-alipay-demo.json")
-	if err := os.WriteFile(wxRef, wxSecret, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(aliRef, aliSecret, 0o600); err != nil {
-		return nil, err
-	}
-	ifaces := []store.Interface{
-		{ID: "demo-wechat", CompanyID: DemoCompanyID, Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct",
-			AppID: DemoWeChatAppID, MchID: DemoWeChatMchID, MerchantSerialNo: DemoWeChatSerialNo,
-			PlatformPublicKeyID: DemoWeChatPublicKeyID, SecretRef: "file://" + wxRef},
-		{ID: "demo-alipay", CompanyID: DemoCompanyID, Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app",
-			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: "file://" + aliRef},
-	}
-	for _, i := range ifaces {
-		if err := st.PutInterface(ctx, i); err != nil {
-			return nil, err
-		}
 	}
 	if err := st.PutCompany(ctx, store.Company{ID: DemoCompanyID, Name: "示例物业服务有限公司", AlipayIfaceID: "demo-alipay"}); err != nil {
 		return nil, err
@@ -122,6 +100,53 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		return nil, err
 	}
 	return &demo, s.writeQRCodes(&demo)
+}
+
+// seedDemoInterfaces writes the demo merchants' secret files under .local/keys/
+// (as Secrets Manager would hold them: merchant keys apart from the WeChat OAuth
+// app secret) and their interface records.
+func (s *Stack) seedDemoInterfaces(ctx context.Context, st *store.Store) error {
+	k := s.keys
+	keyDir := filepath.Join(s.opt.StateDir, "keys")
+	files := []struct {
+		name string
+		v    any
+	}{
+		{"merchant-wechat-demo.json", providers.WeChatSecret{
+			MerchantPrivateKey: privatePEM(k.WeChatMerchant), APIv3Key: k.APIv3Key,
+			PlatformPublicKey: publicPEM(&k.WeChatPlatform.PublicKey),
+		}},
+		{"oauth-wechat-demo.json", providers.OAuthSecret{OAuthAppSecret: k.OAuthSecret}},
+		{"merchant-alipay-demo.json", providers.AlipaySecret{
+			AppPrivateKey: privatePEM(k.AlipayApp), AlipayPublicKey: publicPEM(&k.AlipayPlatform.PublicKey),
+		}},
+	}
+	refs := map[string]string{}
+	for _, f := range files {
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(keyDir, f.name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+		refs[f.name] = "file://" + p
+	}
+	ifaces := []store.Interface{
+		{ID: "demo-wechat", CompanyID: DemoCompanyID, Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct",
+			AppID: DemoWeChatAppID, MchID: DemoWeChatMchID, MerchantSerialNo: DemoWeChatSerialNo,
+			PlatformPublicKeyID: DemoWeChatPublicKeyID, SecretRef: refs["merchant-wechat-demo.json"],
+			OAuthSecretRef: refs["oauth-wechat-demo.json"]},
+		{ID: "demo-alipay", CompanyID: DemoCompanyID, Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app",
+			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: refs["merchant-alipay-demo.json"]},
+	}
+	for _, i := range ifaces {
+		if err := st.PutInterface(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeQRCodes fills in URLs and writes a print-quality PNG per code.

@@ -104,7 +104,7 @@ func (s *Server) handleWapPay(w http.ResponseWriter, r *http.Request, c *call) {
 	t := s.trades[key]
 	if t == nil {
 		t = &trade{
-			key: key, app: c.app, authApp: c.app.AppID, tradeNo: newTradeNo(c.now), outTrade: out,
+			key: key, app: c.app, authApp: c.app.authApp(), tradeNo: newTradeNo(c.now), outTrade: out,
 			subject: subject, body: c.bizString("body"), totalFen: amount, status: StatusWaitBuyerPay,
 			created: c.now, expire: expire,
 			notifyURL: c.form.Get("notify_url"), returnURL: c.form.Get("return_url"), quitURL: c.bizString("quit_url"),

@@ -22,8 +22,22 @@ type App struct {
 	PublicKey *rsa.PublicKey // the app's public key, verifies its requests
 	SellerID  string         // the merchant's 2088... pid, reported as seller_id
 	// AuthTokens are the ISV app_auth_token values accepted for this app. When
-	// non-empty, every call must carry one of them.
+	// non-empty, every call must carry one of them: the app is an ISV acting for
+	// the merchant SellerID, whose own app is AuthAppID. Several App entries with
+	// the same AppID and key are one ISV acting for several merchants.
 	AuthTokens []string
+	// AuthAppID is the authorising merchant's app id (ISV apps only). Alipay
+	// reports it as auth_app_id in notifications and returns; for an app acting
+	// for itself auth_app_id is the app's own AppID.
+	AuthAppID string
+}
+
+// authApp is the auth_app_id Alipay reports for trades of a.
+func (a App) authApp() string {
+	if len(a.AuthTokens) > 0 {
+		return a.AuthAppID
+	}
+	return a.AppID
 }
 
 // Config configures a Server.

@@ -44,6 +44,9 @@ type NotifyOptions struct {
 	APIv3Key         string          // default: the merchant's
 	TamperCiphertext bool            // flip a ciphertext byte, then sign
 	TamperAfterSign  bool            // flip a ciphertext byte after signing
+	// Transaction, when set, edits the transaction before it is encrypted and
+	// signed (a genuine-looking callback with forged contents).
+	Transaction func(map[string]any)
 }
 
 // Pay marks the unpaid trade with this out_trade_no as paid and starts
@@ -117,7 +120,11 @@ func (s *Server) SignedNotification(ctx context.Context, outTradeNo string, o No
 
 func (s *Server) notification(ctx context.Context, t *trade, o NotifyOptions) (*http.Request, error) {
 	s.mu.Lock()
-	plain, err := json.Marshal(t.transactionJSON())
+	txn := t.transactionJSON()
+	if o.Transaction != nil {
+		o.Transaction(txn)
+	}
+	plain, err := json.Marshal(txn)
 	paidAt, notifyURL := t.paidAt, t.notifyURL
 	s.mu.Unlock()
 	if err != nil {

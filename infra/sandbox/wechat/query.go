@@ -54,6 +54,9 @@ func (s *Server) handleQuery(partner, byTxn bool) apiHandler {
 		}
 		t.expireIfDue(s.now())
 		resp := t.transactionJSON()
+		if edit := s.answerEdits[t.outTradeNo]; edit != nil {
+			edit(resp)
+		}
 		s.mu.Unlock()
 		s.writeJSON(w, http.StatusOK, resp)
 	}
@@ -95,4 +98,21 @@ func (s *Server) handleClose(partner bool) apiHandler {
 		s.log.Info("trade closed", "out_trade_no", r.PathValue("no"), "owner", owner)
 		s.writeSigned(w, http.StatusNoContent, "", nil)
 	}
+}
+
+// EditQueryAnswers makes the sandbox misbehave like a compromised or confused
+// provider: every (still platform-signed) query answer for out_trade_no is
+// passed through edit first, e.g. to report another merchant. nil restores
+// honest answers.
+func (s *Server) EditQueryAnswers(outTradeNo string, edit func(transaction map[string]any)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.answerEdits == nil {
+		s.answerEdits = map[string]func(map[string]any){}
+	}
+	if edit == nil {
+		delete(s.answerEdits, outTradeNo)
+		return
+	}
+	s.answerEdits[outTradeNo] = edit
 }

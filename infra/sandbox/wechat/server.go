@@ -84,6 +84,8 @@ type Server struct {
 	subs       map[int]chan Delivery
 	nextSub    int
 	seq        int64
+	// answerEdits rewrite query answers per out_trade_no (EditQueryAnswers).
+	answerEdits map[string]func(map[string]any)
 }
 
 // New creates a sandbox server.

@@ -19,15 +19,19 @@ func TestISVAppAuthToken(t *testing.T) {
 	const isvApp = "2021000000000002"
 	e := newEnv(t, func(c *sandbox.Config) {
 		c.Apps = append(c.Apps, sandbox.App{AppID: isvApp, PublicKey: &appKey.PublicKey, SellerID: "2088000000000099",
-			AuthTokens: []string{"202503BB1234567890"}})
+			AuthAppID: "2021000000000077", AuthTokens: []string{"202503BB1234567890"}})
 	})
 	ctx := context.Background()
-	good := e.provider(t, alipay.Config{AppID: isvApp, AppAuthToken: "202503BB1234567890"})
+	good := e.provider(t, alipay.Config{AppID: isvApp, AppAuthToken: "202503BB1234567890", SellerID: "2088000000000099", AuthAppID: "2021000000000077"})
 	if tr, err := good.Query(ctx, "ORD-ISV"); err != nil || tr.State != pay.TradeNotFound {
 		t.Fatalf("Query with the right token = %+v, %v", tr, err)
 	}
 	for _, tok := range []string{"202503BBwrong", ""} {
-		bad := e.provider(t, alipay.Config{AppID: isvApp, AppAuthToken: tok})
+		authApp := "2021000000000077"
+		if tok == "" {
+			authApp = ""
+		}
+		bad := e.provider(t, alipay.Config{AppID: isvApp, AppAuthToken: tok, SellerID: "2088000000000099", AuthAppID: authApp})
 		_, err := bad.Query(ctx, "ORD-ISV")
 		if !errors.Is(err, pay.ErrProvider) || alipay.SubCode(err) != "aop.invalid-app-auth-token" {
 			t.Fatalf("token %q: Query err = %v", tok, err)

@@ -150,6 +150,10 @@ func (e *env) provider(t *testing.T, over alipay.Config) *alipay.Provider {
 	if over.AppID != "" {
 		cfg.AppID = over.AppID
 	}
+	if over.SellerID != "" {
+		cfg.SellerID = over.SellerID
+	}
+	cfg.AuthAppID = over.AuthAppID
 	p, err := alipay.New(cfg)
 	if err != nil {
 		t.Fatalf("alipay.New: %v", err)

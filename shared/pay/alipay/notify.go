@@ -38,11 +38,24 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 	if err := p.client.VerifySign(v); err != nil {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: %v", pay.ErrBadSignature, err)
 	}
+	// Whose money this is, as Alipay reports it (C1, fail closed): the seller is
+	// required, and in ISV mode so is the authorising merchant's app.
 	if got := v.Get("app_id"); got != p.cfg.AppID {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: app_id %q is not ours", pay.ErrMalformed, got)
 	}
-	if p.cfg.SellerID != "" && v.Get("seller_id") != p.cfg.SellerID {
-		return pay.Notification{}, fmt.Errorf("alipay notify: %w: seller_id %q is not ours", pay.ErrMalformed, v.Get("seller_id"))
+	seller := v.Get("seller_id")
+	if seller == "" || seller != p.cfg.SellerID {
+		return pay.Notification{}, fmt.Errorf("alipay notify: %w: seller_id %q is not ours", pay.ErrMalformed, seller)
+	}
+	app := v.Get("app_id")
+	if authApp := v.Get("auth_app_id"); p.cfg.isv() {
+		if authApp == "" || authApp != p.cfg.AuthAppID {
+			return pay.Notification{}, fmt.Errorf("alipay notify: %w: auth_app_id %q is not the merchant's", pay.ErrMalformed, authApp)
+		}
+		app = authApp
+	} else if authApp != "" && authApp != p.cfg.AppID {
+		// Our own app: Alipay reports auth_app_id = app_id.
+		return pay.Notification{}, fmt.Errorf("alipay notify: %w: auth_app_id %q on a non-ISV interface", pay.ErrMalformed, authApp)
 	}
 	n := pay.Notification{EventID: v.Get("notify_id")}
 	n.OrderID = v.Get("out_trade_no")
@@ -64,15 +77,19 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 	if n.PaidAt, err = parseTime(v.Get("gmt_payment")); err != nil {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: gmt_payment %q", pay.ErrMalformed, v.Get("gmt_payment"))
 	}
-	n.State, err = mapStatus(v.Get("trade_status"), !n.PaidAt.IsZero() || refunded > 0)
+	buyerPaid, err := optionalYuan(v.Get("buyer_pay_amount"))
+	if err != nil {
+		return pay.Notification{}, fmt.Errorf("alipay notify: %w: buyer_pay_amount %q", pay.ErrMalformed, v.Get("buyer_pay_amount"))
+	}
+	n.State, err = mapStatus(v.Get("trade_status"), !n.PaidAt.IsZero() || refunded > 0 || buyerPaid > 0)
 	if err != nil {
 		return pay.Notification{}, fmt.Errorf("alipay notify: %w: %v", pay.ErrMalformed, err)
 	}
 	if n.State != pay.TradePaid && n.State != pay.TradeRefunded {
 		n.PaidAt = time.Time{}
 	}
-	n.MerchantID = v.Get("seller_id")
-	n.AppID = v.Get("app_id")
+	n.MerchantID = seller
+	n.AppID = app
 	n.PayerID = v.Get("buyer_open_id")
 	if n.PayerID == "" {
 		n.PayerID = v.Get("buyer_id")
@@ -89,8 +106,19 @@ func parseTime(s string) (time.Time, error) {
 	return time.ParseInLocation(timeLayout, s, cst)
 }
 
-// mapStatus normalises trade_status. TRADE_CLOSED means "closed unpaid" or
-// "fully refunded"; wasPaid tells them apart.
+// optionalYuan parses an amount in yuan; empty is zero.
+func optionalYuan(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return domain.ParseYuan(s)
+}
+
+// mapStatus normalises trade_status. Alipay reports TRADE_CLOSED both for a
+// trade closed unpaid (timeout, alipay.trade.close) and for a paid trade that
+// was refunded in full; wasPaid (the report shows a payment: gmt_payment /
+// send_pay_date, a refund, or buyer_pay_amount > 0) tells them apart, so
+// TradeRefunded is reported only for paid-then-refunded trades.
 func mapStatus(status string, wasPaid bool) (pay.TradeState, error) {
 	switch status {
 	case "WAIT_BUYER_PAY":

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	sdk "github.com/smartwalle/alipay/v3"
@@ -25,9 +26,26 @@ type Config struct {
 	PrivateKey      string // app RSA2 private key: PEM (PKCS#1 or PKCS#8) or raw base64 DER
 	AlipayPublicKey string // Alipay public key: PEM or raw base64 (PKIX)
 	AppAuthToken    string // ISV mode: sent as app_auth_token on every call
-	SellerID        string // expected seller_id (merchant's 2088... pid); checked on notifications when set
-	GatewayURL      string // default DefaultGatewayURL
-	HTTPClient      *http.Client
+	// AuthAppID is, in ISV mode (AppAuthToken set), the app id of the merchant
+	// that authorised us: Alipay reports it as auth_app_id. Required in ISV mode.
+	AuthAppID string
+	// SellerID is the merchant's 2088… pid that must receive the money. Required:
+	// every notification must report exactly this seller_id.
+	SellerID   string
+	GatewayURL string // default DefaultGatewayURL
+	HTTPClient *http.Client
+}
+
+// isv reports whether the adapter acts for a merchant with an app_auth_token.
+func (c Config) isv() bool { return c.AppAuthToken != "" }
+
+// merchantApp is the app a payment must name: the authorising merchant's app in
+// ISV mode, else our own.
+func (c Config) merchantApp() string {
+	if c.isv() {
+		return c.AuthAppID
+	}
+	return c.AppID
 }
 
 // Provider implements pay.Provider for Alipay.
@@ -35,6 +53,9 @@ type Provider struct {
 	cfg    Config
 	client *sdk.Client
 	http   *http.Client
+
+	mu           sync.Mutex
+	tokenChecked bool // ISV: Alipay confirmed the app_auth_token is the configured merchant's
 }
 
 var _ pay.Provider = (*Provider)(nil)
@@ -49,6 +70,17 @@ const timeLayout = "2006-01-02 15:04:05"
 func New(cfg Config) (*Provider, error) {
 	if cfg.AppID == "" {
 		return nil, errors.New("alipay: AppID is required")
+	}
+	// Fail closed (C1): without the seller (and, in ISV mode, the merchant's app)
+	// there is nothing to hold a payment report against.
+	if cfg.SellerID == "" {
+		return nil, errors.New("alipay: SellerID is required")
+	}
+	if cfg.isv() && cfg.AuthAppID == "" {
+		return nil, errors.New("alipay: AuthAppID is required with an AppAuthToken")
+	}
+	if !cfg.isv() && cfg.AuthAppID != "" {
+		return nil, errors.New("alipay: AuthAppID without an AppAuthToken")
 	}
 	if strings.TrimSpace(cfg.AlipayPublicKey) == "" {
 		return nil, errors.New("alipay: AlipayPublicKey is required")

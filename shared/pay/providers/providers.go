@@ -27,7 +27,14 @@ type WeChatSecret struct {
 	MerchantPrivateKey string `json:"merchant_private_key"` // PEM
 	APIv3Key           string `json:"apiv3_key"`
 	PlatformPublicKey  string `json:"platform_public_key"` // PEM
-	OAuthAppSecret     string `json:"oauth_app_secret"`    // secret of the official account used for openid
+}
+
+// OAuthSecret is the JSON stored in a WeChat interface's OAuth secret
+// (store.Interface.OAuthSecretRef): the AppSecret of the official account whose
+// openid the payer needs. It lives apart from the merchant keys so that the
+// landing function reads only this.
+type OAuthSecret struct {
+	OAuthAppSecret string `json:"oauth_app_secret"`
 }
 
 // AlipaySecret is the JSON stored in an Alipay interface's secret.
@@ -120,22 +127,38 @@ func (r *Registry) build(ctx context.Context, iface store.Interface) (pay.Provid
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, fmt.Errorf("providers: interface %s: secret is not Alipay JSON", iface.ID)
 		}
+		// The record's mode and the secret must agree: an app_auth_token turns
+		// the adapter into an ISV acting for another merchant.
+		switch {
+		case iface.Mode == "isv" && s.AppAuthToken == "":
+			return nil, fmt.Errorf("providers: interface %s: ISV mode without an app_auth_token in its secret", iface.ID)
+		case iface.Mode != "isv" && s.AppAuthToken != "":
+			return nil, fmt.Errorf("providers: interface %s: mode %q but its secret holds an app_auth_token", iface.ID, iface.Mode)
+		}
+		var authApp string
+		if iface.Mode == "isv" {
+			authApp = iface.AuthAppID
+		}
 		return alipay.New(alipay.Config{
 			AppID: iface.AppID, PrivateKey: s.AppPrivateKey, AlipayPublicKey: s.AlipayPublicKey,
-			AppAuthToken: s.AppAuthToken, SellerID: iface.SellerID,
+			AppAuthToken: s.AppAuthToken, AuthAppID: authApp, SellerID: iface.SellerID,
 			GatewayURL: r.AlipayGatewayURL, HTTPClient: r.HTTPClient,
 		})
 	}
 	return nil, fmt.Errorf("providers: interface %s: unknown channel %q", iface.ID, iface.Channel)
 }
 
-// OAuth returns the WeChat OAuth client for the app whose openid iface's payers need.
+// OAuth returns the WeChat OAuth client for the app whose openid iface's payers
+// need. It reads only the interface's OAuth secret, never its merchant keys.
 func (r *Registry) OAuth(ctx context.Context, iface store.Interface) (wechatpay.OAuth, error) {
-	raw, err := r.Secrets.Load(ctx, iface.SecretRef)
+	if iface.Channel != domain.WeChat || iface.OAuthSecretRef == "" {
+		return wechatpay.OAuth{}, fmt.Errorf("providers: interface %s: no OAuth secret reference", iface.ID)
+	}
+	raw, err := r.Secrets.Load(ctx, iface.OAuthSecretRef)
 	if err != nil {
 		return wechatpay.OAuth{}, err
 	}
-	var s WeChatSecret
+	var s OAuthSecret
 	if err := json.Unmarshal(raw, &s); err != nil || s.OAuthAppSecret == "" {
 		return wechatpay.OAuth{}, fmt.Errorf("providers: interface %s: no OAuth app secret", iface.ID)
 	}

@@ -27,9 +27,8 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 	if req.Resource == nil || req.Resource.OriginalType != "transaction" {
 		return pay.Notification{}, fmt.Errorf("%w: not a transaction notification (event %s)", pay.ErrMalformed, req.EventType)
 	}
-	if !p.ownsTransaction(txn) {
-		return pay.Notification{}, fmt.Errorf("%w: notification for another merchant (mchid %q sp_mchid %q sub_mchid %q)",
-			pay.ErrMalformed, txn.MchID, txn.SpMchID, txn.SubMchID)
+	if err := p.ownsTransaction(txn); err != nil {
+		return pay.Notification{}, fmt.Errorf("%w: notification %v", pay.ErrMalformed, err)
 	}
 	tr, err := txn.trade()
 	if err != nil {
@@ -41,11 +40,30 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 	return pay.Notification{EventID: req.ID, Trade: tr}, nil
 }
 
-func (p *Provider) ownsTransaction(t transaction) bool {
+// ownsTransaction checks, on what WeChat Pay itself reported, that the
+// transaction was paid to this interface's merchant through its app (C1, fail
+// closed: a missing id never matches). Direct: mchid and appid. Partner: sp_mchid
+// and sub_mchid, sp_appid, and sub_appid when the interface has one.
+func (p *Provider) ownsTransaction(t transaction) error {
+	same := func(got, want string) bool { return got != "" && got == want }
 	if p.cfg.partner() {
-		return t.SpMchID == p.cfg.SpMchID && t.SubMchID == p.cfg.SubMchID
+		switch {
+		case !same(t.SpMchID, p.cfg.SpMchID) || !same(t.SubMchID, p.cfg.SubMchID):
+			return fmt.Errorf("for another merchant (sp_mchid %q sub_mchid %q)", t.SpMchID, t.SubMchID)
+		case !same(t.SpAppID, p.cfg.SpAppID):
+			return fmt.Errorf("for another app (sp_appid %q)", t.SpAppID)
+		case p.cfg.SubAppID != "" && !same(t.SubAppID, p.cfg.SubAppID):
+			return fmt.Errorf("for another app (sub_appid %q)", t.SubAppID)
+		}
+		return nil
 	}
-	return t.MchID == p.cfg.MchID
+	switch {
+	case !same(t.MchID, p.cfg.MchID) || t.SpMchID != "":
+		return fmt.Errorf("for another merchant (mchid %q sp_mchid %q)", t.MchID, t.SpMchID)
+	case !same(t.AppID, p.cfg.AppID):
+		return fmt.Errorf("for another app (appid %q)", t.AppID)
+	}
+	return nil
 }
 
 // classifyNotifyError maps wechatpay-go core/notify errors (plain strings) to

@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -37,7 +38,9 @@ type transaction struct {
 	} `json:"payer"`
 }
 
-// TradeState maps WeChat's trade_state to pay.TradeState.
+// TradeState maps WeChat's trade_state to pay.TradeState. REFUND (转入退款) is
+// only ever reached from SUCCESS, so TradeRefunded always means paid, then
+// refunded.
 func TradeState(s string) pay.TradeState {
 	switch s {
 	case "SUCCESS":
@@ -139,6 +142,13 @@ func (p *Provider) Query(ctx context.Context, orderID string) (pay.Trade, error)
 			return pay.Trade{OrderID: orderID, State: pay.TradeNotFound}, nil
 		}
 		return pay.Trade{}, providerErr("query", err)
+	}
+	if txn.OutTradeNo != orderID {
+		return pay.Trade{}, providerErr("query", fmt.Errorf("answered for out_trade_no %q", txn.OutTradeNo))
+	}
+	// A query result counts only for what WeChat Pay reports in it, like a callback.
+	if err := p.ownsTransaction(txn); err != nil {
+		return pay.Trade{}, providerErr("query", fmt.Errorf("transaction %v", err))
 	}
 	tr, err := txn.trade()
 	if err != nil {

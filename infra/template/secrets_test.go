@@ -1,0 +1,273 @@
+package template_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/estatepay/estatepay/infra/template"
+)
+
+// Secret kinds the product keeps, each with the ARN a real secret of that kind
+// has in the account the checks resolve against: Secrets Manager appends "-" and
+// six random characters to the name, so an IAM resource naming a secret without
+// that suffix (or a wildcard) matches nothing and every read is denied.
+const (
+	secretAccount = "123456789012"
+	secretRegion  = "ap-southeast-1"
+	secretPrefix  = "arn:aws:secretsmanager:" + secretRegion + ":" + secretAccount + ":secret:"
+)
+
+var productSecrets = map[string]string{
+	"admin":    secretPrefix + "estatepay/dev/admin-token-AbC123",
+	"merchant": secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
+	"oauth":    secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
+}
+
+// foreignSecrets are secrets no function of this stage may read.
+var foreignSecrets = []string{
+	secretPrefix + "estatepay/prod/merchant/demo-wechat-Xy9Z8w",
+	secretPrefix + "estatepay/prod/admin-token-AbC123",
+	secretPrefix + "billing/dev/merchant/demo-wechat-Xy9Z8w",
+	secretPrefix + "estatepay/dev/admin-token-old-AbC123",
+	"arn:aws:secretsmanager:" + secretRegion + ":999999999999:secret:estatepay/dev/merchant/x-Xy9Z8w",
+}
+
+// secretReads says which secrets each function's code loads: merchant keys for
+// the functions that talk to providers, only the WeChat OAuth app secret for the
+// public landing page (bug 8: it must not hold merchant keys), the admin token for
+// admin. A function not listed reads no secret.
+var secretReads = map[string][]string{
+	"LandingFunction":      {"oauth"},
+	"OrdersFunction":       {"merchant"},
+	"WechatNotifyFunction": {"merchant"},
+	"AlipayNotifyFunction": {"merchant"},
+	"SweeperFunction":      {"merchant"},
+	"AdminFunction":        {"admin"},
+}
+
+// iamPattern compiles an IAM resource pattern (* any run, ? one character).
+func iamPattern(p string) *regexp.Regexp {
+	q := regexp.QuoteMeta(p)
+	q = strings.ReplaceAll(q, `\*`, `.*`)
+	q = strings.ReplaceAll(q, `\?`, `.`)
+	return regexp.MustCompile("^" + q + "$")
+}
+
+// secretResolver resolves policy resources as CloudFormation would for a dev
+// stack with default parameters.
+func secretResolver(tm *template.Template) template.Resolver {
+	return template.Resolver{
+		T:      tm,
+		Params: map[string]string{"Stage": "dev"},
+		Pseudo: map[string]string{"AWS::Partition": "aws", "AWS::Region": secretRegion, "AWS::AccountId": secretAccount},
+	}
+}
+
+// secretProblems checks f's secretsmanager grants against the secrets it reads:
+// every resource is a secret ARN pattern that can match a real secret ARN, every
+// secret it reads is matched, and nothing else is.
+func secretProblems(tm *template.Template, f template.Function, reads []string) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	r := secretResolver(tm)
+	sts, _ := statements(f)
+	var patterns []string
+	for _, st := range sts {
+		secret := false
+		for _, a := range list(st["Action"]) {
+			if s, _ := a.(string); strings.HasPrefix(s, "secretsmanager:") {
+				secret = true
+			}
+		}
+		if !secret {
+			continue
+		}
+		for _, res := range list(st["Resource"]) {
+			p, err := r.String(res)
+			if err != nil {
+				bad("secret resource %v does not resolve: %v", res, err)
+				continue
+			}
+			name, ok := strings.CutPrefix(p, secretPrefix)
+			if !ok {
+				bad("secret resource %q is not a secret ARN of this account and region", p)
+				continue
+			}
+			if !strings.HasSuffix(name, "-??????") && !strings.HasSuffix(name, "*") {
+				bad("secret resource %q cannot match a real secret ARN: Secrets Manager appends -XXXXXX to the name, so end it with -?????? (one secret) or * (a path)", p)
+			}
+			patterns = append(patterns, p)
+		}
+	}
+	matches := func(arn string) bool {
+		for _, p := range patterns {
+			if iamPattern(p).MatchString(arn) {
+				return true
+			}
+		}
+		return false
+	}
+	readsKind := map[string]bool{}
+	for _, k := range reads {
+		readsKind[k] = true
+		if !matches(productSecrets[k]) {
+			bad("reads the %s secret but no policy resource matches its ARN %s", k, productSecrets[k])
+		}
+	}
+	kinds := make([]string, 0, len(productSecrets))
+	for k := range productSecrets {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		if !readsKind[k] && matches(productSecrets[k]) {
+			bad("may read the %s secret %s, which it does not need", k, productSecrets[k])
+		}
+	}
+	for _, arn := range foreignSecrets {
+		if matches(arn) {
+			bad("may read %s, outside its scope", arn)
+		}
+	}
+	return problems
+}
+
+func TestSecretScopes(t *testing.T) {
+	tm := loadProduct(t)
+	seen := map[string]bool{}
+	for _, f := range tm.Functions() {
+		seen[f.LogicalID] = true
+		for _, p := range secretProblems(tm, f, secretReads[f.LogicalID]) {
+			t.Errorf("%s: %s", f.LogicalID, p)
+		}
+	}
+	for id := range secretReads {
+		if !seen[id] {
+			t.Errorf("secretReads names %s, which is not a function of the template", id)
+		}
+	}
+}
+
+// The admin token is read by name; the template's parameter default and every
+// samconfig override must be a name, never an ARN (an ARN without its random
+// suffix is what made every deployed admin call 503).
+func TestAdminTokenSecretIsAName(t *testing.T) {
+	tm := loadProduct(t)
+	p, ok := tm.Parameters["AdminTokenSecretName"]
+	if !ok {
+		t.Fatal("no AdminTokenSecretName parameter")
+	}
+	name := regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+	if !name.MatchString(p.Default) {
+		t.Errorf("AdminTokenSecretName default %q is not a secret name", p.Default)
+	}
+	b, err := os.ReadFile(filepath.Join(root(t), "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "AdminTokenSecretRef") {
+		t.Error("samconfig.toml still overrides AdminTokenSecretRef, which the template no longer has")
+	}
+	for _, m := range regexp.MustCompile(`AdminTokenSecretName=([^"\s]*)`).FindAllStringSubmatch(string(b), -1) {
+		if !name.MatchString(m[1]) {
+			t.Errorf("samconfig.toml: AdminTokenSecretName=%q is not a secret name", m[1])
+		}
+	}
+}
+
+// The secret scope check catches a resource that cannot match a real secret ARN
+// and a grant broader than what the function reads.
+func TestSecretScopeCheckFlagsViolations(t *testing.T) {
+	const tmpl = `
+Parameters:
+  Stage: { Type: String, Default: dev }
+  AdminTokenSecretRef: { Type: String, Default: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:estatepay/dev/admin-token" }
+  AdminTokenSecretName: { Type: String, Default: estatepay/dev/admin-token }
+Resources:
+  AdminGood:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AdminTokenSecretName}-??????" }
+  AdminByRef:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Ref AdminTokenSecretRef }
+  AdminNoSuffix:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/admin-token" }
+  AdminPrefix:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/admin-token*" }
+  LandingWithMerchantKeys:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/merchant/*" }
+  MerchantStageWide:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/*" }
+  OtherAccount:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:999999999999:secret:estatepay/${Stage}/merchant/*" }
+  NoGrant:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [sqs:SendMessage], Resource: !Sub "arn:aws:sqs:x:y:z" }
+`
+	tm, err := template.Parse([]byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		reads []string
+		want  []string // nil: no problems
+	}{
+		"AdminGood":               {[]string{"admin"}, nil},
+		"AdminByRef":              {[]string{"admin"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
+		"AdminNoSuffix":           {[]string{"admin"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
+		"AdminPrefix":             {[]string{"admin"}, []string{"admin-token-old-AbC123, outside its scope"}},
+		"LandingWithMerchantKeys": {[]string{"oauth"}, []string{"may read the merchant secret", "reads the oauth secret but no policy resource matches"}},
+		"MerchantStageWide":       {[]string{"merchant"}, []string{"may read the admin secret", "may read the oauth secret", "estatepay/prod/merchant"}},
+		"OtherAccount":            {[]string{"merchant"}, []string{"not a secret ARN of this account", "reads the merchant secret but no policy resource"}},
+		"NoGrant":                 {nil, nil},
+	}
+	for _, f := range tm.Functions() {
+		c, ok := cases[f.LogicalID]
+		if !ok {
+			t.Fatalf("no case for %s", f.LogicalID)
+		}
+		got := strings.Join(secretProblems(tm, f, c.reads), "\n")
+		if c.want == nil && got != "" {
+			t.Errorf("%s: unexpected problems:\n%s", f.LogicalID, got)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: problems do not mention %q:\n%s", f.LogicalID, w, got)
+			}
+		}
+	}
+}
