@@ -127,8 +127,11 @@ func TestRefundIsItsOwnOutcome(t *testing.T) {
 	if o.Status != Refunded || o.PaidAt.IsZero() || o.BusinessDay == "" {
 		t.Fatalf("refunded = %+v", o)
 	}
-	if err := o.Pay(pay("T1")); !errors.Is(err, ErrNotAllowed) {
-		t.Fatalf("pay after refund: %v", err)
+	if err := o.Pay(pay("T1")); !errors.Is(err, ErrNoChange) || o.Status != Refunded {
+		t.Fatalf("late paid report of the refunded trade: %v, %s", err, o.Status)
+	}
+	if err := o.Pay(pay("T9")); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("another payment after refund: %v", err)
 	}
 	p := newOrder(t)
 	_ = p.Pay(pay("T1"))
