@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/estatepay/estatepay/shared/ttlcache"
 )
 
 // Loader resolves secret references.
@@ -23,13 +25,8 @@ type Loader struct {
 	SM  *secretsmanager.Client // nil: ARNs cannot be resolved
 	TTL time.Duration          // cache lifetime; 0 means 5 minutes
 
-	mu    sync.Mutex
-	cache map[string]entry
-}
-
-type entry struct {
-	val []byte
-	at  time.Time
+	once  sync.Once
+	cache *ttlcache.Cache[string, []byte]
 }
 
 // NewLoader builds a loader using cfg for Secrets Manager.
@@ -41,27 +38,14 @@ func NewLoader(cfg aws.Config) *Loader {
 // ("estatepay/prod/admin-token"), a full secret ARN ("arn:aws:secretsmanager:…:secret:name-AbCdEf")
 // or "file:///abs/path".
 func (l *Loader) Load(ctx context.Context, ref string) ([]byte, error) {
-	ttl := l.TTL
-	if ttl == 0 {
-		ttl = 5 * time.Minute
-	}
-	l.mu.Lock()
-	if e, ok := l.cache[ref]; ok && time.Since(e.at) < ttl {
-		l.mu.Unlock()
-		return e.val, nil
-	}
-	l.mu.Unlock()
-	val, err := l.fetch(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	if l.cache == nil {
-		l.cache = map[string]entry{}
-	}
-	l.cache[ref] = entry{val: val, at: time.Now()}
-	l.mu.Unlock()
-	return val, nil
+	l.once.Do(func() {
+		ttl := l.TTL
+		if ttl == 0 {
+			ttl = 5 * time.Minute
+		}
+		l.cache = ttlcache.New[string, []byte](ttl, 256, nil)
+	})
+	return l.cache.Load(ref, func() ([]byte, error) { return l.fetch(ctx, ref) })
 }
 
 func (l *Loader) fetch(ctx context.Context, ref string) ([]byte, error) {

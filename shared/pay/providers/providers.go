@@ -20,6 +20,7 @@ import (
 	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/ttlcache"
 )
 
 // WeChatSecret is the JSON stored in a WeChat Pay interface's secret.
@@ -59,13 +60,12 @@ type Registry struct {
 	AlipayGatewayURL string
 	TTL              time.Duration // rebuild after this (key rotation); default 10 minutes
 
-	mu    sync.Mutex
-	cache map[string]cached
+	once  sync.Once
+	cache *ttlcache.Cache[string, cached]
 }
 
 type cached struct {
 	p     pay.Provider
-	at    time.Time
 	iface store.Interface // the record it was built from
 }
 
@@ -73,26 +73,21 @@ type cached struct {
 // identical interface record: any edit (seller id, app ids, key ids, secret
 // reference) rebuilds it at once, so the checks it makes follow the record.
 func (r *Registry) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {
-	ttl := r.TTL
-	if ttl == 0 {
-		ttl = 10 * time.Minute
-	}
-	r.mu.Lock()
-	if c, ok := r.cache[iface.ID]; ok && c.iface == iface && time.Since(c.at) < ttl {
-		r.mu.Unlock()
+	r.once.Do(func() {
+		ttl := r.TTL
+		if ttl == 0 {
+			ttl = 10 * time.Minute
+		}
+		r.cache = ttlcache.New[string, cached](ttl, 256, nil)
+	})
+	if c, ok := r.cache.Get(iface.ID); ok && c.iface == iface {
 		return c.p, nil
 	}
-	r.mu.Unlock()
 	p, err := r.build(ctx, iface)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	if r.cache == nil {
-		r.cache = map[string]cached{}
-	}
-	r.cache[iface.ID] = cached{p: p, at: time.Now(), iface: iface}
-	r.mu.Unlock()
+	r.cache.Set(iface.ID, cached{p: p, iface: iface})
 	return p, nil
 }
 
