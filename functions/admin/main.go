@@ -4,19 +4,15 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "admin: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{Store: d.Store, Secrets: d.Secrets, TokenRef: platform.Env("ADMIN_TOKEN_REF"), Log: d.Log}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	h := &Handler{Store: st, Secrets: secrets.NewLoader(cfg), TokenRef: platform.Env("ADMIN_TOKEN_REF"), Log: platform.Logger()}
 	platform.Start(h.Handle)
 }

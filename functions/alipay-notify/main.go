@@ -1,23 +1,23 @@
-// Command alipay-notify receives Alipay async notifications
-// (POST /notify/alipay/{iface}): verifies RSA2, marks the order paid once, emits
-// the event and answers "success".
+// Command alipay-notify receives Alipay async notifications: it verifies the
+// RSA2 signature, checks seller, app and amount against the order, marks it
+// paid once and answers success; the table's stream carries the event.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "alipay-notify: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{Payments: d.Payments}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	h := &Handler{Payments: svc}
 	platform.Start(h.Handle)
 }

@@ -1,23 +1,23 @@
-// Command sweeper runs on a schedule: it queries the provider for orders whose
-// callbacks are late or missing, closes expired ones, and re-sends payment events
-// that never went out.
+// Command sweeper runs on a schedule: it asks the providers about unpaid orders
+// whose next check is due (late or missing callbacks), applies paid and
+// refunded trades, closes expired orders and pushes the rest back.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sweeper: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{Payments: d.Payments, Log: d.Log}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	h := &Handler{Payments: svc, Log: svc.Log}
 	platform.Start(h.Handle)
 }

@@ -1,23 +1,24 @@
-// Command wechat-notify receives WeChat Pay v3 payment callbacks
-// (POST /notify/wechat/{iface}): verifies the signature and timestamp, decrypts
-// the AEAD_AES_256_GCM resource, marks the order paid once and emits the event.
+// Command wechat-notify receives WeChat Pay v3 payment callbacks: it verifies
+// the signature and timestamp, decrypts the resource, checks merchant, app and
+// amount against the order, and marks it paid once; the table's stream carries
+// the event.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wechat-notify: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{Payments: d.Payments}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL")})
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	h := &Handler{Payments: svc}
 	platform.Start(h.Handle)
 }
