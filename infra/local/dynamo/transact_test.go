@@ -448,3 +448,19 @@ func TestPutAndDeleteReturnValues(t *testing.T) {
 		t.Fatal("not deleted")
 	}
 }
+
+// minidyn ignores the legacy Expected parameter; the endpoint refuses it
+// instead of writing without the condition.
+func TestLegacyConditionRefused(t *testing.T) {
+	_, c := startServer(t)
+	put(t, c, "codes", map[string]string{"token": "t1", "state": "used"})
+	_, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("codes"),
+		Item:     map[string]types.AttributeValue{"token": sv("t1"), "state": sv("new")},
+		Expected: map[string]types.ExpectedAttributeValue{"token": {Exists: aws.Bool(false)}}})
+	if apiCode(err) != "ValidationException" {
+		t.Fatalf("PutItem with Expected: %v", err)
+	}
+	if got := getCode(t, c, "t1"); got["state"].(*types.AttributeValueMemberS).Value != "used" {
+		t.Fatalf("item overwritten: %v", got)
+	}
+}

@@ -85,6 +85,13 @@ func rawString(raw json.RawMessage) string {
 func (s *Server) parseAction(kind string, body map[string]json.RawMessage) (*action, *apiErr) {
 	a := &action{kind: kind, table: rawString(body["TableName"]), body: body,
 		allOld: rawString(body["ReturnValuesOnConditionCheckFailure"]) == "ALL_OLD"}
+	for _, legacy := range []string{"Expected", "AttributeUpdates", "ConditionalOperator"} {
+		if _, ok := body[legacy]; ok {
+			// minidyn ignores them: refuse rather than drop a condition.
+			return nil, newAPIErr("ValidationException", "local DynamoDB: the legacy parameter "+legacy+
+				" is not supported; use ConditionExpression / UpdateExpression")
+		}
+	}
 	if a.table == "" || isShadow(a.table) {
 		return nil, newAPIErr("ValidationException", "TableName must be a valid table name")
 	}
