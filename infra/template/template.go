@@ -183,6 +183,17 @@ func scalarString(v any) string {
 	return ""
 }
 
+func asBool(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		b, _ := strconv.ParseBool(x)
+		return b
+	}
+	return false
+}
+
 func asInt(v any, def int) int {
 	switch x := v.(type) {
 	case int64:

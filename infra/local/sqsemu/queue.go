@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -47,6 +48,8 @@ type delivery struct {
 type fifoState struct {
 	Seq   uint64                `json:"seq"`   // last SequenceNumber issued
 	Dedup map[string]dedupEntry `json:"dedup"` // deduplication key -> first accepted send
+
+	order []string // Dedup's keys, oldest first (so pruning stops at the first live one)
 }
 
 // dedupEntry is a send accepted within the deduplication interval.
@@ -54,6 +57,23 @@ type dedupEntry struct {
 	MessageID string    `json:"messageId"`
 	Sequence  string    `json:"sequence"`
 	At        time.Time `json:"at"`
+}
+
+// remember records an accepted send under key.
+func (f *fifoState) remember(key string, d dedupEntry) {
+	f.Dedup[key] = d
+	f.order = append(f.order, key)
+}
+
+// setDedup replaces the remembered sends (restoring a snapshot).
+func (f *fifoState) setDedup(entries map[string]dedupEntry) {
+	f.Dedup = make(map[string]dedupEntry, len(entries))
+	f.order = f.order[:0]
+	for k, d := range entries {
+		f.Dedup[k] = d
+		f.order = append(f.order, k)
+	}
+	sort.Slice(f.order, func(i, j int) bool { return f.Dedup[f.order[i]].At.Before(f.Dedup[f.order[j]].At) })
 }
 
 // nextSequence issues the queue's next SequenceNumber: a 20-digit decimal
@@ -73,11 +93,12 @@ func (q *queue) dedupKey(group, dedupID string) string {
 
 // prune forgets deduplication ids older than the interval.
 func (f *fifoState) prune(now time.Time) {
-	for k, d := range f.Dedup {
-		if now.Sub(d.At) >= DeduplicationInterval {
-			delete(f.Dedup, k)
-		}
+	n := 0
+	for n < len(f.order) && now.Sub(f.Dedup[f.order[n]].At) >= DeduplicationInterval {
+		delete(f.Dedup, f.order[n])
+		n++
 	}
+	f.order = f.order[n:]
 }
 
 type queue struct {
@@ -158,7 +179,7 @@ func (s *Server) sendLocked(q *queue, o outgoing) (id, seq string) {
 	if q.fifo != nil {
 		m.DedupID = o.dedupID
 		m.Sequence = q.fifo.nextSequence()
-		q.fifo.Dedup[key] = dedupEntry{MessageID: m.ID, Sequence: m.Sequence, At: now}
+		q.fifo.remember(key, dedupEntry{MessageID: m.ID, Sequence: m.Sequence, At: now})
 	}
 	q.msgs = append(q.msgs, m)
 	if o.delay > 0 {

@@ -90,10 +90,7 @@ func (s *Server) Restore(r io.Reader) error {
 			continue
 		}
 		q.fifo.Seq = max(q.fifo.Seq, f.Seq) // sequence numbers never go back
-		q.fifo.Dedup = make(map[string]dedupEntry, len(f.Dedup))
-		for k, d := range f.Dedup {
-			q.fifo.Dedup[k] = d
-		}
+		q.fifo.setDedup(f.Dedup)
 	}
 	s.broadcastLocked()
 	s.rescheduleLocked()

@@ -28,6 +28,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/lambdaemu"
 	"github.com/estatepay/estatepay/infra/local/schedule"
 	"github.com/estatepay/estatepay/infra/local/sqsemu"
+	"github.com/estatepay/estatepay/infra/local/streammap"
 	alipaysb "github.com/estatepay/estatepay/infra/sandbox/alipay"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
 	"github.com/estatepay/estatepay/infra/template"
@@ -82,6 +83,8 @@ type Stack struct {
 	Demo   *Demo
 	Tables map[string]string // logical id -> table name
 	Queues map[string]string // logical id -> queue URL
+
+	queueNames map[string]string // logical id -> local queue name (FIFO names end in .fifo)
 
 	keys      *Keys
 	tmpl      *template.Template
@@ -244,15 +247,17 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 	if err != nil {
 		return err
 	}
+	s.queueNames = QueueNames(queues)
 	var qc []sqsemu.QueueConfig
 	for _, q := range queues {
-		qc = append(qc, sqsemu.QueueConfig{Name: q.LogicalID, VisibilityTimeout: time.Duration(q.VisibilityTimeoutSeconds) * time.Second,
-			MessageRetention: time.Duration(q.RetentionSeconds) * time.Second, DeadLetterQueue: q.DeadLetterQueue, MaxReceiveCount: q.MaxReceiveCount})
+		qc = append(qc, sqsemu.QueueConfig{Name: s.queueNames[q.LogicalID], VisibilityTimeout: time.Duration(q.VisibilityTimeoutSeconds) * time.Second,
+			MessageRetention: time.Duration(q.RetentionSeconds) * time.Second, DeadLetterQueue: s.queueNames[q.DeadLetterQueue], MaxReceiveCount: q.MaxReceiveCount,
+			FifoQueue: q.FifoQueue, ContentBasedDeduplication: q.ContentBasedDeduplication, DeduplicationScope: q.DeduplicationScope, FifoThroughputLimit: q.FifoThroughputLimit})
 	}
 	s.sqs = sqsemu.New(sqsemu.Config{Queues: qc, Region: Region, AccountID: AccountID})
 	s.sqs.SetBaseURL(s.URLs.SQS)
 	for _, q := range queues {
-		s.Queues[q.LogicalID] = s.sqs.QueueURL(q.LogicalID)
+		s.Queues[q.LogicalID] = s.sqs.QueueURL(s.queueNames[q.LogicalID])
 	}
 	if snap := filepath.Join(s.opt.StateDir, "sqs.json"); fileExists(snap) {
 		if err := s.sqs.RestoreFile(snap); err != nil {
@@ -262,6 +267,19 @@ func (s *Stack) startData(ctx context.Context, ls map[string]net.Listener) error
 	s.serve(ls["sqs"], s.sqs.Handler())
 	s.restored = true
 	return nil
+}
+
+// QueueNames are the local names of the template's queues, by logical id: the
+// logical id, with the .fifo suffix SQS requires for a FIFO queue.
+func QueueNames(queues []template.Queue) map[string]string {
+	names := map[string]string{}
+	for _, q := range queues {
+		names[q.LogicalID] = q.LogicalID
+		if q.FifoQueue {
+			names[q.LogicalID] += ".fifo"
+		}
+	}
+	return names
 }
 
 // DynamoTables are the template's tables as the embedded DynamoDB creates them
@@ -377,15 +395,23 @@ func (s *Stack) resolver() template.Resolver {
 			if _, ok := s.Queues[id]; ok {
 				switch attr {
 				case "Arn":
-					return s.sqs.QueueArn(id), true
+					return s.sqs.QueueArn(s.queueNames[id]), true
 				case "QueueName":
-					return id, true
+					return s.queueNames[id], true
 				case "QueueUrl":
 					return s.Queues[id], true
 				}
 			}
-			if t, ok := s.Tables[id]; ok && attr == "Arn" {
-				return "arn:aws:dynamodb:" + Region + ":" + AccountID + ":table/" + t, true
+			if t, ok := s.Tables[id]; ok {
+				switch attr {
+				case "Arn":
+					return "arn:aws:dynamodb:" + Region + ":" + AccountID + ":table/" + t, true
+				case "StreamArn":
+					if src := s.streamSource(); src != nil {
+						arn := src.StreamArn(t)
+						return arn, arn != ""
+					}
+				}
 			}
 			return "", false
 		},
@@ -483,9 +509,26 @@ func (s *Stack) startGateway(ls map[string]net.Listener) error {
 	return nil
 }
 
+// streamSource is where DynamoDB stream mappings read the tables' streams:
+// the embedded DynamoDB, which records every item change.
+func (s *Stack) streamSource() streammap.Source { return s.dyn }
+
 func (s *Stack) startMappings(ctx context.Context) error {
+	var checkpoints *streammap.FileCheckpoints
 	for _, f := range s.tmpl.Functions() {
 		for _, e := range f.Events {
+			if e.Type == "DynamoDB" {
+				if checkpoints == nil {
+					var err error
+					if checkpoints, err = streammap.OpenCheckpoints(filepath.Join(s.opt.StateDir, "streams-checkpoint.json")); err != nil {
+						return err
+					}
+				}
+				if err := s.startStreamMapping(ctx, f.LogicalID, e, checkpoints); err != nil {
+					return fmt.Errorf("%s.%s: %w", f.LogicalID, e.Name, err)
+				}
+				continue
+			}
 			if e.Type != "SQS" {
 				continue
 			}
@@ -493,7 +536,7 @@ func (s *Stack) startMappings(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s.%s: %w", f.LogicalID, e.Name, err)
 			}
-			m := sqsemu.Mapping{Queue: id, BatchSize: intProp(e.Properties["BatchSize"], 10)}
+			m := sqsemu.Mapping{Queue: s.queueNames[id], BatchSize: intProp(e.Properties["BatchSize"], 10)}
 			if w := intProp(e.Properties["MaximumBatchingWindowInSeconds"], 0); w > 0 {
 				m.MaximumBatchingWindow = time.Duration(w) * time.Second
 			}
@@ -513,6 +556,48 @@ func (s *Stack) startMappings(ctx context.Context) error {
 			}()
 		}
 	}
+	return nil
+}
+
+// startStreamMapping runs a `Type: DynamoDB` event's mapping: the table's
+// stream into function fn, its position kept in checkpoints.
+func (s *Stack) startStreamMapping(ctx context.Context, fn string, e template.Event, checkpoints streammap.Checkpoints) error {
+	ev, err := s.tmpl.StreamEvent(e)
+	if err != nil {
+		return err
+	}
+	if !ev.Enabled {
+		return nil
+	}
+	src := s.streamSource()
+	m := streammap.Mapping{
+		Name: fn + "." + e.Name, Table: s.Tables[ev.Table], FunctionArn: "arn:aws:lambda:" + Region + ":" + AccountID + ":function:" + fn, Region: Region,
+		StartingPosition: ev.StartingPosition, BatchSize: ev.BatchSize, MaximumBatchingWindow: time.Duration(ev.MaximumBatchingWindowInSeconds) * time.Second,
+		BisectBatchOnFunctionError: ev.BisectBatchOnFunctionError, MaximumRetryAttempts: ev.MaximumRetryAttempts,
+		ReportBatchItemFailures: ev.ReportBatchItemFailures, Checkpoints: checkpoints,
+		Logf: func(format string, args ...any) { fmt.Fprintf(s.out, "stream mapping "+format+"\n", args...) },
+	}
+	if ev.MaximumRecordAgeInSeconds > 0 {
+		m.MaximumRecordAge = time.Duration(ev.MaximumRecordAgeInSeconds) * time.Second
+	}
+	if ev.OnFailure != "" {
+		q := s.queueNames[ev.OnFailure]
+		m.OnFailure = func(_ context.Context, rec []byte) error {
+			_, err := s.sqs.Send(q, string(rec))
+			return err
+		}
+	}
+	r, err := streammap.Start(src, m, func(ctx context.Context, ev []byte) ([]byte, error) { return s.Invoke(ctx, fn, ev) })
+	if err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(s.out, "stream mapping %s -> %s stopped: %v\n", m.Table, fn, err)
+		}
+	}()
 	return nil
 }
 

@@ -77,7 +77,9 @@ type batch struct {
 	resp    *responseContext
 }
 
-type runner struct {
+// Runner is a started mapping: its position is set (from its checkpoint, or
+// from StartingPosition) and Run delivers from there.
+type Runner struct {
 	Mapping
 	src    Source
 	invoke InvokeFunc
@@ -86,12 +88,24 @@ type runner struct {
 	work   []batch // batches to deliver before reading on (bisected halves)
 }
 
-// Run delivers the table's stream to invoke until ctx ends, then returns
-// ctx.Err(). It fails at once for an invalid mapping or a table without a
-// stream.
+// Run starts m and delivers the table's stream to invoke until ctx ends,
+// then returns ctx.Err(). It fails at once for an invalid mapping or a table
+// without a stream.
 func Run(ctx context.Context, src Source, m Mapping, invoke InvokeFunc) error {
-	if err := m.Validate(); err != nil {
+	r, err := Start(src, m, invoke)
+	if err != nil {
 		return err
+	}
+	return r.Run(ctx)
+}
+
+// Start checks m and sets its position: a mapping with a checkpoint resumes
+// from it; one without starts at the stream's oldest record (TRIM_HORIZON)
+// or after its newest (LATEST, checkpointed at once so that a restart does
+// not skip what was written in between).
+func Start(src Source, m Mapping, invoke InvokeFunc) (*Runner, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
 	if m.BatchSize == 0 {
 		m.BatchSize = 100
@@ -108,13 +122,18 @@ func Run(ctx context.Context, src Source, m Mapping, invoke InvokeFunc) error {
 	if m.Logf == nil {
 		m.Logf = func(string, ...any) {}
 	}
-	r := &runner{Mapping: m, src: src, invoke: invoke, arn: src.StreamArn(m.Table)}
+	r := &Runner{Mapping: m, src: src, invoke: invoke, arn: src.StreamArn(m.Table)}
 	if r.arn == "" {
-		return fmt.Errorf("streammap: %s: table %s has no stream", m.Name, m.Table)
+		return nil, fmt.Errorf("streammap: %s: table %s has no stream", m.Name, m.Table)
 	}
 	if err := r.start(); err != nil {
-		return err
+		return nil, err
 	}
+	return r, nil
+}
+
+// Run delivers the stream until ctx ends, then returns ctx.Err().
+func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if len(r.work) == 0 {
 			recs, err := r.read(ctx)
@@ -136,7 +155,7 @@ func Run(ctx context.Context, src Source, m Mapping, invoke InvokeFunc) error {
 // stream that holds nothing after a checkpoint's record, or only records
 // numbered below it, was reset (its records were not kept): reading it from
 // its oldest record then delivers exactly the records written since.
-func (r *runner) start() error {
+func (r *Runner) start() error {
 	tip, err := r.tip()
 	if err != nil {
 		return fmt.Errorf("streammap: %s: reading the stream of %s: %w", r.Name, r.Table, err)
@@ -158,7 +177,7 @@ func (r *runner) start() error {
 	return nil
 }
 
-func (r *runner) load() (string, bool) {
+func (r *Runner) load() (string, bool) {
 	if r.Checkpoints == nil {
 		return "", false
 	}
@@ -169,7 +188,7 @@ func (r *runner) load() (string, bool) {
 	return p.After, true
 }
 
-func (r *runner) save() {
+func (r *Runner) save() {
 	if r.Checkpoints == nil {
 		return
 	}
@@ -179,7 +198,7 @@ func (r *runner) save() {
 }
 
 // tip is the sequence number of the newest record in the stream ("" if empty).
-func (r *runner) tip() (string, error) {
+func (r *Runner) tip() (string, error) {
 	after := ""
 	for {
 		recs, err := r.src.ReadStream(r.Table, after, 1000)
@@ -195,7 +214,7 @@ func (r *runner) tip() (string, error) {
 
 // read blocks until records follow the position and returns up to BatchSize
 // of them, gathering for up to MaximumBatchingWindow to fill the batch.
-func (r *runner) read(ctx context.Context) ([]Record, error) {
+func (r *Runner) read(ctx context.Context) ([]Record, error) {
 	var recs []Record
 	for {
 		changed := r.src.StreamChanged(r.Table)
@@ -238,7 +257,7 @@ func (r *runner) read(ctx context.Context) ([]Record, error) {
 }
 
 // deliver makes one attempt at the first pending batch.
-func (r *runner) deliver(ctx context.Context) {
+func (r *Runner) deliver(ctx context.Context) {
 	b := &r.work[0]
 	if r.MaximumRecordAge > 0 {
 		now := r.Now()
@@ -311,7 +330,7 @@ func (r *runner) deliver(ctx context.Context) {
 // failed record (len(recs) when all succeeded). ok is false when the whole
 // batch counts as failed: an unreadable response, or an item identifier
 // that is empty or names no record of the batch.
-func (r *runner) firstFailure(resp []byte, recs []Record) (int, bool) {
+func (r *Runner) firstFailure(resp []byte, recs []Record) (int, bool) {
 	if !r.ReportBatchItemFailures || len(resp) == 0 || string(resp) == "null" {
 		return len(recs), true
 	}
@@ -346,7 +365,7 @@ func (r *runner) firstFailure(resp []byte, recs []Record) (int, bool) {
 
 // event encodes as many leading records as fit in one invoke payload (at
 // least one) and returns the event and that count.
-func (r *runner) event(recs []Record) ([]byte, int) {
+func (r *Runner) event(recs []Record) ([]byte, int) {
 	var enc [][]byte
 	size := len(`{"Records":[]}`)
 	for _, rec := range recs {
@@ -365,7 +384,7 @@ func (r *runner) event(recs []Record) ([]byte, int) {
 
 // giveUp reports skipped records to the on-failure destination and moves
 // past them. It returns false, having moved nowhere, if ctx ended first.
-func (r *runner) giveUp(ctx context.Context, b batch, recs []Record, condition string) bool {
+func (r *Runner) giveUp(ctx context.Context, b batch, recs []Record, condition string) bool {
 	first, last := recs[0], recs[len(recs)-1]
 	r.Logf("%s: skipping %d records %s..%s of %s (%s after %d invocations)", r.Name, len(recs), first.SequenceNumber, last.SequenceNumber, r.Table, condition, b.invokes)
 	if r.OnFailure != nil {
@@ -405,12 +424,12 @@ func (r *runner) giveUp(ctx context.Context, b batch, recs []Record, condition s
 }
 
 // done moves the position to seq and checkpoints it.
-func (r *runner) done(seq string) {
+func (r *Runner) done(seq string) {
 	r.pos = seq
 	r.save()
 }
 
-func (r *runner) wait(ctx context.Context, d time.Duration) {
+func (r *Runner) wait(ctx context.Context, d time.Duration) {
 	select {
 	case <-r.After(d):
 	case <-ctx.Done():

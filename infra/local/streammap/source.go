@@ -9,26 +9,14 @@
 // so a restart resumes where it stopped: delivery is at least once.
 package streammap
 
-import (
-	"encoding/json"
-	"time"
-)
+import "github.com/estatepay/estatepay/infra/local/dynamo"
 
-// Record is one stream record, as the embedded DynamoDB's stream holds it.
-// Keys and images are DynamoDB JSON attribute values.
-type Record struct {
-	EventID                     string
-	EventName                   string // INSERT | MODIFY | REMOVE
-	SequenceNumber              string // per table, strictly increasing (SeqLess)
-	Keys, NewImage, OldImage    map[string]json.RawMessage
-	ApproximateCreationDateTime time.Time
-	SizeBytes                   int64
-	StreamViewType              string
-	UserIdentity                *Identity // nil unless the item was deleted by TTL
-}
+// Record is one stream record of the embedded DynamoDB (Keys and images in
+// DynamoDB JSON).
+type Record = dynamo.StreamRecord
 
 // Identity is a stream record's userIdentity (TTL deletions).
-type Identity struct{ Type, PrincipalID string }
+type Identity = dynamo.StreamIdentity
 
 // Source is a table's stream.
 type Source interface {
