@@ -4,25 +4,16 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "landing: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{
-		Store:         d.Store,
-		OAuth:         d.Providers,
-		Log:           d.Log,
-		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"),
-		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
-	}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), "")
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL")})
+	h := &Handler{Store: st, OAuth: prov, Log: platform.Logger(), PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000)}
 	platform.Start(h.Handle)
 }

@@ -14,14 +14,12 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
-	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
 
 // Handler serves the order routes.
 type Handler struct {
 	Payments *payments.Service
-	Store    *store.Store
 	Log      *slog.Logger
 }
 

@@ -1,23 +1,23 @@
-// Command orders is the orders function: POST /api/orders creates an order
-// idempotently and prepays it at the provider; GET /api/orders/{id} reports its
-// status to the payer's page.
+// Command orders serves POST /api/orders (idempotent order creation with the
+// provider's prepay) and GET /api/orders/{id} (order status for the result page).
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
-	d, err := setup.FromEnv(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "orders: init:", err)
-		os.Exit(1)
-	}
-	h := &Handler{Payments: d.Payments, Store: d.Store, Log: d.Log}
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger(),
+		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000)}
+	h := &Handler{Payments: svc, Log: svc.Log}
 	platform.Start(h.Handle)
 }

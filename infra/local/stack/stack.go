@@ -101,6 +101,9 @@ type Stack struct {
 	out       io.Writer
 	closeOnce sync.Once
 	restored  bool // tables and queues hold the saved state: Close may snapshot
+
+	mu            sync.Mutex
+	streamRunners []*streammap.Runner
 }
 
 type scheduled struct {
@@ -509,6 +512,19 @@ func (s *Stack) startGateway(ls map[string]net.Listener) error {
 	return nil
 }
 
+// StreamsCaughtUp reports whether every stream mapping has delivered every
+// record its table's stream holds now (tests wait on it instead of sleeping).
+func (s *Stack) StreamsCaughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.streamRunners {
+		if !r.CaughtUp() {
+			return false
+		}
+	}
+	return true
+}
+
 // streamSource is where DynamoDB stream mappings read the tables' streams:
 // the embedded DynamoDB, which records every item change.
 func (s *Stack) streamSource() streammap.Source { return s.dyn }
@@ -591,6 +607,9 @@ func (s *Stack) startStreamMapping(ctx context.Context, fn string, e template.Ev
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.streamRunners = append(s.streamRunners, r)
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -138,10 +138,12 @@ func SQSClient(s *stack.Stack) *sqs.Client {
 	})
 }
 
-// DrainEvents receives (and deletes) every message in PaymentEventsQueue and
+// DrainEvents waits until the stream relay has published every change stored
+// so far, then receives (and deletes) every message in PaymentEventsQueue and
 // checks the queue is empty afterwards.
 func DrainEvents(t testing.TB, s *stack.Stack) []order.Event {
 	t.Helper()
+	WaitFor(t, "the stream relay to catch up", 30*time.Second, s.StreamsCaughtUp)
 	ctx := context.Background()
 	c := SQSClient(s)
 	q := s.Queues["PaymentEventsQueue"]
@@ -171,16 +173,20 @@ func DrainEvents(t testing.TB, s *stack.Stack) []order.Event {
 			}
 		}
 	}
-	if v, f, ok := s.SQS().Depth("PaymentEventsQueue"); !ok || v != 0 || f != 0 {
+	if v, f, ok := s.SQS().Depth(paymentEventsQueue); !ok || v != 0 || f != 0 {
 		t.Fatalf("queue not empty after drain: visible=%d inflight=%d ok=%v", v, f, ok)
 	}
 	return out
 }
 
+// paymentEventsQueue is PaymentEventsQueue's local name (FIFO queues end in .fifo).
+const paymentEventsQueue = "PaymentEventsQueue.fifo"
+
 // QueueDepth is the number of messages (visible + in flight) in PaymentEventsQueue.
 func QueueDepth(t testing.TB, s *stack.Stack) int {
 	t.Helper()
-	v, f, ok := s.SQS().Depth("PaymentEventsQueue")
+	WaitFor(t, "the stream relay to catch up", 30*time.Second, s.StreamsCaughtUp)
+	v, f, ok := s.SQS().Depth(paymentEventsQueue)
 	if !ok {
 		t.Fatal("no PaymentEventsQueue")
 	}

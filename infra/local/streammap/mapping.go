@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,6 +87,19 @@ type Runner struct {
 	arn    string
 	pos    string  // last sequence number done with
 	work   []batch // batches to deliver before reading on (bisected halves)
+
+	position atomic.Pointer[string] // pos, for readers outside Run
+}
+
+// CaughtUp reports whether every record the stream holds now has been
+// delivered (or given up on): nothing is in flight or waiting for a retry.
+func (r *Runner) CaughtUp() bool {
+	pos := ""
+	if p := r.position.Load(); p != nil {
+		pos = *p
+	}
+	recs, err := r.src.ReadStream(r.Table, pos, 1)
+	return err == nil && len(recs) == 0
 }
 
 // Run starts m and delivers the table's stream to invoke until ctx ends,
@@ -129,6 +143,8 @@ func Start(src Source, m Mapping, invoke InvokeFunc) (*Runner, error) {
 	if err := r.start(); err != nil {
 		return nil, err
 	}
+	pos := r.pos
+	r.position.Store(&pos)
 	return r, nil
 }
 
@@ -427,6 +443,7 @@ func (r *Runner) giveUp(ctx context.Context, b batch, recs []Record, condition s
 func (r *Runner) done(seq string) {
 	r.pos = seq
 	r.save()
+	r.position.Store(&seq)
 }
 
 func (r *Runner) wait(ctx context.Context, d time.Duration) {
