@@ -60,7 +60,7 @@ type Options struct {
 	// Logger gets integration failures at Error; requests, and clients that
 	// went away before their answer, at Debug. Default slog.Default().
 	Logger *slog.Logger
-	Now                func() time.Time
+	Now    func() time.Time
 }
 
 type gateway struct {
