@@ -9,14 +9,18 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
+	"github.com/estatepay/estatepay/infra/local/stacktest"
 )
 
 // While the stack starts (here: building the fixture's functions from
@@ -160,5 +164,62 @@ func TestFixtureBodyLimitsAndClientGone(t *testing.T) {
 	})
 	if out := log.String(); strings.Contains(out, "level=ERROR") {
 		t.Errorf("the stack logged errors:\n%s", out)
+	}
+}
+
+// makeSweep runs `make sweep` in dir with the repository's Makefile.
+func makeSweep(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PORT=") && !strings.HasPrefix(kv, "MAKE") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command("make", append([]string{"-s", "-f", filepath.Join(stacktest.Root(t), "Makefile"), "-C", dir, "sweep"}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// make sweep fires the schedule on the running stack whatever its ports:
+// the control URL comes from .local/stack.json, or from PORT when given.
+func TestMakeSweepFindsTheRunningStack(t *testing.T) {
+	dir := t.TempDir()
+	s := stacktest.Start(t, stacktest.Options{StateDir: filepath.Join(dir, ".local")})
+	out, err := makeSweep(t, dir)
+	if err != nil || !strings.Contains(out, "POST "+s.URLs.Control+"/schedules/SweeperFunction.Sweep") || !strings.Contains(out, `"Examined"`) {
+		t.Errorf("make sweep: %v\n%s", err, out)
+	}
+
+	// PORT=N means the stack whose gateway is on N: control on N+9.
+	fired := make(chan string, 1)
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fired <- r.Method + " " + r.URL.Path
+		_, _ = io.WriteString(w, `{"Examined":0}`)
+	}))
+	defer ctl.Close()
+	port, _ := strconv.Atoi(ctl.URL[strings.LastIndex(ctl.URL, ":")+1:])
+	if out, err := makeSweep(t, dir, "PORT="+strconv.Itoa(port-9)); err != nil {
+		t.Errorf("make sweep PORT=%d: %v\n%s", port-9, err, out)
+	}
+	select {
+	case got := <-fired:
+		if got != "POST /schedules/SweeperFunction.Sweep" {
+			t.Errorf("PORT=%d fired %s", port-9, got)
+		}
+	default:
+		t.Errorf("make sweep PORT=%d did not reach PORT+9", port-9)
+	}
+
+	// No stack on that port: make sweep fails (curl's failure is not masked).
+	if out, err := makeSweep(t, dir, "PORT=1"); err == nil {
+		t.Errorf("make sweep against a closed port succeeded:\n%s", out)
+	}
+
+	// No stack: a clear message, not a curl error against a guessed port.
+	out, err = makeSweep(t, t.TempDir())
+	if err == nil || !strings.Contains(out, "no local stack is running") {
+		t.Errorf("make sweep without a stack: %v\n%s", err, out)
 	}
 }
