@@ -60,6 +60,9 @@ func seedPaid(t *testing.T, st *store.Store, community, prefix string, n int, st
 		o := store.Order{ID: id, CommunityID: community, CompanyID: stack.DemoCompanyID, CodeToken: "t", Channel: domain.Alipay,
 			IfaceID: "demo-alipay", MerchantID: stack.DemoAlipaySellerID, AppID: stack.DemoAlipayAppID, AmountFen: int64(100 * (i + 1)),
 			RequestHash: "h", CreatedAt: start, ExpireAt: start.Add(10 * time.Minute)}
+		if i == n-1 {
+			o.Fields = map[string]string{"room": "3-201"} // payer fields (M5) show in the newest record
+		}
 		if _, created, err := st.CreateOrder(ctx, o); err != nil || !created {
 			t.Fatalf("create %s: %v", id, err)
 		}
@@ -128,9 +131,16 @@ func TestAdmin(t *testing.T) {
 			t.Fatalf("records %v, want %v (newest first)", got, want)
 		}
 		first := r.page.Payments[0]
-		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay || first.PaidAt == nil ||
-			!first.PaidAt.Equal(start.Add(4*time.Minute)) || first.ProviderTxnID != "TXN"+first.OrderID {
+		// Times are Asia/Shanghai with the offset: 08:04 UTC is 16:04 +08:00.
+		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay ||
+			first.PaidAt != "2025-03-01T16:04:00+08:00" || first.ProviderTxnID != "TXN"+first.OrderID {
 			t.Errorf("first record %+v", first)
+		}
+		if len(first.Fields) != 1 || first.Fields["room"] != "3-201" || r.page.Payments[1].Fields != nil {
+			t.Errorf("payer fields in records: %v, %v", first.Fields, r.page.Payments[1].Fields)
+		}
+		if !strings.Contains(r.raw, `"paid_at":"2025-03-01T16:04:00+08:00"`) || strings.Contains(r.raw, `Z"`) {
+			t.Errorf("raw times not +08:00: %s", r.raw)
 		}
 		if r.page.NextCursor != "" {
 			t.Errorf("single page with a cursor %q", r.page.NextCursor)
