@@ -71,4 +71,9 @@ func TestCreateOrderPayerFields(t *testing.T) {
 	if err != nil || !maps.Equal(got.Fields, map[string]string{"room": "3-201"}) {
 		t.Fatalf("stored fields %v (%v), want room=3-201", got.Fields, err)
 	}
+	// The same key with other field values is another request.
+	r.Fields = map[string]string{"room": "3-202"}
+	if _, err := e.svc.CreateOrder(ctx, r); !errors.Is(err, payments.ErrIdempotencyConflict) {
+		t.Fatalf("same key, other 房号: %v, want ErrIdempotencyConflict", err)
+	}
 }

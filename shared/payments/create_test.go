@@ -143,7 +143,6 @@ func TestCreateOrderAlipayIdempotent(t *testing.T) {
 		func(r *payments.CreateRequest) {
 			r.Channel, r.PayerID, r.PayerIface, r.PayerApp = domain.WeChat, "oPayer", "wx-1", wxApp
 		},
-		func(r *payments.CreateRequest) { r.Fields = map[string]string{"room": "1-101"} },
 	} {
 		r2 := r
 		mut(&r2)
@@ -197,7 +196,7 @@ func TestCreateOrderOneWrite(t *testing.T) {
 func TestCreateOrderExpired(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	r := payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 300, PayerID: "oPayer", IdempotencyKey: key}
+	r := payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 300, PayerID: "oPayer", PayerIface: "wx-1", PayerApp: wxApp, IdempotencyKey: key}
 	c, err := e.svc.CreateOrder(ctx, r)
 	if err != nil {
 		t.Fatal(err)

@@ -319,11 +319,11 @@ func TestControlEndpoint(t *testing.T) {
 	ctl := s.URLs.Control
 
 	r := do(t, "POST", ctl+"/schedules/SweeperFunction.Sweep", "", "")
-	var rep map[string]int
+	var rep map[string]any
 	if r.status != 200 || json.Unmarshal([]byte(r.body), &rep) != nil {
 		t.Fatalf("fire sweep: %d %s", r.status, r.body)
 	}
-	for _, k := range []string{"Examined", "Paid", "Closed", "EventsSent", "Failed"} {
+	for _, k := range []string{"Examined", "Paid", "Refunded", "Closed", "Postponed", "Failed", "Stopped"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("report %s lacks %s", r.body, k)
 		}
