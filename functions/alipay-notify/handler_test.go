@@ -321,7 +321,6 @@ func TestAlipayNotify(t *testing.T) {
 		}
 	})
 
-
 	t.Run("RefundAfterPayment", func(t *testing.T) {
 		// Paid, then refunded in full at Alipay: two changes, two events
 		// (payment.succeeded, then order.refunded), and the refund
