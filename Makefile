@@ -43,8 +43,16 @@ package: ## build for Lambda and write dist/<Function>.zip and dist/template.yam
 deploy: package ## sam deploy dist/template.yaml with samconfig.toml (needs the SAM CLI and AWS credentials)
 	sam deploy --config-file samconfig.toml
 
-sweep: ## fire the sweeper schedule now on a running local stack
-	curl -fsS -X POST http://127.0.0.1:$$(( $(PORT) + 9 ))/schedules/SweeperFunction.Sweep; echo
+# The running stack's control URL is urls.control in .local/stack.json (which
+# exists only while a stack is up); PORT given to make (or in the environment)
+# means that stack's gateway port instead, control being PORT+9.
+sweep: ## fire the sweeper schedule now on the running local stack (control URL from .local/stack.json)
+	@if [ "$(origin PORT)" != file ]; then ctl="http://127.0.0.1:$$(( $(PORT) + 9 ))"; \
+	elif [ -f .local/stack.json ]; then ctl=$$(sed -n 's/^ *"control": *"\([^"]*\)".*/\1/p' .local/stack.json | head -n 1); \
+	else echo "make sweep: no local stack is running (.local/stack.json is missing); start one with make run, or give PORT" >&2; exit 1; fi; \
+	[ -n "$$ctl" ] || { echo "make sweep: .local/stack.json has no urls.control" >&2; exit 1; }; \
+	echo "POST $$ctl/schedules/SweeperFunction.Sweep" >&2; \
+	curl -fsS -X POST "$$ctl/schedules/SweeperFunction.Sweep" && echo
 
 clean: ## remove build output
 	rm -rf dist .local/build

@@ -20,15 +20,16 @@ import (
 )
 
 // recordView and pageView decode the records API as a client does: paid_at
-// is an RFC 3339 instant, whatever its offset.
+// is an RFC 3339 instant (ISO 8601 with the +08:00 offset).
 type recordView struct {
-	OrderID       string         `json:"order_id"`
-	AmountFen     int64          `json:"amount_fen"`
-	Amount        string         `json:"amount"`
-	Channel       domain.Channel `json:"channel"`
-	PaidAt        string         `json:"paid_at"`
-	ProviderTxnID string         `json:"provider_txn_id"`
-	PayerID       string         `json:"payer_id"`
+	OrderID       string            `json:"order_id"`
+	AmountFen     int64             `json:"amount_fen"`
+	Amount        string            `json:"amount"`
+	Channel       domain.Channel    `json:"channel"`
+	PaidAt        string            `json:"paid_at"`
+	ProviderTxnID string            `json:"provider_txn_id"`
+	PayerID       string            `json:"payer_id"`
+	Fields        map[string]string `json:"fields"`
 }
 
 type pageView struct {
@@ -83,6 +84,9 @@ func seedPaid(t *testing.T, st *store.Store, community, prefix string, n int, st
 			RequestHash: "h"}, start, 10*time.Minute, 2*time.Minute)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == n-1 {
+			o.Fields = map[string]string{"room": "3-201"} // payer fields (M5) show in the newest record
 		}
 		if _, err := repo.Create(ctx, o); err != nil {
 			t.Fatalf("create %s: %v", id, err)
@@ -169,7 +173,8 @@ func TestAdmin(t *testing.T) {
 			t.Fatalf("records %v, want %v (newest first)", got, want)
 		}
 		first := r.page.Payments[0]
-		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay ||
+		// Times are Asia/Shanghai with the offset: 08:04 UTC is 16:04 +08:00.
+		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay || first.PaidAt != "2025-03-01T16:04:00+08:00" ||
 			!paidAt(t, first).Equal(start.Add(4*time.Minute)) || first.ProviderTxnID != "TXN"+first.OrderID || first.PayerID != "2088buyer" {
 			t.Errorf("first record %+v", first)
 		}
@@ -177,6 +182,12 @@ func TestAdmin(t *testing.T) {
 			if at := start.Add(time.Duration(len(want)-1-i) * time.Minute); !paidAt(t, p).Equal(at) {
 				t.Errorf("record %s paid_at %s, want the instant %v", p.OrderID, p.PaidAt, at)
 			}
+		}
+		if len(first.Fields) != 1 || first.Fields["room"] != "3-201" || r.page.Payments[1].Fields != nil {
+			t.Errorf("payer fields in records: %v, %v", first.Fields, r.page.Payments[1].Fields)
+		}
+		if !strings.Contains(r.raw, `"paid_at":"2025-03-01T16:04:00+08:00"`) || strings.Contains(r.raw, `Z"`) {
+			t.Errorf("raw times not +08:00: %s", r.raw)
 		}
 		if r.page.NextCursor != "" {
 			t.Errorf("single page with a cursor %q", r.page.NextCursor)

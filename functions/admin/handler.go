@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -58,15 +58,18 @@ func (h *Handler) authorize(ctx context.Context, req web.Request) (web.Response,
 	return web.Response{}, true
 }
 
-// PaymentRecord is one collection record (C7).
+// PaymentRecord is one collection record (C7). Times are ISO 8601 in
+// Asia/Shanghai with the offset (2026-11-29T10:00:05+08:00): the business
+// calendar people read records in.
 type PaymentRecord struct {
-	OrderID       string         `json:"order_id"`
-	AmountFen     int64          `json:"amount_fen"`
-	Amount        string         `json:"amount"`
-	Channel       domain.Channel `json:"channel"`
-	PaidAt        *time.Time     `json:"paid_at"`
-	ProviderTxnID string         `json:"provider_txn_id"`
-	PayerID       string         `json:"payer_id"`
+	OrderID       string            `json:"order_id"`
+	AmountFen     int64             `json:"amount_fen"`
+	Amount        string            `json:"amount"`
+	Channel       domain.Channel    `json:"channel"`
+	PaidAt        string            `json:"paid_at"`
+	ProviderTxnID string            `json:"provider_txn_id"`
+	PayerID       string            `json:"payer_id"`
+	Fields        map[string]string `json:"fields,omitempty"` // payer fields (M5), e.g. {"room":"3-201"}
 }
 
 // PaymentsPage is the response of the records endpoint.
@@ -105,11 +108,14 @@ func (h *Handler) payments(ctx context.Context, req web.Request) web.Response {
 	}
 	out := PaymentsPage{CommunityID: id, Community: com.Name, Payments: []PaymentRecord{}, NextCursor: page.Next}
 	for _, o := range page.Orders {
-		paidAt := o.PaidAt
-		out.Payments = append(out.Payments, PaymentRecord{
+		rec := PaymentRecord{
 			OrderID: o.ID, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
-			PaidAt: &paidAt, ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID,
-		})
+			ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields,
+		}
+		if !o.PaidAt.IsZero() {
+			rec.PaidAt = calendar.Format(o.PaidAt)
+		}
+		out.Payments = append(out.Payments, rec)
 	}
 	return web.JSON(http.StatusOK, out)
 }

@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/store"
@@ -22,18 +26,52 @@ type OAuthSource interface {
 	OAuth(ctx context.Context, iface store.Interface) (wechatpay.OAuth, error)
 }
 
+// Directory resolves scanned codes (store.CachedDirectory).
+type Directory interface {
+	LoadCollection(ctx context.Context, token string) (store.Collection, error)
+}
+
+// OrderReader reads orders for the receipt (store.Orders).
+type OrderReader interface {
+	Get(ctx context.Context, id string) (order.Order, error)
+}
+
 // Handler serves the landing routes.
 type Handler struct {
-	Store         *store.Store
+	Directory     Directory
+	Store         *store.Store // health check: one uncached directory read
+	Orders        OrderReader
 	OAuth         OAuthSource
 	Log           *slog.Logger
 	PublicBaseURL string
 	MaxAmountFen  int64
+	Payers        web.PayerCookies // the signed WeChat payer identity (bug 9)
+	Now           func() time.Time
 }
 
-const stateCookie = "ep_oauth_state"
+const (
+	stateCookie = "ep_oauth_state"
+	// retryParam marks an OAuth round trip that is already a retry: a second
+	// failure shows a message instead of looping through WeChat again.
+	retryParam = "oauth_retry"
+)
 
-// Handle routes by the API Gateway route key.
+// Messages of the landing pages.
+const (
+	msgOAuthFailed   = "微信授权失败，请重新扫码"
+	msgOrderNotFound = "未找到该订单，请返回重新支付。"
+)
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Handle routes by the API Gateway route key. Anything else (the $default
+// route: "/", unknown paths) is a Chinese 404 page for browsers and a JSON 404
+// for programs.
 func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, error) {
 	switch req.RouteKey {
 	case "GET /healthz":
@@ -43,7 +81,7 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	case "GET /c/{token}/orders/{id}":
 		return h.result(ctx, req)
 	}
-	return web.Error(http.StatusNotFound, "not_found", "no such route"), nil
+	return web.NotFound(req), nil
 }
 
 func (h *Handler) health(ctx context.Context) (web.Response, error) {
@@ -63,7 +101,7 @@ func (h *Handler) collection(ctx context.Context, token string) (store.Collectio
 	if !domain.IsCodeToken(token) {
 		return store.Collection{}, notFound(), false, nil
 	}
-	col, err := h.Store.LoadCollection(ctx, token)
+	col, err := h.Directory.LoadCollection(ctx, token)
 	if errors.Is(err, store.ErrNotFound) {
 		return col, notFound(), false, nil
 	}
@@ -88,53 +126,106 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if max == 0 {
 		max = h.MaxAmountFen
 	}
-	page := web.PayPage{Title: title, Community: title, Company: col.Company.Name, Token: token, Channel: string(decision.App), MaxFen: max}
-	if decision.App == domain.WeChat {
-		openid, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, token)
-		if err != nil {
-			h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
-			return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: "微信授权失败，请重新扫码"}), nil
-		}
-		if redirect != nil {
-			return *redirect, nil
-		}
-		page.PayerID = openid
-		r := web.Render(http.StatusOK, "pay.html", page)
-		// The state is single use: clear it.
-		r.Cookies = []string{stateCookie + "=; Path=/c/; Max-Age=0; HttpOnly; SameSite=Lax" + h.secureAttr()}
-		return r, nil
+	page := web.PayPage{Title: title, Community: title, Company: col.Company.Name, Token: token, Channel: string(decision.App), MaxFen: max, Fields: col.PayerFields()}
+	if decision.App != domain.WeChat {
+		return web.Render(http.StatusOK, "pay.html", page), nil
 	}
-	return web.Render(http.StatusOK, "pay.html", page), nil
+	cookies, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, token)
+	if err != nil {
+		h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
+		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil
+	}
+	if redirect != nil {
+		return *redirect, nil
+	}
+	r := web.Render(http.StatusOK, "pay.html", page)
+	r.Cookies = cookies
+	return r, nil
 }
 
-// wechatPayer runs the snsapi_base OAuth round trip: without a code it redirects
-// to WeChat with a fresh state (also set as a cookie); with one it checks the
-// state and exchanges the code for the payer's openid.
-func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.Interface, token string) (string, *web.Response, error) {
-	oauth, err := h.OAuth.OAuth(ctx, iface)
-	if err != nil {
-		return "", nil, err
-	}
+// wechatPayer establishes the WeChat payer (snsapi_base openid) for the form:
+//
+//   - a valid payer cookie for this code's interface and app is enough: no
+//     OAuth round trip (a reload, or Back after paying);
+//   - a fresh OAuth code with the matching state is exchanged for the openid,
+//     which is issued as the signed payer cookie;
+//   - a used, replayed or invalid code falls back to the payer cookie when
+//     there is one, else redoes the OAuth step silently — once: a second
+//     failure in a row is an error (微信授权失败), never a redirect loop.
+//
+// It returns the cookies to set, or a redirect to WeChat's authorize page.
+func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.Interface, token string) ([]string, *web.Response, error) {
+	now := h.now()
+	appID := iface.OAuthAppID()
+	p, cerr := h.Payers.Read(req, now)
+	haveCookie := cerr == nil && p.Iface == iface.ID && p.AppID == appID
 	code := req.QueryStringParameters["code"]
 	if code == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
-			return "", nil, err
+		if haveCookie {
+			return nil, nil, nil
 		}
-		state := hex.EncodeToString(b)
-		r := web.Redirect(oauth.AuthorizeURL(h.selfURL(req, "/c/"+url.PathEscape(token)), state))
-		r.Cookies = []string{stateCookie + "=" + state + "; Path=/c/; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}
-		return "", &r, nil
+		return h.authorize(ctx, req, iface, token, false)
 	}
+	cookies, err := h.exchange(ctx, req, iface, code, now)
+	if err == nil {
+		return cookies, nil, nil
+	}
+	if haveCookie {
+		// The code was replayed (Back, reload): the identity we issued stands.
+		h.Log.InfoContext(ctx, "oauth code not usable; payer cookie kept", "token_prefix", token[:6], "err", err)
+		return []string{clearState(h.secureAttr())}, nil, nil
+	}
+	if req.QueryStringParameters[retryParam] != "" {
+		return nil, nil, err
+	}
+	h.Log.InfoContext(ctx, "oauth code not usable; authorising again", "token_prefix", token[:6], "err", err)
+	return h.authorize(ctx, req, iface, token, true)
+}
+
+// authorize redirects to WeChat with a fresh state (also set as a cookie).
+func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.Interface, token string, retry bool) ([]string, *web.Response, error) {
+	oauth, err := h.OAuth.OAuth(ctx, iface)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, nil, err
+	}
+	state := hex.EncodeToString(b)
+	back := "/c/" + url.PathEscape(token)
+	if retry {
+		back += "?" + retryParam + "=1"
+	}
+	r := web.Redirect(oauth.AuthorizeURL(h.selfURL(req, back), state))
+	r.Cookies = []string{stateCookie + "=" + state + "; Path=/c/; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}
+	return nil, &r, nil
+}
+
+// exchange checks the state and trades the code for the openid, returning the
+// payer cookies to set (and the cleared state: it is single use).
+func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Interface, code string, now time.Time) ([]string, error) {
 	state := req.QueryStringParameters["state"]
 	if state == "" || state != web.Cookie(req, stateCookie) {
-		return "", nil, errors.New("oauth state mismatch")
+		return nil, errors.New("oauth state mismatch")
+	}
+	oauth, err := h.OAuth.OAuth(ctx, iface)
+	if err != nil {
+		return nil, err
 	}
 	openid, err := oauth.OpenID(ctx, code)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	return openid, nil, nil
+	cookies, err := h.Payers.Issue(web.Payer{Iface: iface.ID, AppID: iface.OAuthAppID(), OpenID: openid}, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(cookies, clearState(h.secureAttr())), nil
+}
+
+func clearState(secure string) string {
+	return stateCookie + "=; Path=/c/; Max-Age=0; HttpOnly; SameSite=Lax" + secure
 }
 
 // selfURL is this deployment's URL for path, on the host the browser used (so a
@@ -158,15 +249,79 @@ func (h *Handler) secureAttr() string {
 	return ""
 }
 
+// result renders the receipt of an order made through this code. Unknown
+// orders, and orders of any other code, are a 404 page: the page never shows
+// another community's payment under this code's name.
 func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, error) {
-	col, resp, ok, err := h.collection(ctx, req.PathParameters["token"])
+	token := req.PathParameters["token"]
+	col, resp, ok, err := h.collection(ctx, token)
 	if !ok || err != nil {
 		return resp, err
 	}
+	title := col.Community.Name
+	orderNotFound := web.Render(http.StatusNotFound, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOrderNotFound})
 	id := req.PathParameters["id"]
 	if !payments.IsOrderID(id) {
-		return notFound(), nil
+		return orderNotFound, nil
 	}
-	title := col.Community.Name
-	return web.Render(http.StatusOK, "result.html", web.ResultPage{Title: title, Community: title, OrderID: id}), nil
+	o, err := h.Orders.Get(ctx, id)
+	if errors.Is(err, order.ErrNotFound) {
+		return orderNotFound, nil
+	}
+	if err != nil {
+		return web.Response{}, err
+	}
+	if o.CodeToken != token {
+		h.Log.WarnContext(ctx, "result page for another code's order", "order_id", id, "token_prefix", token[:6])
+		return orderNotFound, nil
+	}
+	return web.Render(http.StatusOK, "result.html", receipt(col, o)), nil
+}
+
+// receipt is what the result page shows of o.
+func receipt(col store.Collection, o order.Order) web.ResultPage {
+	p := web.ResultPage{
+		Title: "支付结果 - " + col.Community.Name, Community: col.Community.Name, Company: col.Company.Name,
+		Token: o.CodeToken, OrderID: o.ID, Amount: domain.FormatYuan(o.AmountFen), ChannelName: channelName(o.Channel),
+	}
+	switch o.Status {
+	case order.Paid:
+		p.State, p.StatusText = "paid", "支付成功"
+		p.PaidAt = calendar.FormatReadable(o.PaidAt)
+	case order.Created, order.Pending:
+		p.State, p.StatusText = "pending", "正在确认支付结果…"
+	case order.Refunded:
+		p.State, p.StatusText = "closed", "已退款"
+	default:
+		p.State, p.StatusText = "closed", "订单已关闭"
+	}
+	shown := map[string]bool{}
+	for _, f := range col.PayerFields() {
+		if v := o.Fields[f.Key]; v != "" {
+			p.Fields = append(p.Fields, web.ReceiptField{Label: f.Label, Value: v})
+			shown[f.Key] = true
+		}
+	}
+	// Values of fields no longer configured still belong on the receipt.
+	rest := make([]string, 0, len(o.Fields))
+	for k := range o.Fields {
+		if !shown[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		p.Fields = append(p.Fields, web.ReceiptField{Label: k, Value: o.Fields[k]})
+	}
+	return p
+}
+
+func channelName(ch domain.Channel) string {
+	switch ch {
+	case domain.WeChat:
+		return "微信支付"
+	case domain.Alipay:
+		return "支付宝"
+	}
+	return string(ch)
 }

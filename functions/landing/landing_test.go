@@ -10,11 +10,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
+	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 const (
@@ -226,11 +230,10 @@ func TestLanding(t *testing.T) {
 		if p.status != http.StatusOK || !hasForm(p) || !strings.Contains(p.body, `data-channel="wechat"`) {
 			t.Fatalf("after OAuth: status %d url %s body:\n%s", p.status, p.url, p.body)
 		}
-		m := regexp.MustCompile(`data-payer="([^"]*)"`).FindStringSubmatch(p.body)
-		if m == nil || !regexp.MustCompile(`^o[A-Za-z0-9_-]{27}$`).MatchString(m[1]) {
-			t.Fatalf("data-payer = %v, want an openid", m)
+		// The page carries no payer identity: it is in the signed, HttpOnly payer cookie.
+		if strings.Contains(p.body, "data-payer") {
+			t.Fatal("the form exposes a payer id")
 		}
-		// The openid is the sandbox user's stable openid for the demo app.
 		var uid string
 		sb, _ := url.Parse(s.URLs.WeChatSandbox)
 		for _, ck := range jar.Cookies(sb) {
@@ -238,8 +241,19 @@ func TestLanding(t *testing.T) {
 				uid = ck.Value
 			}
 		}
-		if uid == "" || m[1] != wechatsb.OpenID(stack.DemoWeChatAppID, uid) {
-			t.Fatalf("payer %q is not the sandbox user's openid (uid %q)", m[1], uid)
+		want := wechatsb.OpenID(stack.DemoWeChatAppID, uid)
+		for _, path := range []string{"/api/orders", "/c/" + dc.Token} {
+			u, _ := url.Parse(gw + path)
+			payer := payerFromJar(t, jar, u, s)
+			if uid == "" || payer.OpenID != want || payer.AppID != stack.DemoWeChatAppID || payer.Iface != "demo-wechat" {
+				t.Fatalf("payer cookie sent to %s: %+v, want openid %s (uid %q) of the demo app", path, payer, want, uid)
+			}
+		}
+		setCookies := strings.Join(p.header.Values("Set-Cookie"), "\n")
+		for _, attr := range []string{"ep_payer=", "HttpOnly", "SameSite=Lax", "Path=/api/orders", "Path=/c/", "Max-Age=1800"} {
+			if !strings.Contains(setCookies, attr) {
+				t.Errorf("payer cookie without %s:\n%s", attr, setCookies)
+			}
 		}
 		// The OAuth state is single use: the form response clears its cookie.
 		gwURL, _ := url.Parse(gw + "/c/")
@@ -248,14 +262,30 @@ func TestLanding(t *testing.T) {
 				t.Fatalf("state cookie still set after OAuth: %v", ck)
 			}
 		}
-		// The code is single use: replaying the final URL shows no form.
-		replay := get(t, browser, p.url.String(), uaWeChat)
-		if hasForm(replay) {
-			t.Fatal("a replayed OAuth code produced a form")
+		// Bug 12: replaying the used code (Back, reload) with the payer cookie
+		// shows the form again, silently, without another OAuth round trip.
+		replay := get(t, noRedirectJar(jar), p.url.String(), uaWeChat)
+		if replay.status != http.StatusOK || !hasForm(replay) {
+			t.Fatalf("replayed code with the payer cookie: %d %s", replay.status, message(replay))
+		}
+		// A plain reload of the code URL needs no OAuth either.
+		if r := get(t, noRedirectJar(jar), gw+"/c/"+dc.Token, uaWeChat); r.status != http.StatusOK || !hasForm(r) {
+			t.Fatalf("reload with the payer cookie: %d", r.status)
+		}
+		// Without the payer cookie a replayed code redoes OAuth silently (once) ...
+		r := get(t, c, p.url.String(), uaWeChat)
+		loc, _ := url.Parse(r.header.Get("Location"))
+		if r.status != http.StatusFound || loc.Path != "/connect/oauth2/authorize" || loc.Query().Get("redirect_uri") != gw+"/c/"+dc.Token+"?oauth_retry=1" {
+			t.Fatalf("replayed code without the cookie: %d %q, want a retry of OAuth", r.status, r.header.Get("Location"))
+		}
+		// ... and the whole retry, in a fresh browser, ends on the form.
+		jar2, _ := cookiejar.New(nil)
+		if r := get(t, &http.Client{Jar: jar2}, p.url.String(), uaWeChat); r.status != http.StatusOK || !hasForm(r) {
+			t.Fatalf("replayed code in a fresh browser: %d %q", r.status, message(r))
 		}
 	})
 
-	t.Run("WeChat OAuth state mismatch", func(t *testing.T) {
+	t.Run("WeChat OAuth failures", func(t *testing.T) {
 		dc := demo(t, s, "demo-both")
 		p := get(t, c, gw+"/c/"+dc.Token, uaWeChat)
 		loc, _ := url.Parse(p.header.Get("Location"))
@@ -276,17 +306,21 @@ func TestLanding(t *testing.T) {
 			"empty state":   {"code=" + code + "&state=", &http.Cookie{Name: "ep_oauth_state", Value: ""}},
 			"cookie forged": {"code=" + code + "&state=" + state, &http.Cookie{Name: "ep_oauth_state", Value: "x" + state}},
 			"bad code":      {"code=bogus&state=" + state, &http.Cookie{Name: "ep_oauth_state", Value: state}},
+			"forged payer":  {"code=bogus&state=" + state, &http.Cookie{Name: "ep_payer", Value: "MXw5OTk5OTk5OTk5fGRlbW8td2VjaGF0fHd4ODg4fG9BdHRhY2tlcg.AAAA"}},
 		} {
 			var cks []*http.Cookie
 			if tc.cookie != nil {
 				cks = append(cks, tc.cookie)
 			}
+			// First failure: OAuth again, marked as a retry; never a form.
 			r := get(t, c, gw+"/c/"+dc.Token+"?"+tc.query, uaWeChat, cks...)
-			if hasForm(r) || strings.Contains(r.body, "data-payer") {
-				t.Errorf("%s: a form was shown", name)
+			if hasForm(r) || r.status != http.StatusFound || !strings.Contains(r.header.Get("Location"), url.QueryEscape("?oauth_retry=1")) {
+				t.Errorf("%s: status %d location %q, want a silent OAuth retry", name, r.status, r.header.Get("Location"))
 			}
-			if r.status != http.StatusOK || message(r) == "" {
-				t.Errorf("%s: status %d message %q", name, r.status, message(r))
+			// A failure on the retry: the message, no loop, no form.
+			r = get(t, c, gw+"/c/"+dc.Token+"?oauth_retry=1&"+tc.query, uaWeChat, cks...)
+			if hasForm(r) || r.status != http.StatusOK || message(r) != "微信授权失败，请重新扫码" {
+				t.Errorf("%s (retry): status %d message %q", name, r.status, message(r))
 			}
 		}
 	})
@@ -337,21 +371,130 @@ func TestLanding(t *testing.T) {
 	})
 
 	t.Run("result page", func(t *testing.T) {
+		ctx := context.Background()
 		dc := demo(t, s, "demo-both")
-		id := "EP" + strings.Repeat("B", 26)
-		p := get(t, c, gw+"/c/"+dc.Token+"/orders/"+id, uaAlipay)
-		if p.status != http.StatusOK || !strings.Contains(p.body, `data-order="`+id+`"`) || !strings.Contains(p.body, dc.Name) {
-			t.Fatalf("result page: %d\n%s", p.status, p.body)
-		}
+		other := demo(t, s, "demo-alipay-only")
+		// Unknown and malformed orders, and unknown codes: 404 pages.
 		for _, path := range []string{
+			"/c/" + dc.Token + "/orders/EP" + strings.Repeat("B", 26),
 			"/c/" + dc.Token + "/orders/EPshort",
 			"/c/" + dc.Token + "/orders/ep" + strings.Repeat("b", 26),
 			"/c/" + dc.Token + "/orders/EP" + strings.Repeat("1", 26),
-			"/c/AAAAAAAAAAAAAAAAAAAAAA/orders/" + id,
+			"/c/AAAAAAAAAAAAAAAAAAAAAA/orders/EP" + strings.Repeat("B", 26),
 		} {
-			if p := get(t, c, gw+path, uaAlipay); p.status != http.StatusNotFound || strings.Contains(p.body, "data-order") {
-				t.Errorf("%s: status %d", path, p.status)
+			if p := get(t, c, gw+path, uaAlipay); p.status != http.StatusNotFound || strings.Contains(p.body, "data-order") ||
+				!strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || message(p) == "" {
+				t.Errorf("%s: status %d message %q", path, p.status, message(p))
+			}
+		}
+		// An order paid to another community is not shown under this code (bug 11).
+		paidAt := time.Date(2026, 11, 28, 16, 0, 5, 0, time.UTC) // 2026-11-29 00:00:05 in Shanghai
+		foreign := seedOrder(t, s, other, "EP"+strings.Repeat("F", 26), 777, nil, &paidAt)
+		if p := get(t, c, gw+"/c/"+dc.Token+"/orders/"+foreign, uaAlipay); p.status != http.StatusNotFound || strings.Contains(p.body, "7.77") || message(p) != "未找到该订单，请返回重新支付。" {
+			t.Fatalf("another code's order under this code: %d %q", p.status, message(p))
+		}
+		if p := get(t, c, gw+"/c/"+other.Token+"/orders/"+foreign, uaAlipay); p.status != http.StatusOK || !strings.Contains(p.body, "翠湖小区") {
+			t.Fatalf("the order under its own code: %d", p.status)
+		}
+		// The receipt: payee, community, amount, channel, payer fields, order number, time (+08:00).
+		id := seedOrder(t, s, dc, "EP"+strings.Repeat("R", 26), 1234, map[string]string{"room": "3-201"}, &paidAt)
+		p := get(t, c, gw+"/c/"+dc.Token+"/orders/"+id, uaAlipay)
+		if p.status != http.StatusOK {
+			t.Fatalf("receipt: %d %s", p.status, p.body)
+		}
+		for _, want := range []string{`data-order="` + id + `"`, `data-state="paid"`, "支付成功", "¥12.34", "示例物业服务有限公司", "阳光花园", "支付宝",
+			">" + id + "<", "2026-11-29 00:00:05", "房号", "3-201", `id="done"`, "完成"} {
+			if !strings.Contains(p.body, want) {
+				t.Errorf("receipt lacks %q", want)
+			}
+		}
+		// An unpaid order's receipt waits for the result and shows no time.
+		pending := seedOrder(t, s, dc, "EP"+strings.Repeat("P", 26), 5, nil, nil)
+		p = get(t, c, gw+"/c/"+dc.Token+"/orders/"+pending, uaWeChat)
+		if p.status != http.StatusOK || !strings.Contains(p.body, `data-state="pending"`) || !strings.Contains(p.body, "正在确认支付结果") || !strings.Contains(p.body, "微信支付") && !strings.Contains(p.body, "支付宝") {
+			t.Fatalf("pending receipt: %d", p.status)
+		}
+		if _, err := s.Store().OrderRepo().Get(ctx, pending); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("404 for unknown routes", func(t *testing.T) {
+		browserAccept := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+		for _, tc := range []struct {
+			method, path, accept string
+			json                 bool
+		}{
+			{"GET", "/", browserAccept, false},
+			{"GET", "/index.html", browserAccept, false},
+			{"GET", "/c", browserAccept, false},
+			{"GET", "/c/" + demo(t, s, "demo-both").Token + "/other", browserAccept, false},
+			{"GET", "/", "", true},
+			{"GET", "/nope", "application/json", true},
+			{"GET", "/api/nope", browserAccept, true},
+			{"DELETE", "/api/orders", "", true},
+			{"GET", "/admin/api/nope", browserAccept, true},
+			{"POST", "/notify/unionpay/x", "", true},
+		} {
+			req, _ := http.NewRequest(tc.method, gw+tc.path, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			ct := resp.Header.Get("Content-Type")
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s %s: status %d", tc.method, tc.path, resp.StatusCode)
+				continue
+			}
+			if tc.json {
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if !strings.HasPrefix(ct, "application/json") || json.Unmarshal(b, &e) != nil || e.Error.Code != "not_found" || e.Error.Message == "" {
+					t.Errorf("%s %s: %q %s, want a JSON error", tc.method, tc.path, ct, b)
+				}
+				continue
+			}
+			if !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(b), "页面不存在") || !strings.Contains(string(b), `lang="zh-CN"`) {
+				t.Errorf("%s %s: %q %s, want the Chinese 404 page", tc.method, tc.path, ct, b)
 			}
 		}
 	})
+}
+
+// seedOrder stores an order of community dc's code (paid at paidAt when set)
+// and returns its id.
+func seedOrder(t *testing.T, s *stack.Stack, dc stack.DemoCommunity, id string, fen int64, fields map[string]string, paidAt *time.Time) string {
+	t.Helper()
+	o := order.Order{ID: id, CommunityID: dc.ID, CompanyID: stack.DemoCompanyID, CodeToken: dc.Token, Channel: domain.Alipay,
+		IfaceID: "demo-alipay", MerchantID: stack.DemoAlipaySellerID, AppID: stack.DemoAlipayAppID, AmountFen: fen, Fields: fields}
+	var at time.Time
+	if paidAt != nil {
+		at = *paidAt
+	}
+	stacktest.SeedOrder(t, s.Store(), o, time.Now(), at)
+	return id
+}
+
+// payerFromJar verifies the payer cookie the jar would send to u.
+func payerFromJar(t *testing.T, jar http.CookieJar, u *url.URL, s *stack.Stack) web.Payer {
+	t.Helper()
+	var req web.Request
+	for _, ck := range jar.Cookies(u) {
+		req.Cookies = append(req.Cookies, ck.Name+"="+ck.Value)
+	}
+	p, err := web.PayerCookies{Key: []byte(s.Keys().PayerCookieKey)}.Read(req, time.Now())
+	if err != nil {
+		t.Fatalf("payer cookie for %s: %v", u, err)
+	}
+	return p
+}
+
+func noRedirectJar(jar http.CookieJar) *http.Client {
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

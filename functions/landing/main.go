@@ -1,19 +1,34 @@
 // Command landing is the scan landing function: GET /c/{token} (C2, C3, C4 and the
-// WeChat OAuth round trip), GET /c/{token}/orders/{id} (result page), GET /healthz.
+// WeChat OAuth round trip), GET /c/{token}/orders/{id} (the receipt), GET /healthz,
+// and the Chinese 404 for every other route ($default).
 package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 func main() {
-	cfg := platform.MustAWSConfig(context.Background())
-	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), "")
-	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL")})
-	h := &Handler{Store: st, OAuth: prov, Log: platform.Logger(), PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000)}
+	ctx := context.Background()
+	cfg := platform.MustAWSConfig(ctx)
+	sec := secrets.NewLoader(cfg)
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(sec, setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL")})
+	key, err := web.LoadPayerKey(ctx, sec, platform.Env("PAYER_COOKIE_KEY_REF")) // signs the WeChat payer cookie (bug 9)
+	if err != nil {
+		platform.Fail("payer cookie key", err)
+	}
+	base := platform.Env("PUBLIC_BASE_URL")
+	h := &Handler{
+		Directory: store.NewCachedDirectory(st, nil), Store: st, Orders: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
+		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
+		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")},
+	}
 	platform.Start(h.Handle)
 }

@@ -8,19 +8,38 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"regexp"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/web"
 )
 
+// OrderService creates and reads orders (payments.Service).
+type OrderService interface {
+	CreateOrder(ctx context.Context, r payments.CreateRequest) (payments.Created, error)
+	Order(ctx context.Context, id string) (order.Order, error)
+}
+
 // Handler serves the order routes.
 type Handler struct {
-	Payments *payments.Service
+	Payments OrderService
+	Payers   web.PayerCookies // verifies the WeChat payer identity the landing function issued
 	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // Handle routes by the API Gateway route key.
@@ -31,14 +50,23 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	case "GET /api/orders/{id}":
 		return h.status(ctx, req), nil
 	}
-	return web.Error(http.StatusNotFound, "not_found", "no such route"), nil
+	return web.Error(http.StatusNotFound, "not_found", web.MsgNoSuchRoute), nil
 }
 
+// maxCreateBody bounds POST /api/orders: the largest valid request (every
+// payer field at its longest) is well under it.
+const maxCreateBody = 8 << 10
+
+// createBody is POST /api/orders. The payer's identity is not in it: WeChat
+// payers are identified by the signed payer cookie only, and a payer_id in the
+// body is refused (400 payer_id_not_accepted) so no client can choose whose
+// openid is sent to WeChat.
 type createBody struct {
-	Token     string `json:"token"`
-	Channel   string `json:"channel"`
-	AmountFen *int64 `json:"amount_fen"`
-	PayerID   string `json:"payer_id"`
+	Token     string            `json:"token"`
+	Channel   string            `json:"channel"`
+	AmountFen json.RawMessage   `json:"amount_fen"`
+	PayerID   *string           `json:"payer_id"`
+	Fields    map[string]string `json:"fields"`
 }
 
 // OrderView is what the payer's page may see: no payer or merchant data.
@@ -48,7 +76,7 @@ type OrderView struct {
 	AmountFen int64             `json:"amount_fen"`
 	Amount    string            `json:"amount"`
 	Channel   domain.Channel    `json:"channel"`
-	PaidAt    *time.Time        `json:"paid_at,omitempty"`
+	PaidAt    string            `json:"paid_at,omitempty"` // ISO 8601, Asia/Shanghai (+08:00)
 	ResultURL string            `json:"result_url,omitempty"`
 	Pay       *pay.PrepayResult `json:"pay,omitempty"`
 }
@@ -56,41 +84,109 @@ type OrderView struct {
 func view(o order.Order) OrderView {
 	v := OrderView{OrderID: o.ID, Status: o.Status, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel}
 	if !o.PaidAt.IsZero() {
-		paidAt := o.PaidAt
-		v.PaidAt = &paidAt
+		v.PaidAt = calendar.Format(o.PaidAt)
 	}
 	return v
 }
 
-func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
+var (
+	idemKeyRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+	amountFenRE = regexp.MustCompile(`^-?[0-9]{1,15}$`)
+	fieldKeyRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+)
+
+// Error messages of order creation (people may read them on the page).
+const (
+	msgPayerRequired = "微信授权已过期，请刷新页面后重试"
+	msgOrderExpired  = "订单已过期，请重新支付"
+)
+
+// parseCreate checks the shape, length and charset of every part of the
+// request; the rules that need the code's configuration (amount limits, payer
+// fields offered) are CreateOrder's.
+func parseCreate(req web.Request) (createBody, int64, *web.Response) {
+	bad := func(status int, code, msg string) (createBody, int64, *web.Response) {
+		r := web.Error(status, code, msg)
+		return createBody{}, 0, &r
+	}
 	if mt, _, err := mime.ParseMediaType(web.Header(req, "Content-Type")); err != nil || mt != "application/json" {
-		return web.Error(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		return bad(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type 必须是 application/json")
 	}
 	raw, err := web.Body(req)
-	if errors.Is(err, web.ErrBodyTooLarge) {
-		return web.Error(http.StatusRequestEntityTooLarge, "too_large", "request body too large")
+	if errors.Is(err, web.ErrBodyTooLarge) || len(raw) > maxCreateBody {
+		return bad(http.StatusRequestEntityTooLarge, "too_large", "请求内容过大")
 	}
 	if err != nil {
-		return web.Error(http.StatusBadRequest, "bad_request", err.Error())
+		return bad(http.StatusBadRequest, "bad_request", "请求内容无法解码")
 	}
 	var body createBody
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || dec.More() {
-		return web.Error(http.StatusBadRequest, "bad_json", "body must be a JSON object with token, channel, amount_fen")
+		return bad(http.StatusBadRequest, "bad_json", "请求须为一个 JSON 对象：token、channel、amount_fen，可选 fields")
 	}
-	if body.AmountFen == nil || body.Token == "" {
-		return web.Error(http.StatusBadRequest, "bad_request", "token and amount_fen are required")
+	if !idemKeyRE.MatchString(web.Header(req, "Idempotency-Key")) {
+		return bad(http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key 须为 16-64 位字母、数字、_ 或 -")
+	}
+	if body.Token == "" {
+		return bad(http.StatusBadRequest, "missing_token", "缺少收款码 token")
+	}
+	if len(body.Token) > 64 {
+		return bad(http.StatusNotFound, "unknown_code", "收款码不存在或已停用")
+	}
+	if body.Channel != string(domain.WeChat) && body.Channel != string(domain.Alipay) {
+		return bad(http.StatusBadRequest, "bad_channel", "支付方式须为 wechat 或 alipay")
+	}
+	if len(body.AmountFen) == 0 || string(body.AmountFen) == "null" {
+		return bad(http.StatusBadRequest, "missing_amount", "请输入金额")
+	}
+	if !amountFenRE.Match(body.AmountFen) {
+		return bad(http.StatusBadRequest, "bad_amount", domain.MsgAmountFormat+"（amount_fen 须为整数，单位：分）")
+	}
+	amount, err := strconv.ParseInt(string(body.AmountFen), 10, 64)
+	if err != nil {
+		return bad(http.StatusBadRequest, "bad_amount", domain.MsgAmountFormat)
+	}
+	if body.PayerID != nil && *body.PayerID != "" {
+		return bad(http.StatusBadRequest, "payer_id_not_accepted", "不接受 payer_id：付款人身份来自微信授权")
+	}
+	if len(body.Fields) > domain.MaxPayerFields {
+		return bad(http.StatusBadRequest, "bad_fields", "填写的信息过多")
+	}
+	for k, v := range body.Fields {
+		if !fieldKeyRE.MatchString(k) {
+			return bad(http.StatusBadRequest, "bad_fields", "不支持的填写项")
+		}
+		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > domain.MaxFieldValueRunes {
+			return bad(http.StatusBadRequest, "bad_fields", "填写的内容过长或含有不支持的字符")
+		}
+	}
+	return body, amount, nil
+}
+
+func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
+	body, amount, errResp := parseCreate(req)
+	if errResp != nil {
+		return *errResp
 	}
 	key := web.Header(req, "Idempotency-Key")
-	created, err := h.Payments.CreateOrder(ctx, payments.CreateRequest{
+	cr := payments.CreateRequest{
 		Token:          body.Token,
 		Channel:        domain.Channel(body.Channel),
-		AmountFen:      *body.AmountFen,
-		PayerID:        body.PayerID,
+		AmountFen:      amount,
+		Fields:         body.Fields,
 		IdempotencyKey: key,
 		ClientIP:       web.ClientIP(req),
-	})
+	}
+	if cr.Channel == domain.WeChat {
+		p, err := h.Payers.Read(req, h.now())
+		if err != nil {
+			h.Log.InfoContext(ctx, "wechat order without a valid payer cookie", "reason", err.Error())
+			return web.Error(http.StatusUnauthorized, "payer_required", msgPayerRequired)
+		}
+		cr.PayerID, cr.PayerIface, cr.PayerApp = p.OpenID, p.Iface, p.AppID
+	}
+	created, err := h.Payments.CreateOrder(ctx, cr)
 	var inv *payments.InvalidError
 	switch {
 	case err == nil:
@@ -100,6 +196,11 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		return web.Error(http.StatusNotFound, "unknown_code", "收款码不存在或已停用")
 	case errors.Is(err, payments.ErrChannelUnavailable):
 		return web.Error(http.StatusForbidden, "channel_unavailable", domain.MsgNotOpen)
+	case errors.Is(err, payments.ErrPayerMismatch):
+		h.Log.WarnContext(ctx, "payer cookie issued for another WeChat app", "security_event", true, "reason", "payer_mismatch")
+		return web.Error(http.StatusUnauthorized, "payer_required", msgPayerRequired)
+	case errors.Is(err, payments.ErrOrderExpired):
+		return web.Error(http.StatusConflict, "order_expired", msgOrderExpired)
 	case errors.Is(err, payments.ErrIdempotencyConflict):
 		return web.Error(http.StatusConflict, "idempotency_conflict", "订单信息已变更，请刷新页面后重试")
 	case errors.Is(err, pay.ErrProvider):
@@ -126,15 +227,15 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 func (h *Handler) status(ctx context.Context, req web.Request) web.Response {
 	id := req.PathParameters["id"]
 	if !payments.IsOrderID(id) {
-		return web.Error(http.StatusNotFound, "not_found", "no such order")
+		return web.Error(http.StatusNotFound, "not_found", "订单不存在")
 	}
 	o, err := h.Payments.Order(ctx, id)
 	if errors.Is(err, payments.ErrUnknownOrder) {
-		return web.Error(http.StatusNotFound, "not_found", "no such order")
+		return web.Error(http.StatusNotFound, "not_found", "订单不存在")
 	}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "get order failed", "order_id", id, "err", err)
-		return web.Error(http.StatusInternalServerError, "internal", "internal error")
+		return web.Error(http.StatusInternalServerError, "internal", "系统繁忙，请稍后重试")
 	}
 	return web.JSON(http.StatusOK, view(o))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 type reply struct {
@@ -32,11 +33,14 @@ func (r reply) errMessage() string {
 	return m
 }
 
-func do(t *testing.T, method, u, contentType, key string, body []byte) reply {
+func do(t *testing.T, method, u, contentType, key string, body []byte, cookies ...string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		req.Header.Add("Cookie", c)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -55,13 +59,31 @@ func do(t *testing.T, method, u, contentType, key string, body []byte) reply {
 	return r
 }
 
-func orderBody(token, channel string, amount any, payer string) []byte {
+// room is a payer field value for 阳光花园 (demo-both requires 房号).
+var room = map[string]string{"room": "3-201"}
+
+func orderBody(token, channel string, amount any, fields map[string]string) []byte {
 	m := map[string]any{"token": token, "channel": channel, "amount_fen": amount}
-	if payer != "" {
-		m["payer_id"] = payer
+	if fields != nil {
+		m["fields"] = fields
 	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// payerCookie is the Cookie header value of a payer cookie signed with the
+// stack's key (as the landing function issues it after OAuth).
+func payerCookie(t *testing.T, s *stack.Stack, p web.Payer, key string, at time.Time) string {
+	t.Helper()
+	set, err := web.PayerCookies{Key: []byte(key)}.Issue(p, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.SplitN(set[1], ";", 2)[0]
+}
+
+func demoPayer(openid string) web.Payer {
+	return web.Payer{Iface: "demo-wechat", AppID: stack.DemoWeChatAppID, OpenID: openid}
 }
 
 func countOrders(t *testing.T, s *stack.Stack) int {
@@ -95,43 +117,71 @@ func TestOrders(t *testing.T) {
 	newKey := func() string { keyN++; return fmt.Sprintf("test-key-%016d", keyN) }
 
 	t.Run("validation writes nothing", func(t *testing.T) {
-		valid := orderBody(both, "alipay", 100, "")
+		valid := orderBody(both, "alipay", 100, room)
+		ck := payerCookie(t, s, demoPayer(wechatsb.OpenID(stack.DemoWeChatAppID, "validation")), s.Keys().PayerCookieKey, time.Now())
 		cases := []struct {
 			name   string
 			ct     string
 			key    string
 			body   []byte
 			status int
+			code   string // the error code, when the case pins it
+			msg    string // the exact message, when the case pins it
+			cookie string
 		}{
-			{"malformed json", jsonCT, newKey(), []byte(`{"token":`), 400},
-			{"json array", jsonCT, newKey(), []byte(`[1,2]`), 400},
-			{"two objects", jsonCT, newKey(), append(append([]byte{}, valid...), valid...), 400},
-			{"unknown field", jsonCT, newKey(), []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":100,"admin":true}`), 400},
-			{"amount as string", jsonCT, newKey(), orderBody(both, "alipay", "1.00", ""), 400},
-			{"amount fractional", jsonCT, newKey(), []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":1.5}`), 400},
-			{"missing amount", jsonCT, newKey(), []byte(`{"token":"` + both + `","channel":"alipay"}`), 400},
-			{"missing token", jsonCT, newKey(), []byte(`{"channel":"alipay","amount_fen":100}`), 400},
-			{"empty body", jsonCT, newKey(), nil, 400},
-			{"text/plain", "text/plain", newKey(), valid, 415},
-			{"no content type", "", newKey(), valid, 415},
-			{"form content type", "application/x-www-form-urlencoded", newKey(), valid, 415},
-			{"json with charset ok but bad key", "application/json; charset=utf-8", "", valid, 400},
-			{"missing Idempotency-Key", jsonCT, "", valid, 400},
-			{"short Idempotency-Key", jsonCT, "short-key", valid, 400},
-			{"Idempotency-Key bad chars", jsonCT, "key with spaces!!", valid, 400},
-			{"amount 0", jsonCT, newKey(), orderBody(both, "alipay", 0, ""), 400},
-			{"amount negative", jsonCT, newKey(), orderBody(both, "alipay", -100, ""), 400},
-			{"amount above max", jsonCT, newKey(), orderBody(both, "alipay", 5_000_001, ""), 400},
-			{"bad channel", jsonCT, newKey(), orderBody(both, "unionpay", 100, ""), 400},
-			{"wechat without payer", jsonCT, newKey(), orderBody(both, "wechat", 100, ""), 400},
-			{"body over 64 KiB", jsonCT, newKey(), []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":100,"payer_id":"` + strings.Repeat("x", 64<<10) + `"}`), 413},
-			{"unknown token", jsonCT, newKey(), orderBody("AAAAAAAAAAAAAAAAAAAAAA", "alipay", 100, ""), 404},
-			{"wechat on alipay-only", jsonCT, newKey(), orderBody(aliOnly, "wechat", 100, "oSomeone"), 403},
-			{"alipay on none", jsonCT, newKey(), orderBody(none, "alipay", 100, ""), 403},
-			{"wechat on none", jsonCT, newKey(), orderBody(none, "wechat", 100, "oSomeone"), 403},
+			{name: "malformed json", ct: jsonCT, key: newKey(), body: []byte(`{"token":`), status: 400, code: "bad_json"},
+			{name: "json array", ct: jsonCT, key: newKey(), body: []byte(`[1,2]`), status: 400, code: "bad_json"},
+			{name: "two objects", ct: jsonCT, key: newKey(), body: append(append([]byte{}, valid...), valid...), status: 400, code: "bad_json"},
+			{name: "unknown field", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":100,"admin":true}`), status: 400, code: "bad_json"},
+			{name: "amount as string", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", "1.00", room), status: 400, code: "bad_amount"},
+			{name: "amount fractional", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":1.5}`), status: 400, code: "bad_amount"},
+			{name: "amount exponent", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":1e2}`), status: 400, code: "bad_amount"},
+			{name: "amount huge", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":99999999999999999999}`), status: 400, code: "bad_amount"},
+			{name: "missing amount", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay"}`), status: 400, code: "missing_amount", msg: "请输入金额"},
+			{name: "missing token", ct: jsonCT, key: newKey(), body: []byte(`{"channel":"alipay","amount_fen":100}`), status: 400, code: "missing_token"},
+			{name: "empty body", ct: jsonCT, key: newKey(), body: nil, status: 400},
+			{name: "text/plain", ct: "text/plain", key: newKey(), body: valid, status: 415},
+			{name: "no content type", ct: "", key: newKey(), body: valid, status: 415},
+			{name: "form content type", ct: "application/x-www-form-urlencoded", key: newKey(), body: valid, status: 415},
+			{name: "json with charset ok but bad key", ct: "application/json; charset=utf-8", key: "", body: valid, status: 400, code: "bad_idempotency_key"},
+			{name: "missing Idempotency-Key", ct: jsonCT, key: "", body: valid, status: 400, code: "bad_idempotency_key"},
+			{name: "short Idempotency-Key", ct: jsonCT, key: "short-key", body: valid, status: 400, code: "bad_idempotency_key"},
+			{name: "Idempotency-Key bad chars", ct: jsonCT, key: "key with spaces!!", body: valid, status: 400, code: "bad_idempotency_key"},
+			{name: "amount 0", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 0, room), status: 400, msg: "金额至少 0.01 元"},
+			{name: "amount negative", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", -100, room), status: 400, msg: "金额至少 0.01 元"},
+			{name: "amount above max", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 5_000_001, room), status: 400, msg: "单笔金额不能超过 50000.00 元"},
+			{name: "bad channel", ct: jsonCT, key: newKey(), body: orderBody(both, "unionpay", 100, room), status: 400, code: "bad_channel"},
+			// Bug 9: the payer identity never comes from the body.
+			{name: "payer_id in body", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"wechat","amount_fen":100,"payer_id":"oSomeone"}`), status: 400, code: "payer_id_not_accepted", cookie: ck},
+			{name: "payer_id markup", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"wechat","amount_fen":100,"payer_id":"<script>alert(1)</script>"}`), status: 400, code: "payer_id_not_accepted"},
+			{name: "payer_id 60000 chars", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"wechat","amount_fen":100,"payer_id":"` + strings.Repeat("o", 60000) + `"}`), status: 413},
+			{name: "wechat without payer cookie", ct: jsonCT, key: newKey(), body: orderBody(both, "wechat", 100, room), status: 401, code: "payer_required", msg: "微信授权已过期，请刷新页面后重试"},
+			{name: "wechat with a forged payer cookie", ct: jsonCT, key: newKey(), body: orderBody(both, "wechat", 100, room), status: 401, code: "payer_required",
+				cookie: payerCookie(t, s, demoPayer("oAttacker"), strings.Repeat("k", 32), time.Now())},
+			{name: "wechat with an expired payer cookie", ct: jsonCT, key: newKey(), body: orderBody(both, "wechat", 100, room), status: 401, code: "payer_required",
+				cookie: payerCookie(t, s, demoPayer("oLate"), s.Keys().PayerCookieKey, time.Now().Add(-web.PayerCookieTTL-time.Second))},
+			{name: "wechat with another app's payer", ct: jsonCT, key: newKey(), body: orderBody(both, "wechat", 100, room), status: 401, code: "payer_required",
+				cookie: payerCookie(t, s, web.Payer{Iface: "demo-wechat", AppID: "wx0000000000000000", OpenID: "oOther"}, s.Keys().PayerCookieKey, time.Now())},
+			// Payer fields (M5): 阳光花园 requires 房号.
+			{name: "missing 房号", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, nil), status: 400, code: "invalid", msg: "请填写房号"},
+			{name: "房号 too long", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"room": strings.Repeat("房", 21)}), status: 400, msg: "房号最多 20 个字"},
+			{name: "房号 with a newline", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"room": "3\n201"}), status: 400, msg: "房号含有不支持的字符"},
+			{name: "field not offered", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"room": "1", "owner": "x"}), status: 400, msg: "不支持的填写项：owner"},
+			{name: "field key markup", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"<b>": "x"}), status: 400, code: "bad_fields"},
+			{name: "field value huge", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"room": strings.Repeat("x", 201)}), status: 400, code: "bad_fields"},
+			{name: "body over 8 KiB", ct: jsonCT, key: newKey(), body: orderBody(both, "alipay", 100, map[string]string{"room": strings.Repeat("x", 9000)}), status: 413},
+			{name: "body over 64 KiB", ct: jsonCT, key: newKey(), body: []byte(`{"token":"` + both + `","channel":"alipay","amount_fen":100,"note":"` + strings.Repeat("x", 64<<10) + `"}`), status: 413},
+			{name: "unknown token", ct: jsonCT, key: newKey(), body: orderBody("AAAAAAAAAAAAAAAAAAAAAA", "alipay", 100, nil), status: 404},
+			{name: "wechat on alipay-only", ct: jsonCT, key: newKey(), body: orderBody(aliOnly, "wechat", 100, nil), status: 403, cookie: ck},
+			{name: "alipay on none", ct: jsonCT, key: newKey(), body: orderBody(none, "alipay", 100, nil), status: 403},
+			{name: "wechat on none", ct: jsonCT, key: newKey(), body: orderBody(none, "wechat", 100, nil), status: 403, cookie: ck},
 		}
 		for _, c := range cases {
-			r := do(t, http.MethodPost, api, c.ct, c.key, c.body)
+			var cks []string
+			if c.cookie != "" {
+				cks = append(cks, c.cookie)
+			}
+			r := do(t, http.MethodPost, api, c.ct, c.key, c.body, cks...)
 			if r.status != c.status {
 				t.Errorf("%s: status %d, want %d (%s)", c.name, r.status, c.status, r.raw)
 				continue
@@ -139,8 +189,15 @@ func TestOrders(t *testing.T) {
 			if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || r.errMessage() == "" {
 				t.Errorf("%s: no JSON error message: %q", c.name, r.raw)
 			}
-			if strings.Contains(r.raw, "goroutine") || strings.Contains(r.raw, ".go:") {
-				t.Errorf("%s: internals leaked: %s", c.name, r.raw)
+			e, _ := r.json["error"].(map[string]any)
+			if c.code != "" && e["code"] != c.code {
+				t.Errorf("%s: code %v, want %s", c.name, e["code"], c.code)
+			}
+			if c.msg != "" && r.errMessage() != c.msg {
+				t.Errorf("%s: message %q, want %q", c.name, r.errMessage(), c.msg)
+			}
+			if strings.Contains(r.raw, "goroutine") || strings.Contains(r.raw, ".go:") || strings.Contains(r.raw, "<script>") {
+				t.Errorf("%s: internals or input leaked: %s", c.name, r.raw)
 			}
 			if c.status == 403 && r.errMessage() != "小区暂未开通此功能" {
 				t.Errorf("%s: message %q", c.name, r.errMessage())
@@ -164,7 +221,7 @@ func TestOrders(t *testing.T) {
 	var aliOrder, aliRedirect string
 	t.Run("alipay order idempotent", func(t *testing.T) {
 		k := newKey()
-		r1 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1234, ""))
+		r1 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1234, room))
 		if r1.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r1.status, r1.raw)
 		}
@@ -178,11 +235,11 @@ func TestOrders(t *testing.T) {
 		if r1.json["result_url"] != "/c/"+both+"/orders/"+id {
 			t.Fatalf("result_url %v", r1.json["result_url"])
 		}
-		r2 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1234, ""))
+		r2 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1234, room))
 		if r2.status != http.StatusOK || r2.json["order_id"] != id {
 			t.Fatalf("retry: %d %s", r2.status, r2.raw)
 		}
-		r3 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1235, ""))
+		r3 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "alipay", 1235, room))
 		if r3.status != http.StatusConflict || r3.errMessage() == "" {
 			t.Fatalf("same key, other amount: %d %s", r3.status, r3.raw)
 		}
@@ -243,8 +300,9 @@ func TestOrders(t *testing.T) {
 
 	t.Run("wechat order", func(t *testing.T) {
 		openid := wechatsb.OpenID(stack.DemoWeChatAppID, "orders-test-user")
+		ck := payerCookie(t, s, demoPayer(openid), s.Keys().PayerCookieKey, time.Now())
 		k := newKey()
-		r := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, openid))
+		r := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, room), ck)
 		if r.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r.status, r.raw)
 		}
@@ -261,18 +319,25 @@ func TestOrders(t *testing.T) {
 		if strings.Contains(r.raw, openid) {
 			t.Error("reply echoes the payer's openid")
 		}
-		if g := do(t, http.MethodGet, api+"/"+fmt.Sprint(r.json["order_id"]), "", "", nil); strings.Contains(g.raw, openid) {
+		id := fmt.Sprint(r.json["order_id"])
+		if g := do(t, http.MethodGet, api+"/"+id, "", "", nil); strings.Contains(g.raw, openid) {
 			t.Error("status view exposes the openid")
 		}
+		// The order carries the cookie's openid and the cleaned payer fields.
+		o, err := s.Store().OrderRepo().Get(context.Background(), id)
+		if err != nil || o.PayerID != openid || o.Fields["room"] != "3-201" || len(o.Fields) != 1 {
+			t.Fatalf("stored order payer %q fields %v (%v)", o.PayerID, o.Fields, err)
+		}
 		// Retry with the same key and body: 200, same prepay.
-		r2 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, openid))
+		r2 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, room), ck)
 		p2, _ := r2.json["pay"].(map[string]any)
 		js2, _ := p2["jsapi"].(map[string]any)
 		if r2.status != http.StatusOK || r2.json["order_id"] != r.json["order_id"] || js2["package"] != js["package"] {
 			t.Fatalf("retry: %d %s", r2.status, r2.raw)
 		}
 		// Same key, other payer: conflict.
-		if r3 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, wechatsb.OpenID(stack.DemoWeChatAppID, "other"))); r3.status != http.StatusConflict {
+		other := payerCookie(t, s, demoPayer(wechatsb.OpenID(stack.DemoWeChatAppID, "other")), s.Keys().PayerCookieKey, time.Now())
+		if r3 := do(t, http.MethodPost, api, jsonCT, k, orderBody(both, "wechat", 1, room), other); r3.status != http.StatusConflict {
 			t.Fatalf("other payer: %d %s", r3.status, r3.raw)
 		}
 	})

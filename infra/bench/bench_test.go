@@ -210,8 +210,9 @@ func TestEventRecorderBuildsGatewayEvents(t *testing.T) {
 	if fn, _, err := rec.Event(mustReq(t, "GET", "http://127.0.0.1:9/hello")); err != nil || fn != helloID {
 		t.Fatalf("hello Event = %s, %v", fn, err)
 	}
-	if _, _, err := rec.Event(mustReq(t, "GET", "http://127.0.0.1:9/nope")); err == nil {
-		t.Fatal("an unrouted request produced an event")
+	// Unmatched requests take the template's $default route (LandingFunction's 404).
+	if fn, payload, err := rec.Event(mustReq(t, "GET", "http://127.0.0.1:9/nope")); err != nil || fn != "LandingFunction" || !strings.Contains(string(payload), `"routeKey":"$default"`) {
+		t.Fatalf("unmatched Event = %s, %v", fn, err)
 	}
 	status, out, err := httpResult([]byte(`{"statusCode":201,"body":"aGk=","isBase64Encoded":true}`))
 	if err != nil || status != 201 || string(out) != "hi" {

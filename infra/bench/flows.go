@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -29,7 +28,7 @@ const amountFen = 12345
 type fixtures struct {
 	tokenBoth       string // demo-both: WeChat + Alipay
 	communityID     string
-	openID          string            // a WeChat payer (from the OAuth round trip)
+	payerCookie     string            // a WeChat payer: the signed ep_payer cookie from the OAuth round trip
 	paid            map[string]string // channel -> a paid order id
 	alipayNotifyURL string
 }
@@ -53,7 +52,7 @@ func (b *bench) fixtures(ctx context.Context) error {
 		return errors.New("demo community demo-both not seeded")
 	}
 	var err error
-	if b.fx.openID, err = b.wechatLanding(ctx, newJar()); err != nil {
+	if b.fx.payerCookie, err = b.wechatLanding(ctx, newJar()); err != nil {
 		return fmt.Errorf("wechat landing: %w", err)
 	}
 	b.fx.paid = map[string]string{}
@@ -84,11 +83,10 @@ func newJar() *cookiejar.Jar {
 	return j
 }
 
-var payerRE = regexp.MustCompile(`data-payer="([^"]+)"`)
-
 // wechatLanding opens the collection code in "WeChat": the landing redirects to
 // the sandbox's OAuth, which redirects back with a code, and the landing renders
-// the form with the payer's openid. It returns that openid.
+// the form and sets the signed payer cookie. It returns that cookie (name=value)
+// as the pay page's order request sends it.
 func (b *bench) wechatLanding(ctx context.Context, jar http.CookieJar) (string, error) {
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: b.client.Transport}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.gw+"/c/"+b.fx.tokenBoth, nil)
@@ -105,11 +103,19 @@ func (b *bench) wechatLanding(ctx context.Context, jar http.CookieJar) (string, 
 	if err != nil {
 		return "", err
 	}
-	m := payerRE.FindSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		return "", fmt.Errorf("HTTP %d without a payer: %.300s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`data-channel="wechat"`)) {
+		return "", fmt.Errorf("HTTP %d without the WeChat form: %.300s", resp.StatusCode, body)
 	}
-	return string(m[1]), nil
+	u, err := url.Parse(b.gw + "/api/orders")
+	if err != nil {
+		return "", err
+	}
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "ep_payer" {
+			return ck.Name + "=" + ck.Value, nil
+		}
+	}
+	return "", errors.New("the WeChat form came without a payer cookie for /api/orders")
 }
 
 func idempotencyKey() string {
@@ -120,10 +126,10 @@ func idempotencyKey() string {
 
 // orderRequest is POST /api/orders as the pay page sends it, with a fresh key.
 func (b *bench) orderRequest(ctx context.Context, ch domain.Channel) (*http.Request, error) {
-	body := map[string]any{"token": b.fx.tokenBoth, "channel": ch, "amount_fen": amountFen}
+	// demo-both requires 房号 (a payer field).
+	body := map[string]any{"token": b.fx.tokenBoth, "channel": ch, "amount_fen": amountFen, "fields": map[string]string{"room": "1-101"}}
 	ua := AlipayUserAgent
 	if ch == domain.WeChat {
-		body["payer_id"] = b.fx.openID
 		ua = wechatsb.WeChatUserAgent
 	}
 	raw, _ := json.Marshal(body)
@@ -134,6 +140,9 @@ func (b *bench) orderRequest(ctx context.Context, ch domain.Channel) (*http.Requ
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", idempotencyKey())
 	req.Header.Set("User-Agent", ua)
+	if ch == domain.WeChat {
+		req.Header.Set("Cookie", b.fx.payerCookie)
+	}
 	return req, nil
 }
 

@@ -50,12 +50,12 @@ func (b *bench) paymentDynamo(ctx context.Context, ch domain.Channel) (DynamoRes
 	before := b.s.DynamoDB().Requests()
 
 	if ch == domain.WeChat {
-		r.Steps = append(r.Steps, "GET /c/{token} (WeChat UA → OAuth redirect)", "GET /c/{token}?code=… (form with openid)")
-		openID, err := b.wechatLanding(ctx, newJar()) // a new payer
+		r.Steps = append(r.Steps, "GET /c/{token} (WeChat UA → OAuth redirect)", "GET /c/{token}?code=… (form, payer cookie)")
+		payer, err := b.wechatLanding(ctx, newJar()) // a new payer
 		if err != nil {
 			return r, err
 		}
-		b.fx.openID = openID
+		b.fx.payerCookie = payer
 	} else {
 		r.Steps = append(r.Steps, "GET /c/{token} (Alipay UA → form)")
 		status, body, err := b.send(ctx, b.get("/c/"+b.fx.tokenBoth, AlipayUserAgent))

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/estatepay/estatepay/infra/template"
 )
@@ -40,6 +41,14 @@ type Result struct {
 // the repository root (module root). All functions build in one `go build`
 // invocation, so shared dependencies compile once.
 func Functions(ctx context.Context, root string, t *template.Template, target Target, outDir string) ([]Result, error) {
+	return FunctionsWithProgress(ctx, root, t, target, outDir, nil)
+}
+
+// FunctionsWithProgress is Functions telling report (when not nil) what it
+// builds, then every ProgressEvery the elapsed time and how many packages
+// it has compiled (a first build on a cold cache compiles hundreds and takes
+// minutes; later ones come from Go's build cache), then how it ended.
+func FunctionsWithProgress(ctx context.Context, root string, t *template.Template, target Target, outDir string, report io.Writer) ([]Result, error) {
 	fns := t.Functions()
 	tmp, err := os.MkdirTemp(outDir0(outDir), ".build-")
 	if err != nil {
@@ -59,7 +68,7 @@ func Functions(ctx context.Context, root string, t *template.Template, target Ta
 	if len(pkgs) == 0 {
 		return nil, nil
 	}
-	if err := goBuild(ctx, root, target, tmp+string(os.PathSeparator), pkgs...); err != nil {
+	if err := buildReporting(ctx, root, target, tmp+string(os.PathSeparator), fns, pkgs, report); err != nil {
 		return nil, err
 	}
 	results := make([]Result, 0, len(fns))
@@ -88,18 +97,88 @@ func One(ctx context.Context, root, pkg string, target Target, out string) error
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	return goBuild(ctx, root, target, out, pkg)
+	return goBuild(ctx, root, target, out, nil, pkg)
 }
 
-func goBuild(ctx context.Context, root string, target Target, out string, pkgs ...string) error {
-	args := append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
+// buildReporting runs goBuild, reporting to out (if not nil) while it runs.
+func buildReporting(ctx context.Context, root string, target Target, out string, fns []template.Function, pkgs []string, progressOut io.Writer) error {
+	if progressOut == nil {
+		return goBuild(ctx, root, target, out, nil, pkgs...)
+	}
+	ids := make([]string, len(fns))
+	for i, f := range fns {
+		ids[i] = f.LogicalID
+	}
+	what := fmt.Sprintf("%d functions for %s/%s", len(fns), target.GOOS, target.GOARCH)
+	if len(fns) == 1 {
+		what = fmt.Sprintf("1 function for %s/%s", target.GOOS, target.GOARCH)
+	}
+	p := newProgress(progressOut, time.Now(), what, ids)
+	listCtx, stopList := context.WithCancel(ctx)
+	defer stopList()
+	go func() {
+		if n, err := countDeps(listCtx, root, target, pkgs); err == nil {
+			p.setTotal(n)
+		}
+	}()
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		t := time.NewTicker(ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				p.tick(now)
+			}
+		}
+	}()
+	err := goBuild(ctx, root, target, out, p, pkgs...)
+	close(stop)
+	<-ticked
+	p.done(time.Now(), what, err)
+	return err
+}
+
+// countDeps counts the packages a build of pkgs may compile.
+func countDeps(ctx context.Context, root string, target Target, pkgs []string) (int, error) {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"list", "-deps", "-tags", "lambda.norpc", "-f", "{{.ImportPath}}"}, pkgs...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
+	cmd.Env = buildEnv(target)
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, err
+	}
+	return bytes.Count(out, []byte("\n")), nil
+}
+
+func buildEnv(target Target) []string {
+	return append(os.Environ(), "CGO_ENABLED=0", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
+}
+
+// goBuild runs go build; with p it adds -v and p follows the output.
+func goBuild(ctx context.Context, root string, target Target, out string, p *progress, pkgs ...string) error {
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out}
+	if p != nil {
+		args = append(args, "-v")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = root
+	cmd.Env = buildEnv(target)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if p != nil {
+		cmd.Stderr = p
+	}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		msg := stderr.String()
+		if p != nil {
+			msg = p.errText()
+		}
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(msg))
 	}
 	return nil
 }

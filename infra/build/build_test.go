@@ -287,3 +287,50 @@ func TestOneReportsCompileErrors(t *testing.T) {
 		t.Errorf("One on a broken package: %v, want the compiler's message", err)
 	}
 }
+
+// The local stack's first start builds for minutes: the build says what it
+// builds and how it ended, and a compile error still reaches the caller.
+func TestFunctionsWithProgress(t *testing.T) {
+	tm, err := template.Load(filepath.Join(fixtureRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	results, err := build.FunctionsWithProgress(ctx, fixtureRoot, tm, build.Host, t.TempDir(), &out)
+	if err != nil || len(results) != 2 {
+		t.Fatalf("%v %+v", err, results)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	what := "2 functions for " + build.Host.GOOS + "/" + build.Host.GOARCH
+	if lines[0] != "building "+what+": ApiFunction, ConsumerFunction" || !strings.HasPrefix(lines[len(lines)-1], "built "+what+" in ") {
+		t.Errorf("progress:\n%s", out.String())
+	}
+
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":        "module example.com/broken\n\ngo 1.26\n",
+		"fn/main.go":    "package main\n\nfunc main() { undefinedThing() }\n",
+		"template.yaml": "Resources:\n  BrokenFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	broken, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	_, err = build.FunctionsWithProgress(ctx, root, broken, build.Host, t.TempDir(), &out)
+	if err == nil || !strings.Contains(err.Error(), "undefinedThing") {
+		t.Errorf("broken build: %v, want the compiler's message", err)
+	}
+	if !strings.Contains(out.String(), "building 1 function for "+build.Host.GOOS+"/"+build.Host.GOARCH+" failed after ") {
+		t.Errorf("broken build progress: %q", out.String())
+	}
+}

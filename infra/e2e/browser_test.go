@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/sandbox/wechat"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 // User-Agents of the apps' in-app browsers and of a desktop browser.
@@ -302,4 +304,78 @@ func countOrders(t *testing.T, ctx context.Context, s *stack.Stack) int32 {
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// payerCookie reads the tab's payer cookie for u (HttpOnly: through the
+// DevTools protocol) and verifies it with the stack's key.
+func payerCookie(t *testing.T, tab context.Context, s *stack.Stack, u string) web.Payer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
+	if err != nil {
+		t.Fatalf("e2e: cookies of %s: %v", u, err)
+	}
+	var req web.Request
+	for _, c := range res.Cookies {
+		if c.Name == web.PayerCookieName {
+			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
+				t.Errorf("e2e: payer cookie %s: HttpOnly %v SameSite %q", c.Path, c.HTTPOnly, c.SameSite)
+			}
+			req.Cookies = append(req.Cookies, c.Name+"="+c.Value)
+		}
+	}
+	p, err := web.PayerCookies{Key: []byte(s.Keys().PayerCookieKey)}.Read(req, time.Now())
+	if err != nil {
+		t.Fatalf("e2e: payer cookie sent to %s: %v", u, err)
+	}
+	return p
+}
+
+// deletePayerCookies removes the tab's payer cookies (as if they expired).
+func deletePayerCookies(t *testing.T, tab context.Context, s *stack.Stack) {
+	t.Helper()
+	for _, path := range []string{"/c/", "/api/orders"} {
+		for _, base := range []string{s.URLs.WeChatWebView, s.URLs.Gateway} {
+			if _, err := chromedp.Call(tab, network.DeleteCookies, network.DeleteCookiesParams{Name: web.PayerCookieName, URL: base + path}); err != nil {
+				t.Fatalf("e2e: delete payer cookie: %v", err)
+			}
+		}
+	}
+}
+
+// sandboxOpenID is the openid the WeChat sandbox gives the tab's user for
+// the demo app (from its wxsandbox_uid cookie).
+func sandboxOpenID(t *testing.T, tab context.Context, s *stack.Stack) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.URLs.WeChatSandbox + "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == "wxsandbox_uid" {
+			return wechat.OpenID(stack.DemoWeChatAppID, c.Value)
+		}
+	}
+	t.Fatal("e2e: no sandbox user cookie")
+	return ""
+}
+
+// Screen sizes of the screenshots: a phone and a desktop browser.
+var (
+	phoneViewport   = chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))
+	desktopViewport = chromedp.EmulateViewport(1280, 800)
+)
+
+// screenshots saves the page at phone and desktop size as <name>-390.png and
+// <name>-desktop.png (see saveScreenshot), leaving the tab at phone size.
+func screenshots(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	dir := t.TempDir()
+	saveScreenshot(t, tab, dir, name+"-390.png")
+	do(t, tab, "desktop viewport", desktopViewport)
+	saveScreenshot(t, tab, dir, name+"-desktop.png")
+	do(t, tab, "phone viewport", phoneViewport)
 }

@@ -58,6 +58,9 @@ func TestLandingMessages(t *testing.T) {
 
 var clearAmount = chromedp.Evaluate[chromedp.Void](`document.getElementById("amount").value = ""`)
 
+// setRoom fills 阳光花园's required 房号 (a payer field, M5).
+var setRoom = chromedp.Evaluate[chromedp.Void](`document.getElementById("field-room").value = "3-201"`)
+
 // TestAmountValidation: the pay form rejects amounts C4 does not allow in the
 // browser and sends no order; a valid amount then does create one (so the
 // check below can see an order).
@@ -86,10 +89,11 @@ func TestAmountValidation(t *testing.T) {
 })()`, chromedp.EvalIgnoreExceptions))
 
 	const badFormat = "请输入正确的金额（最多两位小数）"
+	const tooSmall = "金额至少 0.01 元"
 	above := maxFen + 1
 	cases := []struct{ input, want string }{
-		{"0", badFormat},
-		{"0.00", badFormat},
+		{"0", tooSmall},
+		{"0.00", tooSmall},
 		{"abc", badFormat},
 		{"1.234", badFormat},
 		{"-1", badFormat},
@@ -135,6 +139,7 @@ func TestAmountValidation(t *testing.T) {
 	// Control: the smallest valid amount goes through and creates an order.
 	do(t, tab, "pay 0.01",
 		clearAmount,
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "0.01"),
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.CSS("#cashier #pay")),

@@ -56,6 +56,7 @@ func TestAlipayPayment(t *testing.T) {
 	t.Logf("pay page screenshot: %s", shot)
 
 	do(t, tab, "enter amount and pay",
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "12.34"),
 		chromedp.Click(chromedp.ID("pay")),
 	)
@@ -128,34 +129,35 @@ func TestWeChatPayment(t *testing.T) {
 		chromedp.Navigate(start),
 		chromedp.WaitVisible(chromedp.ID("payform")),
 	)
-	// The OAuth round trip came back through the WebView with code and state.
-	loc := run(t, tab, "location", chromedp.Location())
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(loc, start+"?") || u.Query().Get("code") == "" || u.Query().Get("state") == "" {
-		t.Fatalf("pay page at %q, want %s?code=…&state=… (back from the sandbox OAuth)", loc, start)
+	// The OAuth round trip came back through the WebView; the page then drops
+	// the single-use code and state from its address.
+	if loc := run(t, tab, "location", chromedp.Location()); loc != start {
+		t.Fatalf("pay page at %q, want %s (code and state removed)", loc, start)
 	}
 	form := run(t, tab, "form data", chromedp.Evaluate[map[string]string](`Object.assign({}, document.getElementById("payform").dataset)`))
 	if form["channel"] != "wechat" {
 		t.Fatalf("pay form channel = %q, want wechat", form["channel"])
 	}
-	if p := form["payer"]; !strings.HasPrefix(p, "o") || len(p) != 28 {
-		t.Errorf("pay form payer = %q, want the sandbox openid (o + 27 chars)", p)
+	if _, ok := form["payer"]; ok {
+		t.Errorf("the form carries a payer id (%q); it belongs in the signed cookie only", form["payer"])
+	}
+	payer := payerCookie(t, tab, s, s.URLs.WeChatWebView+"/api/orders")
+	if want := sandboxOpenID(t, tab, s); payer.OpenID != want {
+		t.Errorf("payer cookie openid %q, want the sandbox user's %q", payer.OpenID, want)
 	}
 	if !run(t, tab, "bridge", chromedp.Evaluate[bool](`!!(window.WeixinJSBridge && window.WeixinJSBridge.__sandbox)`)) {
 		t.Fatal("the WebView did not inject the sandbox WeixinJSBridge")
 	}
 
 	do(t, tab, "enter amount and pay",
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "0.01"),
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.ID("wxsandbox-cashier")),
 	)
 	clickInCashier(t, tab, "¥0.01", "pay")
 
-	loc = waitLocation(t, tab, "the result page after paying", func(l string) bool {
+	loc := waitLocation(t, tab, "the result page after paying", func(l string) bool {
 		return strings.HasPrefix(l, s.URLs.WeChatWebView+"/c/"+c.Token+"/orders/")
 	})
 	id := resultOrder(t, loc, s.URLs.WeChatWebView, c.Token)
@@ -177,8 +179,8 @@ func TestWeChatPayment(t *testing.T) {
 		}
 		for _, r := range p.Payments {
 			if r.OrderID == id {
-				if r.AmountFen != 1 || r.Channel != "wechat" || r.PayerID != form["payer"] {
-					t.Fatalf("admin record = %+v, want 1 fen via wechat paid by %s", r, form["payer"])
+				if r.AmountFen != 1 || r.Channel != "wechat" || r.PayerID != payer.OpenID {
+					t.Fatalf("admin record = %+v, want 1 fen via wechat paid by %s", r, payer.OpenID)
 				}
 				return true, ""
 			}
@@ -240,14 +242,16 @@ var recordOrders = chromedp.Evaluate[chromedp.Void](`(function(){
   window.fetch = function (u) {
     var p = f.apply(this, arguments);
     if (String(u).indexOf("/api/orders") >= 0) {
-      p.then(function (r) { return r.clone().json().then(function (b) { window.__orderResponses.push({status: r.status, body: b}); }); }).catch(function () {});
+      var o = arguments[1] || {}, key = (o.headers && o.headers["Idempotency-Key"]) || "";
+      p.then(function (r) { return r.clone().json().then(function (b) { window.__orderResponses.push({status: r.status, key: key, body: b}); }); }).catch(function () {});
     }
     return p;
   };
 })()`)
 
 type orderResponse struct {
-	Status int `json:"status"`
+	Status int    `json:"status"`
+	Key    string `json:"key"` // the request's Idempotency-Key
 	Body   struct {
 		OrderID   string `json:"order_id"`
 		Status    string `json:"status"`
@@ -286,6 +290,7 @@ func cancelInWeChatCashier(t *testing.T, tab context.Context, input, shown strin
 	t.Helper()
 	do(t, tab, "pay "+input,
 		clearAmount,
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), input),
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.ID("wxsandbox-cashier")),
@@ -302,8 +307,9 @@ func cancelInWeChatCashier(t *testing.T, tab context.Context, input, shown strin
 }
 
 // TestWeChatCancelThenPay: the resident cancels on the WeChat cashier, is
-// back on the form, pays again, and the retry pays the same order (the page
-// reuses its Idempotency-Key), once.
+// back on the form and pays the same amount again: the retry is a new order
+// with a new Idempotency-Key (bug 2: never a cancelled attempt's order), the
+// cancelled one stays unpaid, and exactly one payment is recorded.
 func TestWeChatCancelThenPay(t *testing.T) {
 	browser := startBrowser(t) // first: a missing browser fails before the stack starts
 	s := stacktest.Start(t)
@@ -332,18 +338,23 @@ func TestWeChatCancelThenPay(t *testing.T) {
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.ID("wxsandbox-cashier")),
 	)
+	second := orderResponses(t, tab, 2)[1]
+	if second.Status != 201 || second.Key == first.Key || second.Body.OrderID == first.Body.OrderID {
+		t.Fatalf("retry after cancel: %d key %q order %s; want 201 with a new key (first %q) and a new order (first %s)",
+			second.Status, second.Key, second.Body.OrderID, first.Key, first.Body.OrderID)
+	}
 	clickInCashier(t, tab, "¥0.02", "pay")
 	loc := waitLocation(t, tab, "the result page", func(l string) bool { return strings.Contains(l, "/orders/") })
 	id := resultOrder(t, loc, s.URLs.WeChatWebView, community(t, s, "demo-both").Token)
-	if id != first.Body.OrderID {
-		t.Errorf("the retry paid order %s, want the first order %s", id, first.Body.OrderID)
+	if id != second.Body.OrderID {
+		t.Errorf("paid order %s, want the retry's order %s", id, second.Body.OrderID)
 	}
 	waitStatus(t, tab, statusPaid)
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+id, "", &o); err != nil {
+	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+first.Body.OrderID, "", &o); err != nil {
 		t.Fatal(err)
 	}
-	if o.Status != "PAID" || o.AmountFen != 2 {
-		t.Errorf("order = %+v, want PAID 2 fen", o)
+	if o.Status == "PAID" {
+		t.Errorf("the cancelled order %s became PAID", first.Body.OrderID)
 	}
 	if n := countPaid(t, ctx, s); n != 1 {
 		t.Errorf("demo-both lists %d payments, want 1", n)
@@ -361,12 +372,13 @@ func TestWeChatCancelChangeAmountThenPay(t *testing.T) {
 	cancelInWeChatCashier(t, tab, "0.02", "¥0.02")
 	do(t, tab, "pay 0.05",
 		clearAmount,
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "0.05"),
 		chromedp.Click(chromedp.ID("pay")),
 	)
 	second := orderResponses(t, tab, 2)[1]
 	if second.Status >= 300 {
-		t.Fatalf("/api/orders for the corrected amount answered %d %+v; the page shows %q (pay.html reuses one Idempotency-Key per page load, so a different amount after a cancel conflicts)",
+		t.Fatalf("/api/orders for the corrected amount answered %d %+v; the page shows %q (the page must not reuse a cancelled attempt's Idempotency-Key)",
 			second.Status, second.Body.Error, textOf(t, tab, "error"))
 	}
 	do(t, tab, "cashier", chromedp.WaitVisible(chromedp.ID("wxsandbox-cashier")))
@@ -397,6 +409,7 @@ func TestAlipayCancelThenPay(t *testing.T) {
 	do(t, tab, "pay 0.50",
 		chromedp.Navigate(page),
 		chromedp.WaitVisible(chromedp.ID("payform")),
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "0.50"),
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.CSS("#cashier #cancel")),
@@ -417,6 +430,7 @@ func TestAlipayCancelThenPay(t *testing.T) {
 	}
 
 	do(t, tab, "pay 0.60",
+		setRoom,
 		chromedp.SendKeys(chromedp.ID("amount"), "0.60"),
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.CSS("#cashier #pay")),

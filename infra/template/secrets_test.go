@@ -26,6 +26,7 @@ var productSecrets = map[string]string{
 	"admin":    secretPrefix + "estatepay/dev/admin-token-AbC123",
 	"merchant": secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
 	"oauth":    secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
+	"payer":    secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
 }
 
 // foreignSecrets are secrets no function of this stage may read.
@@ -39,11 +40,12 @@ var foreignSecrets = []string{
 
 // secretReads says which secrets each function's code loads: merchant keys for
 // the functions that talk to providers, only the WeChat OAuth app secret for the
-// public landing page (bug 8: it must not hold merchant keys), the admin token for
+// public landing page (bug 8: it must not hold merchant keys), the payer-cookie
+// key for the two functions that sign and verify it (bug 9), the admin token for
 // admin. A function not listed reads no secret.
 var secretReads = map[string][]string{
-	"LandingFunction":      {"oauth"},
-	"OrdersFunction":       {"merchant"},
+	"LandingFunction":      {"oauth", "payer"},
+	"OrdersFunction":       {"merchant", "payer"},
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},

@@ -13,8 +13,27 @@ import (
 // Fen is an amount of money in fen (1/100 yuan).
 type Fen = int64
 
-// ErrAmount describes a malformed amount.
-var ErrAmount = errors.New("amount must be yuan with at most two decimals, e.g. 12.5 or 12.50")
+// The messages residents see for amounts, on the page and from the API alike
+// (pay.html shows the same texts).
+const (
+	MsgAmountFormat   = "请输入正确的金额（最多两位小数）"
+	MsgAmountTooSmall = "金额至少 0.01 元"
+)
+
+// MsgAmountTooLarge is the message for an amount above max.
+func MsgAmountTooLarge(max Fen) string { return "单笔金额不能超过 " + FormatYuan(max) + " 元" }
+
+// ErrAmount describes a malformed amount (not a decimal yuan string with at
+// most two decimals).
+var ErrAmount = errors.New(MsgAmountFormat)
+
+// ErrAmountTooSmall is an amount below MinAmount (C4).
+var ErrAmountTooSmall = errors.New(MsgAmountTooSmall)
+
+// AmountTooLargeError is an amount above the applicable maximum (C4).
+type AmountTooLargeError struct{ Max Fen }
+
+func (e *AmountTooLargeError) Error() string { return MsgAmountTooLarge(e.Max) }
 
 // ParseYuan parses a decimal yuan string ("12", "12.5", "12.34") into fen exactly.
 // Signs, exponents, spaces and more than two decimals are rejected.
@@ -54,13 +73,15 @@ func FormatYuan(f Fen) string {
 // MinAmount is the smallest free-amount payment (C4): 0.01 yuan.
 const MinAmount Fen = 1
 
-// CheckFreeAmount applies C4: 0.01 yuan up to max (inclusive).
+// CheckFreeAmount applies C4: 0.01 yuan up to max (inclusive). The errors are
+// ErrAmountTooSmall and *AmountTooLargeError; their texts are what residents
+// read.
 func CheckFreeAmount(amount, max Fen) error {
 	if amount < MinAmount {
-		return fmt.Errorf("amount must be at least 0.01 yuan")
+		return ErrAmountTooSmall
 	}
 	if amount > max {
-		return fmt.Errorf("amount must be at most %s yuan", FormatYuan(max))
+		return &AmountTooLargeError{Max: max}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -110,10 +109,10 @@ func TestCheckFreeAmount(t *testing.T) {
 		{2, true, ""},
 		{max - 1, true, ""},
 		{max, true, ""},
-		{max + 1, false, "at most 50000.00"},
-		{0, false, "at least 0.01"},
-		{-1, false, "at least 0.01"},
-		{-max, false, "at least 0.01"},
+		{max + 1, false, "单笔金额不能超过 50000.00 元"},
+		{0, false, "金额至少 0.01 元"},
+		{-1, false, "金额至少 0.01 元"},
+		{-max, false, "金额至少 0.01 元"},
 	}
 	for _, c := range cases {
 		err := CheckFreeAmount(c.amount, max)
@@ -127,15 +126,22 @@ func TestCheckFreeAmount(t *testing.T) {
 			t.Errorf("CheckFreeAmount(%d, %d) = nil, want an error", c.amount, max)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("CheckFreeAmount(%d, %d) = %q, want it to mention %q", c.amount, max, err, c.msg)
+		if err.Error() != c.msg {
+			t.Errorf("CheckFreeAmount(%d, %d) = %q, want exactly %q", c.amount, max, err, c.msg)
+		}
+		var tooLarge *AmountTooLargeError
+		if isLarge := errors.As(err, &tooLarge); isLarge != (c.amount > max) || errors.Is(err, ErrAmountTooSmall) != (c.amount < MinAmount) {
+			t.Errorf("CheckFreeAmount(%d, %d) = %#v: wrong error kind", c.amount, max, err)
 		}
 	}
 	// A small configured maximum (per community) is honoured inclusively too.
 	if err := CheckFreeAmount(100, 100); err != nil {
 		t.Errorf("CheckFreeAmount(100, 100) = %v", err)
 	}
-	if err := CheckFreeAmount(101, 100); err == nil {
-		t.Error("CheckFreeAmount(101, 100) accepted")
+	if err := CheckFreeAmount(101, 100); err == nil || err.Error() != "单笔金额不能超过 1.00 元" {
+		t.Errorf("CheckFreeAmount(101, 100) = %v, want 单笔金额不能超过 1.00 元", err)
+	}
+	if ErrAmount.Error() != MsgAmountFormat || MsgAmountFormat != "请输入正确的金额（最多两位小数）" {
+		t.Errorf("format message %q", ErrAmount)
 	}
 }

@@ -23,8 +23,10 @@ type CreateRequest struct {
 	Token          string
 	Channel        domain.Channel
 	AmountFen      int64
-	PayerID        string            // WeChat openid from OAuth; empty for Alipay wap
-	Fields         map[string]string // payer fields (M5)
+	PayerID        string // WeChat openid from the signed payer cookie; empty for Alipay wap
+	PayerIface     string // the interface and WeChat app the openid was issued for (from the same cookie)
+	PayerApp       string
+	Fields         map[string]string // payer fields (M5) as the payer typed them; validated here
 	IdempotencyKey string
 	ClientIP       string
 }
@@ -99,6 +101,15 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if err := domain.CheckFreeAmount(r.AmountFen, max); err != nil {
 		return Created{}, invalid(err.Error())
 	}
+	// The openid must have been issued for this code's WeChat app (bug 9);
+	// payer fields are checked against the code's definitions and stored cleaned (M5).
+	if r.Channel == domain.WeChat && r.PayerID != "" && (col.WeChat == nil || r.PayerIface != col.WeChat.ID || r.PayerApp != col.WeChat.OAuthAppID()) {
+		return Created{}, ErrPayerMismatch
+	}
+	fields, err := col.PayerFields().Validate(r.Fields)
+	if err != nil {
+		return Created{}, invalid(err.Error())
+	}
 	if r.Channel == domain.WeChat && r.PayerID == "" {
 		return Created{}, invalid("WeChat payments need the payer's openid")
 	}
@@ -117,7 +128,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		Description: col.Community.Name + " 物业缴费",
 		RequestHash: requestHash(r),
 		PayerID:     r.PayerID,
-		Fields:      r.Fields,
+		Fields:      fields,
 	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {
 		return Created{}, fmt.Errorf("new order: %w", err)

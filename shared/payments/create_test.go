@@ -140,7 +140,9 @@ func TestCreateOrderAlipayIdempotent(t *testing.T) {
 	// Same key, different body.
 	for _, mut := range []func(*payments.CreateRequest){
 		func(r *payments.CreateRequest) { r.AmountFen = 1235 },
-		func(r *payments.CreateRequest) { r.Channel, r.PayerID = domain.WeChat, "oPayer" },
+		func(r *payments.CreateRequest) {
+			r.Channel, r.PayerID, r.PayerIface, r.PayerApp = domain.WeChat, "oPayer", "wx-1", wxApp
+		},
 		func(r *payments.CreateRequest) { r.Fields = map[string]string{"room": "1-101"} },
 	} {
 		r2 := r
@@ -235,7 +237,7 @@ func TestCreateOrderExpired(t *testing.T) {
 func TestCreateOrderWeChat(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	c, err := e.svc.CreateOrder(ctx, payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 88, PayerID: "oPayer", IdempotencyKey: key})
+	c, err := e.svc.CreateOrder(ctx, payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 88, PayerID: "oPayer", PayerIface: "wx-1", PayerApp: wxApp, IdempotencyKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,9 @@ var (
 	ErrOrderExpired = errors.New("order expired")
 	// ErrIdempotencyConflict: the idempotency key was used with another request.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	// ErrPayerMismatch: the payer identity was issued for another WeChat app or
+	// interface than the code's; the page must redo the WeChat authorisation.
+	ErrPayerMismatch = errors.New("payer identity not issued for this code's WeChat app")
 )
 
 // InvalidError is a client input error with a user-facing message.

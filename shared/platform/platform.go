@@ -154,8 +154,14 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 func MustAWSConfig(ctx context.Context) aws.Config {
 	cfg, err := AWSConfig(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "init: AWS configuration:", err)
-		os.Exit(1)
+		Fail("AWS configuration", err)
 	}
 	return cfg
+}
+
+// Fail ends a cold start that cannot go on (missing or unusable
+// configuration) with a clear message; Lambda reports the init error.
+func Fail(what string, err error) {
+	fmt.Fprintf(os.Stderr, "init: %s: %v\n", what, err)
+	os.Exit(1)
 }

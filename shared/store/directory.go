@@ -17,6 +17,8 @@ type Company struct {
 	ID            string `dynamodbav:"id"`
 	Name          string `dynamodbav:"name"`
 	AlipayIfaceID string `dynamodbav:"alipay_iface_id,omitempty"` // the company's Alipay interface (C2)
+	// PayerFields the company's payers fill in (M5), unless a community or code sets its own.
+	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
 }
 
 // Community is a 小区.
@@ -26,6 +28,8 @@ type Community struct {
 	Name          string `dynamodbav:"name"`
 	WeChatIfaceID string `dynamodbav:"wechat_iface_id,omitempty"` // 微信支付设置 association (C2)
 	MaxAmountFen  int64  `dynamodbav:"max_amount_fen,omitempty"`  // 0: the deployment default (C4)
+	// PayerFields the community's payers fill in (M5); replaces the company's.
+	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
 }
 
 // Interface is a company's payment interface at one provider. Keys are not here:
@@ -100,6 +104,8 @@ type Code struct {
 	CommunityID string `dynamodbav:"community_id"`
 	Kind        string `dynamodbav:"kind"`   // "community"
 	Status      string `dynamodbav:"status"` // "active" | "revoked"
+	// PayerFields the code's payers fill in (M5); replaces the community's and company's.
+	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
 }
 
 type dirItem[T any] struct {
@@ -179,6 +185,12 @@ func (c Collection) Availability() domain.Availability {
 		in.WeChatAssociated = true
 	}
 	return domain.ChannelAvailability(in)
+}
+
+// PayerFields are the fields a payer of this code fills in: the most specific
+// level that defines any wins (code, then community, then company).
+func (c Collection) PayerFields() domain.PayerFields {
+	return domain.ResolvePayerFields(c.Company.PayerFields, c.Community.PayerFields, c.Code.PayerFields)
 }
 
 // Interface returns the interface for ch (nil if none).

@@ -137,3 +137,38 @@ func Redirect(location string) Response {
 func ClientIP(req Request) string {
 	return req.RequestContext.HTTP.SourceIP
 }
+
+// apiPrefixes are the paths whose callers are programs: they get JSON errors
+// whatever they accept.
+var apiPrefixes = []string{"/api/", "/admin/api/", "/notify/"}
+
+// WantsJSON reports whether req comes from a program rather than a person's
+// browser: API paths always, elsewhere any caller that does not accept
+// text/html (browsers send it with every navigation).
+func WantsJSON(req Request) bool {
+	p := req.RawPath
+	if p == "" {
+		p = req.RequestContext.HTTP.Path
+	}
+	for _, prefix := range apiPrefixes {
+		if strings.HasPrefix(p, prefix) || p == strings.TrimSuffix(prefix, "/") {
+			return true
+		}
+	}
+	return !strings.Contains(strings.ToLower(Header(req, "Accept")), "text/html")
+}
+
+// Messages of the not-found answers.
+const (
+	MsgPageNotFound = "您访问的页面不存在，请检查链接或重新扫码。"
+	MsgNoSuchRoute  = "请求的地址不存在"
+)
+
+// NotFound answers a request for something that does not exist: a Chinese
+// page for browsers, a JSON error for programs.
+func NotFound(req Request) Response {
+	if WantsJSON(req) {
+		return Error(http.StatusNotFound, "not_found", MsgNoSuchRoute)
+	}
+	return Render(http.StatusNotFound, "message.html", MessagePage{Title: "页面不存在", Community: "页面不存在", Message: MsgPageNotFound})
+}

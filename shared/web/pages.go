@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/estatepay/estatepay/shared/domain"
 )
 
 //go:embed pages/*.html
@@ -76,17 +78,29 @@ type MessagePage struct {
 	Title, Community, Message string
 }
 
-// PayPage is the amount form (C4).
+// PayPage is the amount form (C4) with the payer fields (M5).
 type PayPage struct {
 	Title, Community, Company string
-	Token, Channel, PayerID   string
+	Token, Channel            string
 	MaxFen                    int64
+	Fields                    []domain.PayerField // the code's payer fields, in order
 }
 
-// ResultPage polls an order until it is paid or closed.
+// ResultPage is the receipt of one order: what was paid, to whom, when and how.
+// A pending order's page polls until it is paid or closed.
 type ResultPage struct {
-	Title, Community, OrderID string
+	Title, Community, Company string
+	Token, OrderID            string
+	Amount                    string // yuan, "12.34"
+	ChannelName               string // 微信支付 / 支付宝
+	State                     string // paid | closed | pending
+	StatusText                string
+	PaidAt                    string // Asia/Shanghai, "2026-11-29 10:00:05"; empty until paid
+	Fields                    []ReceiptField
 }
+
+// ReceiptField is one payer field as the receipt shows it.
+type ReceiptField struct{ Label, Value string }
 
 // Render renders a page; name is "message.html", "pay.html" or "result.html". The
 // response carries the Content-Security-Policy.

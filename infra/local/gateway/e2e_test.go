@@ -3,14 +3,18 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/estatepay/estatepay/infra/local/lambdaemu"
 )
@@ -75,5 +79,59 @@ func TestEndToEndWithLambdaemu(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// Bodies between Lambda's 6 MB invoke limit and API Gateway's 10 MB limit
+// must get 413 like in the cloud, never 502. The limit applies to the event
+// JSON, so a binary body (base64 in the event) hits it at ~4.5 MiB.
+func TestBodySizesWithLambdaemu(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a function binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/apifn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pools := lambdaemu.Pools{"api": lambdaemu.NewPool(lambdaemu.FunctionConfig{Name: "api", Binary: bin, Timeout: 10 * time.Second})}
+	t.Cleanup(func() { pools.Close() })
+	var logs bytes.Buffer
+	h := newGateway(t, []Route{{"POST", "/size", "api"}}, pools, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	const MiB = 1 << 20
+	for _, tc := range []struct {
+		size        int
+		contentType string
+		want        int
+	}{
+		{59 * MiB / 10, "text/plain", 200},
+		{59 * MiB / 10, "application/octet-stream", 413}, // base64: 7.9 MiB of event
+		{4 * MiB, "application/octet-stream", 200},       // base64: 5.3 MiB of event
+		{65 * MiB / 10, "text/plain", 413},
+		{99 * MiB / 10, "application/json", 413},
+		{105 * MiB / 10, "text/plain", 413}, // over API Gateway's own 10 MiB
+	} {
+		body := bytes.Repeat([]byte("a"), tc.size)
+		resp, err := http.Post(srv.URL+"/size", tc.contentType, bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%d bytes %s: %v", tc.size, tc.contentType, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode != tc.want:
+			t.Errorf("%d bytes %s: %d %s, want %d", tc.size, tc.contentType, resp.StatusCode, raw, tc.want)
+		case tc.want == 413 && string(raw) != `{"message":"Request Entity Too Large"}`:
+			t.Errorf("%d bytes %s: body %s", tc.size, tc.contentType, raw)
+		case tc.want == 200 && string(raw) != fmt.Sprintf(`{"bytes":%d}`, tc.size):
+			t.Errorf("%d bytes %s: the function saw %s", tc.size, tc.contentType, raw)
+		}
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("oversized bodies logged as errors:\n%s", logs.String())
 	}
 }

@@ -39,6 +39,16 @@ type InvokeError interface {
 	Handled() bool
 }
 
+// TooLargeError is an Invoker error saying the platform refused the
+// invocation payload as too large, before the function ran (Lambda's
+// RequestEntityTooLargeException: the event JSON is over 6 MB). API Gateway
+// answers the client 413, as for a body over its own 10 MB limit.
+// lambdaemu's *PayloadTooLargeError implements it.
+type TooLargeError interface {
+	error
+	RequestEntityTooLarge() bool
+}
+
 // Options configures the gateway. Zero values get API Gateway's defaults.
 type Options struct {
 	MaxBodyBytes       int64         // request body limit; default 10 MiB; larger → 413
@@ -47,8 +57,10 @@ type Options struct {
 	Stage              string        // requestContext.stage; default "$default"
 	AccountID          string        // requestContext.accountId; default "123456789012"
 	DomainName         string        // requestContext.domainName; default: the request's Host
-	Logger             *slog.Logger  // failures at Error, requests at Debug; default slog.Default()
-	Now                func() time.Time
+	// Logger gets integration failures at Error; requests, and clients that
+	// went away before their answer, at Debug. Default slog.Default().
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 type gateway struct {
@@ -129,10 +141,20 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, err := g.inv.Invoke(ctx, rt.Function, payload)
 	if err != nil {
 		var ie InvokeError
+		var tl TooLargeError
 		switch {
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && r.Context().Err() == nil:
+		case r.Context().Err() != nil:
+			// The client went away (closed the connection or gave up): nobody
+			// is left to answer and nothing failed on our side.
+			g.log.Debug("gateway: client went away", "requestId", requestID, "routeKey", rt.key,
+				"function", rt.Function, "error", err.Error())
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 			g.logFailure(requestID, rt, "integration timeout", err)
 			writeMessage(w, http.StatusServiceUnavailable, "Service Unavailable")
+		case errors.As(err, &tl) && tl.RequestEntityTooLarge():
+			g.log.Info("gateway: invocation payload too large", "requestId", requestID, "routeKey", rt.key,
+				"function", rt.Function, "bytes", len(payload), "error", err.Error())
+			writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		case errors.As(err, &ie) && ie.Handled():
 			g.fail(w, http.StatusInternalServerError, requestID, rt, "function error", err)
 		default:

@@ -471,3 +471,86 @@ func TestOverRealHTTP(t *testing.T) {
 		t.Errorf("event = %+v", ev)
 	}
 }
+
+type tooLarge struct{}
+
+func (tooLarge) Error() string               { return "RequestEntityTooLargeException: 7000000 byte payload" }
+func (tooLarge) RequestEntityTooLarge() bool { return true }
+
+// Lambda refusing the invoke payload (over 6 MB) is the client's fault, not
+// the integration's: 413 like API Gateway, never 502, and no error logged.
+func TestInvokePayloadTooLarge(t *testing.T) {
+	var logs bytes.Buffer
+	inv := InvokerFunc(func(context.Context, string, []byte) ([]byte, error) { return nil, fmtWrap(tooLarge{}) })
+	h := newGateway(t, []Route{{"POST", "/u", "u"}}, inv, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	w := do(h, httptest.NewRequest("POST", "/u", strings.NewReader("x")))
+	if w.Code != 413 || w.Body.String() != `{"message":"Request Entity Too Large"}` || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("%d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("logged as an error: %s", logs.String())
+	}
+}
+
+// A client that goes away while its function runs is not a failure: the
+// gateway logs it at Debug only and writes nothing.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	var logs bytes.Buffer
+	invoked := make(chan struct{})
+	inv := InvokerFunc(func(ctx context.Context, _ string, _ []byte) ([]byte, error) {
+		close(invoked)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	h := newGateway(t, []Route{{"GET", "/slow", "slow"}}, inv,
+		Options{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest("GET", "/slow", nil).WithContext(ctx)
+	go func() {
+		<-invoked
+		cancel()
+	}()
+	w := do(h, r)
+	if w.Body.Len() != 0 {
+		t.Errorf("wrote %d %s to a client that went away", w.Code, w.Body)
+	}
+	var entries []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) != 1 || entries[0]["level"] != "DEBUG" || entries[0]["msg"] != "gateway: client went away" ||
+		entries[0]["error"] != context.Canceled.Error() {
+		t.Errorf("log = %v, want one DEBUG line", entries)
+	}
+}
+
+func TestGate(t *testing.T) {
+	g := NewGate(1500 * time.Millisecond)
+	for _, accept := range []string{"", "application/json", "*/*"} {
+		r := httptest.NewRequest("GET", "/healthz", nil)
+		r.Header.Set("Accept", accept)
+		w := do(g, r)
+		var body struct{ Error, Message string }
+		if w.Code != 503 || w.Header().Get("Retry-After") != "2" || w.Header().Get("Content-Type") != "application/json" ||
+			json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Error != "starting" || body.Message != "服务正在启动，请稍后重试" {
+			t.Errorf("Accept %q: %d %v %s", accept, w.Code, w.Header(), w.Body)
+		}
+	}
+	r := httptest.NewRequest("GET", "/c/abc", nil)
+	r.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+	w := do(g, r)
+	if w.Code != 503 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(w.Body.String(), "服务正在启动") {
+		t.Errorf("browser: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if g.IsOpen() {
+		t.Error("open before Open")
+	}
+	g.Open(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	if w := do(g, httptest.NewRequest("GET", "/healthz", nil)); w.Code != http.StatusTeapot || !g.IsOpen() {
+		t.Errorf("after Open: %d", w.Code)
+	}
+}

@@ -14,7 +14,7 @@ const DefaultRoute = "$default"
 // Route integrates one route key with a function.
 type Route struct {
 	Method   string // GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY; ignored for $default
-	Path     string // e.g. /c/{token}, /api/orders/{id}, /static/{proxy+}, or "$default"
+	Path     string // e.g. /c/{token}, /api/orders/{id}, /static/{proxy+}, or "$default" (also "/$default", SAM's form)
 	Function string // function name passed to the Invoker
 }
 
@@ -46,7 +46,9 @@ func parseRoute(r Route) (*route, error) {
 	if r.Function == "" {
 		return nil, fmt.Errorf("gateway: route %s %s: no function", r.Method, r.Path)
 	}
-	if r.Path == DefaultRoute {
+	// SAM declares the catch-all as Path /$default (Method ANY), as its
+	// generated OpenAPI does; API Gateway reports the route key "$default".
+	if r.Path == DefaultRoute || r.Path == "/"+DefaultRoute {
 		return &route{Route: r, key: DefaultRoute, method: "ANY"}, nil
 	}
 	method := strings.ToUpper(r.Method)

@@ -3,14 +3,34 @@ package lambdaemu
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // ErrClosed is returned by Invoke after Close.
 var ErrClosed = errors.New("lambdaemu: pool closed")
 
-// ErrPayloadTooLarge is returned for a request payload above MaxPayloadBytes
-// (Lambda's RequestEntityTooLargeException).
+// ErrPayloadTooLarge matches (errors.Is) the *PayloadTooLargeError Invoke
+// returns for a request payload above MaxPayloadBytes.
 var ErrPayloadTooLarge = errors.New("lambdaemu: request payload exceeds 6 MB")
+
+// PayloadTooLargeError is Lambda's RequestEntityTooLargeException: the
+// invocation payload (the event JSON, e.g. API Gateway's event with the body
+// inside, base64-encoded if binary) is over MaxPayloadBytes. Nothing ran.
+type PayloadTooLargeError struct {
+	RequestID string
+	Size      int // bytes of the refused payload
+}
+
+func (e *PayloadTooLargeError) Error() string {
+	return fmt.Sprintf("RequestEntityTooLargeException: %d byte payload is too large for the RequestResponse invocation type (limit %d bytes)",
+		e.Size, MaxPayloadBytes)
+}
+
+// Is matches ErrPayloadTooLarge.
+func (e *PayloadTooLargeError) Is(target error) bool { return target == ErrPayloadTooLarge }
+
+// RequestEntityTooLarge reports true: an API Gateway answers 413.
+func (e *PayloadTooLargeError) RequestEntityTooLarge() bool { return true }
 
 // FunctionError is an error the function reported itself: the handler
 // returned an error or panicked (Runtime API .../error), or the response

@@ -45,15 +45,15 @@ func (p *Pool) Config() FunctionConfig { return p.cfg }
 
 // Invoke runs one synchronous invocation and blocks until its response.
 // payload should be JSON. Errors: *FunctionError when the function reported
-// an error; *RuntimeError on crash, timeout or init failure; ErrClosed,
-// ErrPayloadTooLarge, or ctx.Err(). When ctx ends first the invocation
-// still completes in the background (as in Lambda) and its instance is
-// reused afterwards. When all MaxInstances instances are busy, Invoke waits
+// an error; *RuntimeError on crash, timeout or init failure;
+// *PayloadTooLargeError; ErrClosed, or ctx.Err(). When ctx ends first the
+// invocation still completes in the background (as in Lambda) and its
+// instance is reused afterwards. When all MaxInstances instances are busy, Invoke waits
 // for one to become free.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, InvokeInfo, error) {
 	inv := newInvocation(payload)
 	if len(payload) > MaxPayloadBytes {
-		return nil, InvokeInfo{RequestID: inv.id}, ErrPayloadTooLarge
+		return nil, InvokeInfo{RequestID: inv.id}, &PayloadTooLargeError{RequestID: inv.id, Size: len(payload)}
 	}
 	ch := make(chan outcome, 1)
 	go func() { ch <- p.run(ctx, inv) }()

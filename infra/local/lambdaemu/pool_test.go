@@ -225,6 +225,11 @@ func TestPayloadTooLarge(t *testing.T) {
 	if !errors.Is(err, ErrPayloadTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
+	// The gateway answers 413 for it (not 502): it must say so, with the size.
+	var tl *PayloadTooLargeError
+	if !errors.As(err, &tl) || !tl.RequestEntityTooLarge() || tl.Size != MaxPayloadBytes+1 || tl.RequestID == "" {
+		t.Errorf("err = %#v, want a *PayloadTooLargeError for %d bytes", err, MaxPayloadBytes+1)
+	}
 	p.mu.Lock()
 	n := p.count
 	p.mu.Unlock()

@@ -2,7 +2,9 @@ package stack
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,8 +104,16 @@ func (s *Stack) Description() Description {
 	return d
 }
 
+// writeStackJSON writes .local/stack.json (atomically: a reader sees the
+// whole file or none). Start writes it before the gateway takes traffic and
+// Close removes it, so it exists exactly while a stack is up.
 func (s *Stack) writeStackJSON() error {
 	return writeJSON(filepath.Join(s.opt.StateDir, "stack.json"), s.Description())
 }
 
-var _ = os.Getenv
+func (s *Stack) removeStackJSON() error {
+	if err := os.Remove(filepath.Join(s.opt.StateDir, "stack.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -28,6 +28,12 @@ const (
 	DemoCompanyID         = "demo-company"
 )
 
+// DemoPayerFields are 阳光花园's payer fields (M5): 房号 required, 备注 offered.
+var DemoPayerFields = domain.PayerFields{
+	{Key: "room", Label: "房号", Type: domain.FieldText, Required: true, MinLen: 1, MaxLen: 20},
+	{Key: "note", Label: "备注", Type: domain.FieldText, MaxLen: 50},
+}
+
 // DemoCommunity is one seeded community and its collection code.
 type DemoCommunity struct {
 	ID      string `json:"id"`
@@ -79,7 +85,8 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		com     store.Community
 		accepts string
 	}{
-		{store.Community{ID: "demo-both", CompanyID: DemoCompanyID, Name: "阳光花园", WeChatIfaceID: "demo-wechat"}, "wechat+alipay"},
+		{store.Community{ID: "demo-both", CompanyID: DemoCompanyID, Name: "阳光花园", WeChatIfaceID: "demo-wechat",
+			PayerFields: DemoPayerFields}, "wechat+alipay"},
 		{store.Community{ID: "demo-alipay-only", CompanyID: DemoCompanyID, Name: "翠湖小区"}, "alipay"},
 		{store.Community{ID: "demo-none", CompanyID: "demo-company-2", Name: "未开通小区"}, "none"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Keys are the sandbox and demo-merchant keys, generated once and kept under
@@ -23,6 +24,7 @@ type Keys struct {
 	APIv3Key       string          // 32 chars
 	OAuthSecret    string          // demo official account's AppSecret
 	AdminToken     string
+	PayerCookieKey string // HMAC key of the WeChat payer cookie (64 hex chars), file payer-cookie-key
 }
 
 type keyFiles struct {
@@ -30,6 +32,11 @@ type keyFiles struct {
 	OAuthSecret string `json:"oauth_app_secret"`
 	AdminToken  string `json:"admin_token"`
 }
+
+// PayerCookieKeyFile is the file under the keys directory holding the payer
+// cookie's HMAC key; the functions read it through PAYER_COOKIE_KEY_REF
+// (file://…), as they read a Secrets Manager secret in the cloud.
+const PayerCookieKeyFile = "payer-cookie-key"
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -78,6 +85,11 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte(k.AdminToken+"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	// The payer cookie key lives in its own file (like a secret of its own),
+	// created once; restarts keep it so issued cookies stay valid.
+	if k.PayerCookieKey, err = loadOrCreateSecret(filepath.Join(dir, PayerCookieKeyFile)); err != nil {
+		return nil, err
+	}
 	for name, pub := range map[string]*rsa.PublicKey{
 		"wechat-platform-public.pem": &k.WeChatPlatform.PublicKey, "wechat-merchant-public.pem": &k.WeChatMerchant.PublicKey,
 		"alipay-platform-public.pem": &k.AlipayPlatform.PublicKey, "alipay-app-public.pem": &k.AlipayApp.PublicKey,
@@ -87,6 +99,21 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 		}
 	}
 	return k, nil
+}
+
+// loadOrCreateSecret returns the 256-bit hex secret in path, creating it when
+// the file is missing or holds less than 32 bytes.
+func loadOrCreateSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	v := randomHex(32)
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return v, nil
 }
 
 func loadOrCreateRSA(path string) (*rsa.PrivateKey, error) {

@@ -95,12 +95,15 @@ type Stack struct {
 	pools     lambdaemu.Pools
 	schedules map[string]scheduled
 	servers   []*http.Server
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	log       *slog.Logger
-	out       io.Writer
-	closeOnce sync.Once
-	restored  bool // tables and queues hold the saved state: Close may snapshot
+	// gatewayGate and controlGate serve their ports from the start, 503
+	// until Start has written stack.json and opens them.
+	gatewayGate, controlGate *gateway.Gate
+	cancel                   context.CancelFunc
+	wg                       sync.WaitGroup
+	log                      *slog.Logger
+	out                      io.Writer
+	closeOnce                sync.Once
+	restored                 bool // tables and queues hold the saved state: Close may snapshot
 
 	mu            sync.Mutex
 	streamRunners []*streammap.Runner
@@ -152,6 +155,10 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if err := os.MkdirAll(opt.StateDir, 0o755); err != nil {
 		return nil, err
 	}
+	// A stack.json left by an earlier run describes a stack that is gone.
+	if err := s.removeStackJSON(); err != nil {
+		return nil, err
+	}
 	if s.tmpl, err = template.Load(filepath.Join(opt.Root, "template.yaml")); err != nil {
 		return nil, err
 	}
@@ -161,6 +168,13 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if listeners, err = s.listen(); err != nil {
 		return nil, err
 	}
+	// Take the gateway and control ports now, answering 503 (Retry-After)
+	// until everything is up: a client never hangs on a port that is bound
+	// but not served, e.g. during the first build.
+	s.gatewayGate, s.controlGate = gateway.NewGate(2*time.Second), gateway.NewGate(2*time.Second)
+	s.serve(listeners["gateway"], s.gatewayGate)
+	s.serve(listeners["control"], s.controlGate)
+	fmt.Fprintf(s.out, "starting: %s (gateway) and %s (control) answer 503 until the stack is up\n", s.URLs.Gateway, s.URLs.Control)
 	if err := s.startData(ctx, listeners); err != nil {
 		return nil, err
 	}
@@ -172,7 +186,8 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if err := s.startFunctions(bins); err != nil {
 		return nil, err
 	}
-	if err := s.startGateway(listeners); err != nil {
+	gw, err := s.gatewayHandler()
+	if err != nil {
 		return nil, err
 	}
 	if err := s.startMappings(runCtx); err != nil {
@@ -181,7 +196,6 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if err := s.startSchedules(runCtx); err != nil {
 		return nil, err
 	}
-	s.serve(listeners["control"], s.controlHandler())
 	if s.Tables["DirectoryTable"] != "" && s.Tables["OrdersTable"] != "" {
 		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
 		if s.Demo, err = s.seedDemo(ctx, st); err != nil {
@@ -190,9 +204,13 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	}
 	s.wg.Add(1)
 	go s.snapshotLoop(runCtx)
+	// stack.json first, then traffic: whoever sees the gateway answer can
+	// read the file.
 	if err := s.writeStackJSON(); err != nil {
 		return nil, err
 	}
+	s.controlGate.Open(s.controlHandler())
+	s.gatewayGate.Open(gw)
 	return s, nil
 }
 
@@ -347,11 +365,9 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 	dir := s.opt.BinDir
 	if dir == "" {
 		dir = filepath.Join(s.opt.StateDir, "build")
-		start := time.Now()
-		if _, err := build.Functions(ctx, s.opt.Root, s.tmpl, build.Host, dir); err != nil {
+		if _, err := build.FunctionsWithProgress(ctx, s.opt.Root, s.tmpl, build.Host, dir, s.out); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(s.out, "built %d functions in %s\n", len(s.tmpl.Functions()), time.Since(start).Round(time.Millisecond))
 	}
 	bins := map[string]string{}
 	for _, f := range s.tmpl.Functions() {
@@ -366,7 +382,7 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 
 // Parameters are the template parameter values the local stack deploys with.
 func (s *Stack) Parameters() map[string]string {
-	return map[string]string{
+	p := map[string]string{
 		"Stage":                "dev",
 		"PublicBaseUrl":        s.URLs.Gateway,
 		"WechatPayBaseUrl":     s.URLs.WeChatSandbox,
@@ -375,6 +391,8 @@ func (s *Stack) Parameters() map[string]string {
 		"AlipayGatewayUrl":     s.URLs.AlipayGateway,
 		"AdminTokenSecretName": "file://" + filepath.Join(s.opt.StateDir, "keys", "admin-token"),
 	}
+	p["PayerCookieKeySecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", PayerCookieKeyFile)
+	return p
 }
 
 func (s *Stack) resolver() template.Resolver {
@@ -474,7 +492,10 @@ func (s *Stack) Invoke(ctx context.Context, function string, payload []byte) ([]
 		temp = fmt.Sprintf("cold (init %s)", info.InitDuration.Round(time.Millisecond))
 	}
 	status := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		status = "caller went away" // a client hung up: not a failure
+	case err != nil:
 		status = "error: " + err.Error()
 	}
 	fmt.Fprintf(s.out, "invoke %-22s %8s  %s  %s\n", function, info.Duration.Round(10*time.Microsecond), temp, status)
@@ -503,13 +524,10 @@ func Routes(t *template.Template) []gateway.Route {
 	return routes
 }
 
-func (s *Stack) startGateway(ls map[string]net.Listener) error {
-	h, err := gateway.New(Routes(s.tmpl), gateway.InvokerFunc(s.Invoke), gateway.Options{AccountID: AccountID, Logger: s.log})
-	if err != nil {
-		return err
-	}
-	s.serve(ls["gateway"], h)
-	return nil
+// gatewayHandler is the template's HttpApi; Start opens the gateway's gate
+// to it once the stack is up.
+func (s *Stack) gatewayHandler() (http.Handler, error) {
+	return gateway.New(Routes(s.tmpl), gateway.InvokerFunc(s.Invoke), gateway.Options{AccountID: AccountID, Logger: s.log})
 }
 
 // StreamsCaughtUp reports whether every stream mapping has delivered every
@@ -720,6 +738,7 @@ func (s *Stack) Close() error {
 		if s.restored { // never overwrite state files a failed start did not load
 			errs = append(errs, s.Snapshot(context.Background()))
 		}
+		errs = append(errs, s.removeStackJSON()) // it describes a running stack
 		if s.wechat != nil {
 			s.wechat.Close()
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/web"
 )
 
 // Helpers for tests that talk to a running local stack over HTTP and the AWS SDK.
@@ -27,7 +29,7 @@ type OrderView struct {
 	Status    string     `json:"status"`
 	AmountFen int64      `json:"amount_fen"`
 	Channel   string     `json:"channel"`
-	PaidAt    *time.Time `json:"paid_at"`
+	PaidAt    *time.Time `json:"paid_at"` // ISO 8601, +08:00
 	Pay       *struct {
 		JSAPI       map[string]string `json:"jsapi"`
 		RedirectURL string            `json:"redirect_url"`
@@ -59,22 +61,48 @@ func CommunityToken(t testing.TB, s *stack.Stack, id string) string {
 	return ""
 }
 
-// CreateOrder creates an order through POST /api/orders and checks it is PENDING.
+// CreateOrder creates an order through POST /api/orders as the pay page does,
+// and checks it is PENDING. A WeChat payer (payerID, an openid) is presented
+// the way the landing function hands it over after OAuth: a payer cookie
+// signed with the stack's key for the code's WeChat app. Required payer fields
+// are filled with a valid value.
 func CreateOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen int64, payerID string) OrderView {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"token": token, "channel": channel, "amount_fen": amountFen, "payer_id": payerID})
-	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(body))
+	col, err := s.Store().LoadCollection(context.Background(), token)
+	if err != nil {
+		t.Fatalf("create order: code %s: %v", token, err)
+	}
+	body := map[string]any{"token": token, "channel": channel, "amount_fen": amountFen}
+	fields := map[string]string{}
+	for _, f := range col.PayerFields() {
+		if f.Required {
+			fields[f.Key] = strings.Repeat("1", max(f.MinLen, 1))
+		}
+	}
+	if len(fields) > 0 {
+		body["fields"] = fields
+	}
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", RandomKey(t))
+	if payerID != "" && col.WeChat != nil {
+		set, err := web.PayerCookies{Key: []byte(s.Keys().PayerCookieKey)}.Issue(
+			web.Payer{Iface: col.WeChat.ID, AppID: col.WeChat.OAuthAppID(), OpenID: payerID}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", strings.SplitN(set[1], ";", 2)[0])
+	}
 	resp, err := HTTPClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, _ = io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create order: %d %s", resp.StatusCode, raw)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -51,4 +52,33 @@ func ScanOrders(t testing.TB, s *store.Store) []order.Order {
 		orders = append(orders, o)
 	}
 	return orders
+}
+
+// SeedOrder stores o (ids, code, merchant, app, amount, fields set by the
+// caller) as a new order through the order repository, created now, and pays
+// it at paidAt (by transaction "TXN"+id) unless paidAt is zero.
+func SeedOrder(t testing.TB, s *store.Store, o order.Order, now, paidAt time.Time) order.Order {
+	t.Helper()
+	ctx := context.Background()
+	if o.RequestHash == "" {
+		o.RequestHash = "h"
+	}
+	o, err := order.New(o, now, 10*time.Minute, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.OrderRepo()
+	if _, err := r.Create(ctx, o); err != nil {
+		t.Fatalf("seed order %s: %v", o.ID, err)
+	}
+	if paidAt.IsZero() {
+		return o
+	}
+	paid, err := r.Update(ctx, o.ID, func(x *order.Order) error {
+		return x.Pay(order.Payment{ProviderTxnID: "TXN" + o.ID, AmountFen: o.AmountFen, PaidAt: paidAt, MerchantID: o.MerchantID, AppID: o.AppID, PayerID: "2088buyer"})
+	})
+	if err != nil {
+		t.Fatalf("pay seeded order %s: %v", o.ID, err)
+	}
+	return paid
 }

@@ -14,6 +14,7 @@ import (
 
 	sdk "github.com/smartwalle/alipay/v3"
 
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/pay"
 )
 
@@ -60,9 +61,8 @@ type Provider struct {
 
 var _ pay.Provider = (*Provider)(nil)
 
-// cst is Asia/Shanghai; China has had no DST since 1991, so a fixed zone
-// avoids depending on tzdata in the Lambda image.
-var cst = time.FixedZone("CST", 8*3600)
+// cst is the business calendar's zone (Asia/Shanghai).
+var cst = calendar.Shanghai
 
 const timeLayout = "2006-01-02 15:04:05"
 

@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/pay"
 )
 
@@ -56,8 +56,8 @@ type Provider struct {
 
 var _ pay.Provider = (*Provider)(nil)
 
-// shanghai is China Standard Time (no DST), WeChat's business time zone.
-var shanghai = time.FixedZone("CST", 8*3600)
+// shanghai is the business calendar's zone (Asia/Shanghai).
+var shanghai = calendar.Shanghai
 
 // New validates cfg and builds the SDK client, redirected to cfg.BaseURL.
 func New(cfg Config) (*Provider, error) {

@@ -31,7 +31,7 @@ func main() {
 	if *out != "" {
 		dir = *out
 	}
-	res, err := build.Functions(context.Background(), root, t, tgt, dir)
+	res, err := build.FunctionsWithProgress(context.Background(), root, t, tgt, dir, os.Stdout)
 	if err != nil {
 		fail(err)
 	}
@@ -40,7 +40,7 @@ func main() {
 		st, _ := os.Stat(r.Binary)
 		names = append(names, fmt.Sprintf("%s (%.1f MB)", r.LogicalID, float64(st.Size())/1e6))
 	}
-	fmt.Printf("built %d functions for %s/%s into %s: %s\n", len(res), tgt.GOOS, tgt.GOARCH, dir, strings.Join(names, ", "))
+	fmt.Printf("  into %s: %s\n", dir, strings.Join(names, ", "))
 	if *pkg {
 		if err := build.Package(root, res, dir); err != nil {
 			fail(err)

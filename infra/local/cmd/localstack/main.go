@@ -3,6 +3,12 @@
 // functions' real bootstraps and the provider sandboxes. PORT moves the gateway
 // (default 8080); the other services use the next ports. BIN_DIR runs prebuilt
 // bootstraps; LAMBDA_REPORTS=1 keeps Lambda's START/END/REPORT lines in the log.
+//
+// Until the stack is up (the first start builds every function, a minute or
+// two on a cold Go build cache, printing its progress) the gateway and
+// control ports answer 503 with Retry-After. .local/stack.json is written
+// just before they open and removed on exit: a script that waits for
+// /healthz can read it at once.
 package main
 
 import (
