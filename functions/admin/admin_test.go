@@ -15,14 +15,35 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/store"
 )
+
+// recordView and pageView decode the records API as a client does: paid_at
+// is an RFC 3339 instant (ISO 8601 with the +08:00 offset).
+type recordView struct {
+	OrderID       string            `json:"order_id"`
+	AmountFen     int64             `json:"amount_fen"`
+	Amount        string            `json:"amount"`
+	Channel       domain.Channel    `json:"channel"`
+	PaidAt        string            `json:"paid_at"`
+	ProviderTxnID string            `json:"provider_txn_id"`
+	PayerID       string            `json:"payer_id"`
+	Fields        map[string]string `json:"fields"`
+}
+
+type pageView struct {
+	CommunityID string       `json:"community_id"`
+	Community   string       `json:"community"`
+	Payments    []recordView `json:"payments"`
+	NextCursor  string       `json:"next_cursor"`
+}
 
 type reply struct {
 	status int
 	header http.Header
 	raw    string
-	page   PaymentsPage
+	page   pageView
 }
 
 func get(t *testing.T, u, auth string) reply {
@@ -49,29 +70,45 @@ func get(t *testing.T, u, auth string) reply {
 	return r
 }
 
-// seedPaid creates n paid orders for community, paid a minute apart, and
-// returns their ids newest first.
+// seedPaid creates n paid orders for community through the order repository,
+// paid a minute apart, and returns their ids newest first.
 func seedPaid(t *testing.T, st *store.Store, community, prefix string, n int, start time.Time) []string {
 	t.Helper()
 	ctx := context.Background()
+	repo := st.OrderRepo()
 	var ids []string
 	for i := range n {
 		id := fmt.Sprintf("EP%s%s%02d", prefix, strings.Repeat("Q", 24-len(prefix)), i) // EP + 26 chars like real ids
-		o := store.Order{ID: id, CommunityID: community, CompanyID: stack.DemoCompanyID, CodeToken: "t", Channel: domain.Alipay,
+		o, err := order.New(order.Order{ID: id, CommunityID: community, CompanyID: stack.DemoCompanyID, CodeToken: "t", Channel: domain.Alipay,
 			IfaceID: "demo-alipay", MerchantID: stack.DemoAlipaySellerID, AppID: stack.DemoAlipayAppID, AmountFen: int64(100 * (i + 1)),
-			RequestHash: "h", CreatedAt: start, ExpireAt: start.Add(10 * time.Minute)}
+			RequestHash: "h"}, start, 10*time.Minute, 2*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if i == n-1 {
 			o.Fields = map[string]string{"room": "3-201"} // payer fields (M5) show in the newest record
 		}
-		if _, created, err := st.CreateOrder(ctx, o); err != nil || !created {
+		if _, err := repo.Create(ctx, o); err != nil {
 			t.Fatalf("create %s: %v", id, err)
 		}
-		if _, err := st.MarkPaid(ctx, o, store.Payment{ProviderTxnID: "TXN" + id, AmountFen: o.AmountFen, PaidAt: start.Add(time.Duration(i) * time.Minute), PayerID: "2088buyer"}, start); err != nil {
-			t.Fatal(err)
+		p := order.Payment{ProviderTxnID: "TXN" + id, AmountFen: o.AmountFen, PaidAt: start.Add(time.Duration(i) * time.Minute),
+			MerchantID: o.MerchantID, AppID: o.AppID, PayerID: "2088buyer"}
+		if _, err := repo.Update(ctx, id, func(o *order.Order) error { return o.Pay(p) }); err != nil {
+			t.Fatalf("pay %s: %v", id, err)
 		}
 		ids = append([]string{id}, ids...)
 	}
 	return ids
+}
+
+// paidAt parses a record's paid_at as RFC 3339.
+func paidAt(t *testing.T, r recordView) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, r.PaidAt)
+	if err != nil {
+		t.Fatalf("record %s: paid_at %q is not RFC 3339: %v", r.OrderID, r.PaidAt, err)
+	}
+	return at
 }
 
 func TestAdmin(t *testing.T) {
@@ -86,7 +123,12 @@ func TestAdmin(t *testing.T) {
 	want := seedPaid(t, s.Store(), "demo-both", "B", 5, start)
 	seedPaid(t, s.Store(), "demo-alipay-only", "A", 2, start.Add(30*time.Second))
 	// An unpaid order is not a record.
-	if _, _, err := s.Store().CreateOrder(context.Background(), store.Order{ID: "EPUNPAIDUNPAIDUNPAIDUNPAIDUN", CommunityID: "demo-both", AmountFen: 1, CreatedAt: start}); err != nil {
+	unpaid, err := order.New(order.Order{ID: "EPUNPAIDUNPAIDUNPAIDUNPAIDUN", CommunityID: "demo-both", CompanyID: stack.DemoCompanyID,
+		Channel: domain.Alipay, IfaceID: "demo-alipay", MerchantID: stack.DemoAlipaySellerID, AppID: stack.DemoAlipayAppID, AmountFen: 1}, start, 10*time.Minute, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store().OrderRepo().Create(context.Background(), unpaid); err != nil {
 		t.Fatal(err)
 	}
 
@@ -132,9 +174,14 @@ func TestAdmin(t *testing.T) {
 		}
 		first := r.page.Payments[0]
 		// Times are Asia/Shanghai with the offset: 08:04 UTC is 16:04 +08:00.
-		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay ||
-			first.PaidAt != "2025-03-01T16:04:00+08:00" || first.ProviderTxnID != "TXN"+first.OrderID {
+		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay || first.PaidAt != "2025-03-01T16:04:00+08:00" ||
+			!paidAt(t, first).Equal(start.Add(4*time.Minute)) || first.ProviderTxnID != "TXN"+first.OrderID || first.PayerID != "2088buyer" {
 			t.Errorf("first record %+v", first)
+		}
+		for i, p := range r.page.Payments {
+			if at := start.Add(time.Duration(len(want)-1-i) * time.Minute); !paidAt(t, p).Equal(at) {
+				t.Errorf("record %s paid_at %s, want the instant %v", p.OrderID, p.PaidAt, at)
+			}
 		}
 		if len(first.Fields) != 1 || first.Fields["room"] != "3-201" || r.page.Payments[1].Fields != nil {
 			t.Errorf("payer fields in records: %v, %v", first.Fields, r.page.Payments[1].Fields)
@@ -149,7 +196,7 @@ func TestAdmin(t *testing.T) {
 
 	t.Run("pagination", func(t *testing.T) {
 		seen := map[string]int{}
-		var order []string
+		var paged []string
 		cursor := ""
 		for pages := 1; ; pages++ {
 			u := base + "demo-both/payments?limit=2"
@@ -165,7 +212,7 @@ func TestAdmin(t *testing.T) {
 			}
 			for _, p := range r.page.Payments {
 				seen[p.OrderID]++
-				order = append(order, p.OrderID)
+				paged = append(paged, p.OrderID)
 			}
 			if r.page.NextCursor == "" {
 				break
@@ -180,8 +227,8 @@ func TestAdmin(t *testing.T) {
 				t.Errorf("record %s seen %d times", id, seen[id])
 			}
 		}
-		if fmt.Sprint(order) != fmt.Sprint(want) {
-			t.Errorf("paged order %v, want %v", order, want)
+		if fmt.Sprint(paged) != fmt.Sprint(want) {
+			t.Errorf("paged order %v, want %v", paged, want)
 		}
 	})
 

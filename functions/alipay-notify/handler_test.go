@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,7 +16,9 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	alipaysb "github.com/estatepay/estatepay/infra/sandbox/alipay"
-	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/pay"
+	"github.com/estatepay/estatepay/shared/pay/alipay"
 )
 
 type reply struct {
@@ -140,8 +145,13 @@ func TestAlipayNotify(t *testing.T) {
 				return v.Status == "PAID"
 			})
 			st := stacktest.StoredOrder(t, s, o.OrderID)
-			if !st.EventSent || st.PaidAt == nil || !strings.HasPrefix(st.ProviderTxnID, "20") || st.PayerID == "" {
+			if st.Status != order.Paid || st.PaidAt.IsZero() || !strings.HasPrefix(st.ProviderTxnID, "20") || st.PayerID == "" ||
+				st.MerchantID != stack.DemoAlipaySellerID || st.CommunityID != community || st.AmountFen != 8888 {
 				t.Fatalf("stored order: %+v", st)
+			}
+			raw := stacktest.RawOrder(t, s, o.OrderID)
+			if stacktest.Attr(raw, "work_pk") != "" || stacktest.Attr(raw, "rec_pk") != community {
+				t.Errorf("index attributes of the paid order: work_pk=%q rec_pk=%q", stacktest.Attr(raw, "work_pk"), stacktest.Attr(raw, "rec_pk"))
 			}
 			n, err := s.Alipay().NotificationFor(o.OrderID)
 			if err != nil {
@@ -155,18 +165,19 @@ func TestAlipayNotify(t *testing.T) {
 				t.Fatalf("want 1 event, got %+v", evs)
 			}
 			e := evs[0]
-			if e.Type != events.PaymentSucceededType || e.OrderID != o.OrderID || e.AmountFen != 8888 || e.Channel != "alipay" ||
+			if e.Type != order.EventPaid || e.OrderID != o.OrderID || e.AmountFen != 8888 || e.Channel != "alipay" ||
 				e.IfaceID != "demo-alipay" || e.MerchantID != stack.DemoAlipaySellerID || e.CommunityID != community ||
-				e.ProviderTxnID != n.TradeNo || !e.PaidAt.Equal(*st.PaidAt) {
+				e.CompanyID != stack.DemoCompanyID || e.ProviderTxnID != n.TradeNo || e.PaidAt == nil || !e.PaidAt.Equal(n.GmtPayment.Truncate(time.Second)) {
 				t.Fatalf("event %+v", e)
 			}
+			stacktest.CheckEvent(t, e, order.EventPaid, st)
 
 			// Alipay notifies again (new notify_id): "success", nothing changes.
 			r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode())
 			if r.Status != http.StatusOK || r.Body != "success" {
 				t.Fatalf("duplicate: %d %q", r.Status, r.Body)
 			}
-			if again := stacktest.StoredOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
+			if again := stacktest.StoredOrder(t, s, o.OrderID); again.Version != st.Version || !again.PaidAt.Equal(st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
 				t.Fatalf("duplicate changed the order: %+v", again)
 			}
 			if n := stacktest.QueueDepth(t, s); n != 0 {
@@ -178,6 +189,7 @@ func TestAlipayNotify(t *testing.T) {
 	t.Run("RejectedNotifications", func(t *testing.T) {
 		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 2500, "")
 		openCashier(t, s, o)
+		pendingVersion := stacktest.StoredOrder(t, s, o.OrderID).Version
 		genuine := paidNotification(t, s, o.OrderID)
 		otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -222,7 +234,7 @@ func TestAlipayNotify(t *testing.T) {
 			})
 		}
 		st := stacktest.StoredOrder(t, s, o.OrderID)
-		if st.Status != "PENDING" || st.PaidAt != nil || st.ProviderTxnID != "" {
+		if st.Status != order.Pending || !st.PaidAt.IsZero() || st.ProviderTxnID != "" || st.Version != pendingVersion {
 			t.Fatalf("rejected notifications changed the order: %+v", st)
 		}
 		if v := stacktest.GetOrder(t, s, o.OrderID); v.Status != "PENDING" {
@@ -237,12 +249,15 @@ func TestAlipayNotify(t *testing.T) {
 		if r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("genuine: %d %q", r.Status, r.Body)
 		}
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || st.ProviderTxnID != genuine.TradeNo || !st.EventSent {
-			t.Fatalf("after genuine: %+v", st)
+		paid := stacktest.StoredOrder(t, s, o.OrderID)
+		if paid.Status != order.Paid || paid.ProviderTxnID != genuine.TradeNo || paid.Version != pendingVersion+1 || !paid.PaidAt.Equal(genuine.GmtPayment) {
+			t.Fatalf("after genuine: %+v", paid)
 		}
-		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2500 {
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 || evs[0].AmountFen != 2500 {
 			t.Fatalf("events: %+v", evs)
 		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, paid)
 		// Duplicate (fresh notify_id): success, still one event.
 		dup := genuine
 		dup.NotifyID = "dup" + genuine.NotifyID
@@ -258,6 +273,9 @@ func TestAlipayNotify(t *testing.T) {
 		if n := stacktest.QueueDepth(t, s); n != 0 {
 			t.Fatalf("duplicates emitted %d events", n)
 		}
+		if again := stacktest.StoredOrder(t, s, o.OrderID); again.Version != paid.Version || again.ProviderTxnID != paid.ProviderTxnID {
+			t.Fatalf("duplicates changed the order: %+v", again)
+		}
 	})
 
 	t.Run("BodyLimitBoundary", func(t *testing.T) {
@@ -267,20 +285,23 @@ func TestAlipayNotify(t *testing.T) {
 		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10+1)); r.Status != http.StatusBadRequest || r.Body != "fail" {
 			t.Fatalf("64 KiB + 1: %d %q", r.Status, r.Body)
 		}
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" || stacktest.QueueDepth(t, s) != 0 {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != order.Pending || stacktest.QueueDepth(t, s) != 0 {
 			t.Fatalf("oversized notification changed the order: %+v", st)
 		}
 		if r := postForm(t, s, "demo-alipay", padded(t, n, alipayKey, 64<<10)); r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("64 KiB: %d %q", r.Status, r.Body)
 		}
-		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
 			t.Fatalf("events %+v", evs)
 		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, stacktest.StoredOrder(t, s, o.OrderID))
 	})
 
 	t.Run("NonPaymentStatusesChangeNothing", func(t *testing.T) {
 		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 300, "")
 		openCashier(t, s, o)
+		pendingVersion := stacktest.StoredOrder(t, s, o.OrderID).Version
 		n, err := s.Alipay().NotificationFor(o.OrderID) // WAIT_BUYER_PAY
 		if err != nil {
 			t.Fatal(err)
@@ -292,7 +313,7 @@ func TestAlipayNotify(t *testing.T) {
 		if r := postForm(t, s, "demo-alipay", sign(t, n, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
 			t.Fatalf("TRADE_CLOSED: %d %q", r.Status, r.Body)
 		}
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != order.Pending || st.Version != pendingVersion {
 			t.Fatalf("order: %+v", st)
 		}
 		if n := stacktest.QueueDepth(t, s); n != 0 {
@@ -300,4 +321,84 @@ func TestAlipayNotify(t *testing.T) {
 		}
 	})
 
+	t.Run("RefundAfterPayment", func(t *testing.T) {
+		// Paid, then refunded in full at Alipay: two changes, two events
+		// (payment.succeeded, then order.refunded), and the refund
+		// notification's redeliveries change nothing.
+		o := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "alipay", 4200, "")
+		openCashier(t, s, o)
+		if err := s.Alipay().Pay(o.OrderID); err != nil {
+			t.Fatal(err)
+		}
+		stacktest.WaitFor(t, "order PAID", 20*time.Second, func() bool { return stacktest.StoredOrder(t, s, o.OrderID).Status == order.Paid })
+		paid := stacktest.StoredOrder(t, s, o.OrderID)
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
+			t.Fatalf("events after payment: %+v", evs)
+		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, paid)
+
+		res, err := alipayProvider(t, s).Refund(context.Background(), pay.RefundRequest{OrderID: o.OrderID, RefundID: "R" + o.OrderID, AmountFen: 4200, TotalFen: 4200, Reason: "test"})
+		if err != nil {
+			t.Fatalf("refund at the sandbox: %v", err)
+		}
+		t.Logf("refund: %+v", res)
+		stacktest.WaitFor(t, "order REFUNDED after the refund notification", 20*time.Second, func() bool {
+			return stacktest.StoredOrder(t, s, o.OrderID).Status == order.Refunded
+		})
+		refunded := stacktest.StoredOrder(t, s, o.OrderID)
+		if refunded.Version != paid.Version+1 || refunded.ProviderTxnID != paid.ProviderTxnID || !refunded.PaidAt.Equal(paid.PaidAt) ||
+			refunded.BusinessDay != paid.BusinessDay || refunded.RefundedAt.IsZero() {
+			t.Fatalf("refunded order %+v, paid %+v", refunded, paid)
+		}
+		evs = stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
+			t.Fatalf("events after refund: %+v", evs)
+		}
+		stacktest.CheckEvent(t, evs[0], order.EventRefunded, refunded)
+		if evs[0].From != order.Paid {
+			t.Errorf("refund event from %q, want PAID", evs[0].From)
+		}
+
+		// Redeliveries: the refund notification again, and a late copy of
+		// the payment notification.
+		n, err := s.Alipay().NotificationFor(o.OrderID)
+		if err != nil || n.TradeStatus != alipaysb.StatusClosed {
+			t.Fatalf("sandbox notification after refund: %+v %v", n, err)
+		}
+		late := n
+		late.TradeStatus, late.GmtClose, late.RefundFeeFen, late.GmtRefund, late.OutBizNo = alipaysb.StatusSuccess, time.Time{}, 0, time.Time{}, ""
+		for name, m := range map[string]alipaysb.Notification{"refund": n, "payment": late} {
+			m.NotifyID = "again" + m.NotifyID
+			if r := postForm(t, s, "demo-alipay", sign(t, m, alipayKey).Encode()); r.Status != http.StatusOK || r.Body != "success" {
+				t.Errorf("%s redelivered: %d %q", name, r.Status, r.Body)
+			}
+		}
+		if again := stacktest.StoredOrder(t, s, o.OrderID); again.Version != refunded.Version || again.Status != order.Refunded {
+			t.Fatalf("redeliveries changed the refunded order: %+v", again)
+		}
+		if n := stacktest.QueueDepth(t, s); n != 0 {
+			t.Fatalf("redeliveries emitted %d events", n)
+		}
+	})
+}
+
+// alipayProvider is our own Alipay adapter for the demo app, talking to the
+// sandbox the way the product does (here: to refund a trade).
+func alipayProvider(t testing.TB, s *stack.Stack) *alipay.Provider {
+	t.Helper()
+	k := s.Keys()
+	pub, err := x509.MarshalPKIXPublicKey(&k.AlipayPlatform.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := alipay.New(alipay.Config{
+		AppID: stack.DemoAlipayAppID, SellerID: stack.DemoAlipaySellerID, GatewayURL: s.URLs.AlipayGateway,
+		PrivateKey:      string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.AlipayApp)})),
+		AlipayPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -15,7 +15,8 @@ import (
 // the invocation fails (so the error alarm sees it).
 func TestHandleListFailureFailsInvocation(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := &Handler{Payments: &payments.Service{Store: stacktest.DownStore(t), Log: log}, Log: log}
+	down := stacktest.DownStore(t)
+	h := &Handler{Payments: &payments.Service{Orders: down.OrderRepo(), Directory: down, Log: log}, Log: log}
 	ev := stacktest.SampleEvent(t, "sweeper-schedule.json")
 	rep, err := h.Handle(context.Background(), json.RawMessage(ev))
 	if err == nil || rep != (payments.SweepReport{}) {

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
-	"github.com/estatepay/estatepay/shared/events"
+	"github.com/estatepay/estatepay/shared/domain/order"
 )
 
 var txnRE = regexp.MustCompile(`^4200\d{24}$`)
@@ -67,29 +68,44 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatalf("order after callback: %+v", v)
 		}
 		st := stacktest.StoredOrder(t, s, o.OrderID)
-		if st.Status != "PAID" || !st.EventSent || st.PaidAt == nil || !txnRE.MatchString(st.ProviderTxnID) || st.PayerID != openID {
+		if st.Status != order.Paid || st.PaidAt.IsZero() || !txnRE.MatchString(st.ProviderTxnID) || st.PayerID != openID ||
+			st.AmountFen != 1234 || st.MerchantID != stack.DemoWeChatMchID || !st.NextCheckAt.IsZero() {
 			t.Fatalf("stored order: %+v", st)
 		}
-		if st.RecPK != "demo-both" {
-			t.Errorf("paid order not in the community's records index: rec_pk=%q", st.RecPK)
+		// The index attributes follow the state: out of the sweeper's work
+		// index, into the community's records and the settlement index.
+		raw := stacktest.RawOrder(t, s, o.OrderID)
+		if stacktest.Attr(raw, "work_pk") != "" || stacktest.Attr(raw, "work_at") != "" {
+			t.Errorf("paid order still in the sweeper's work index: work_pk=%q work_at=%q", stacktest.Attr(raw, "work_pk"), stacktest.Attr(raw, "work_at"))
 		}
-		// EventSent REMOVEs work_pk/work_at so the sweeper stops looking at the order.
-		if st.WorkPK != "" || st.WorkAt != "" || st.EventLease != 0 {
-			t.Errorf("order still in the sweeper's work index after its event was sent: work_pk=%q work_at=%q event_lease=%d "+
-				"(the local DynamoDB ignores UpdateItem REMOVE clauses)", st.WorkPK, st.WorkAt, st.EventLease)
+		if stacktest.Attr(raw, "rec_pk") != "demo-both" || !strings.HasSuffix(stacktest.Attr(raw, "rec_sk"), "#"+o.OrderID) {
+			t.Errorf("paid order not in the community's records index: rec_pk=%q rec_sk=%q", stacktest.Attr(raw, "rec_pk"), stacktest.Attr(raw, "rec_sk"))
 		}
-		evs := stacktest.DrainEvents(t, s)
+		if want := "wechat#" + stack.DemoWeChatMchID + "#" + string(st.BusinessDay) + "#"; !strings.HasPrefix(stacktest.Attr(raw, "settle_pk"), want) {
+			t.Errorf("settle_pk %q, want prefix %q", stacktest.Attr(raw, "settle_pk"), want)
+		}
+		// The wire contract of the one event: field names and formats as
+		// consumers read them.
+		evs := stacktest.DrainEventJSON(t, s)
 		if len(evs) != 1 {
 			t.Fatalf("want exactly 1 payment event, got %d: %+v", len(evs), evs)
 		}
 		e := evs[0]
-		want := events.PaymentSucceeded{Type: events.PaymentSucceededType, OrderID: o.OrderID, CommunityID: "demo-both",
-			CompanyID: stack.DemoCompanyID, Channel: "wechat", IfaceID: "demo-wechat", MerchantID: stack.DemoWeChatMchID,
-			AmountFen: 1234, ProviderTxnID: st.ProviderTxnID}
-		got := e
-		got.PaidAt = time.Time{}
-		if got != want || !e.PaidAt.Equal(*st.PaidAt) {
-			t.Fatalf("event:\n got %+v\nwant %+v (paid_at %v)", e, want, st.PaidAt)
+		want := map[string]any{
+			"event_id": o.OrderID + ":" + strconv.FormatInt(st.Version, 10), "type": "payment.succeeded", "order_id": o.OrderID,
+			"amount_fen": float64(1234), "merchant_id": stack.DemoWeChatMchID, "channel": "wechat", "community_id": "demo-both",
+			"company_id": stack.DemoCompanyID, "iface_id": "demo-wechat", "provider_txn_id": st.ProviderTxnID,
+			"business_day": st.PaidAt.In(time.FixedZone("UTC+8", 8*3600)).Format("2006-01-02"),
+		}
+		for k, v := range want {
+			if e[k] != v {
+				t.Errorf("event %s = %#v, want %#v", k, e[k], v)
+			}
+		}
+		if ps, _ := e["paid_at"].(string); ps == "" {
+			t.Errorf("event paid_at %#v", e["paid_at"])
+		} else if pt, err := time.Parse(time.RFC3339, ps); err != nil || !pt.Equal(st.PaidAt) {
+			t.Errorf("event paid_at %q (%v), want the instant %v", ps, err, st.PaidAt)
 		}
 
 		// WeChat redelivers the same transaction (new event id, fresh signature):
@@ -104,7 +120,7 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatalf("duplicate: %d %q", r.Status, r.Body)
 		}
 		again := stacktest.StoredOrder(t, s, o.OrderID)
-		if !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID || !again.EventSent {
+		if !again.PaidAt.Equal(st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID || again.Version != st.Version {
 			t.Fatalf("duplicate changed the order: %+v", again)
 		}
 		if n := stacktest.QueueDepth(t, s); n != 0 {
@@ -118,7 +134,8 @@ func TestWeChatNotify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		genuine := wxCallback{OrderID: o.OrderID, AmountFen: 2000, OpenID: openID}
+		pendingVersion := stacktest.StoredOrder(t, s, o.OrderID).Version
+		genuine := wxCallback{OrderID: o.OrderID, AmountFen: 2000, OpenID: openID, TxnID: newTxnID()}
 		with := func(f func(c *wxCallback)) wxCallback { c := genuine; f(&c); return c }
 
 		cases := []struct {
@@ -178,7 +195,7 @@ func TestWeChatNotify(t *testing.T) {
 		}
 
 		st := stacktest.StoredOrder(t, s, o.OrderID)
-		if st.Status != "PENDING" || st.PaidAt != nil || st.ProviderTxnID != "" || st.EventSent {
+		if st.Status != order.Pending || !st.PaidAt.IsZero() || st.ProviderTxnID != "" || st.Version != pendingVersion {
 			t.Fatalf("rejected callbacks changed the order: %+v", st)
 		}
 		if v := stacktest.GetOrder(t, s, o.OrderID); v.Status != "PENDING" {
@@ -194,12 +211,15 @@ func TestWeChatNotify(t *testing.T) {
 		if r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("genuine built callback: %d %q", r.Status, r.Body)
 		}
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
-			t.Fatalf("after genuine callback: %+v", st)
+		paid := stacktest.StoredOrder(t, s, o.OrderID)
+		if paid.Status != order.Paid || paid.ProviderTxnID != genuine.TxnID || paid.Version != pendingVersion+1 {
+			t.Fatalf("after genuine callback: %+v", paid)
 		}
-		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 2000 {
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 || evs[0].AmountFen != 2000 {
 			t.Fatalf("events: %+v", evs)
 		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, paid)
 
 		// A genuine report that this paid order was paid by a different
 		// transaction is refused and changes nothing.
@@ -217,6 +237,7 @@ func TestWeChatNotify(t *testing.T) {
 
 	t.Run("ConcurrentDuplicates", func(t *testing.T) {
 		o := stacktest.CreateOrder(t, s, token, "wechat", 777, openID)
+		pendingVersion := stacktest.StoredOrder(t, s, o.OrderID).Version
 		cb := wxCallback{OrderID: o.OrderID, AmountFen: 777, OpenID: openID}.filled(s)
 		body, hdr := cb.build(t, s)
 		const n = 50
@@ -255,20 +276,21 @@ func TestWeChatNotify(t *testing.T) {
 		}
 		t.Logf("%d of %d concurrent deliveries answered 204", ok, n)
 		st := stacktest.StoredOrder(t, s, o.OrderID)
-		if st.Status != "PAID" || !st.EventSent || st.ProviderTxnID != cb.TxnID || st.PaidAt == nil || !st.PaidAt.Equal(cb.PaidAt) {
-			t.Fatalf("stored order: %+v (want txn %s paid_at %v)", st, cb.TxnID, cb.PaidAt)
+		if st.Status != order.Paid || st.ProviderTxnID != cb.TxnID || !st.PaidAt.Equal(cb.PaidAt) || st.Version != pendingVersion+1 {
+			t.Fatalf("stored order: %+v (want txn %s paid_at %v, one change)", st, cb.TxnID, cb.PaidAt)
 		}
 		evs := stacktest.DrainEvents(t, s)
-		if len(evs) != 1 || evs[0].OrderID != o.OrderID || evs[0].AmountFen != 777 || evs[0].ProviderTxnID != cb.TxnID {
+		if len(evs) != 1 || evs[0].AmountFen != 777 || evs[0].ProviderTxnID != cb.TxnID {
 			t.Fatalf("want exactly one event for %s, got %+v", o.OrderID, evs)
 		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, st)
 		// WeChat retries the ones that failed: now every redelivery is a 204.
 		req, _ := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/notify/wechat/demo-wechat", bytes.NewReader(body))
 		req.Header = hdr.Clone()
 		if r := send(t, req); r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("final redelivery: %d %q", r.Status, r.Body)
 		}
-		if again := stacktest.StoredOrder(t, s, o.OrderID); !again.PaidAt.Equal(*st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
+		if again := stacktest.StoredOrder(t, s, o.OrderID); again.Version != st.Version || !again.PaidAt.Equal(st.PaidAt) || again.ProviderTxnID != st.ProviderTxnID {
 			t.Fatalf("order changed by redelivery: %+v", again)
 		}
 		if n := stacktest.QueueDepth(t, s); n != 0 {
@@ -287,33 +309,48 @@ func TestWeChatNotify(t *testing.T) {
 			t.Fatalf("64 KiB + 1: %d %q", r.Status, r.Body)
 		}
 		failBody(t, r)
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PENDING" || stacktest.QueueDepth(t, s) != 0 {
+		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != order.Pending || stacktest.QueueDepth(t, s) != 0 {
 			t.Fatalf("oversized callback changed the order: %+v", st)
 		}
 		cb.PadTo = 64 << 10
 		if r := send(t, cb.request(t, s)); r.Status != http.StatusNoContent {
 			t.Fatalf("64 KiB: %d %q", r.Status, r.Body)
 		}
-		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
 			t.Fatalf("events %+v", evs)
 		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, stacktest.StoredOrder(t, s, o.OrderID))
 	})
 
 	t.Run("ClosedOrderPaidLate", func(t *testing.T) {
-		// A verified report that money arrived wins over our own expiry.
+		// A verified report that money arrived wins over our own expiry: two
+		// state changes, two events (order.closed, then payment.succeeded).
 		o := stacktest.CreateOrder(t, s, token, "wechat", 505, openID)
-		if err := s.Store().MarkClosed(context.Background(), o.OrderID, time.Now()); err != nil {
+		if _, err := s.Store().OrderRepo().Update(context.Background(), o.OrderID, func(o *order.Order) error { return o.Close(time.Now()) }); err != nil {
 			t.Fatal(err)
 		}
+		closed := stacktest.StoredOrder(t, s, o.OrderID)
+		evs := stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
+			t.Fatalf("events after closing: %+v", evs)
+		}
+		stacktest.CheckEvent(t, evs[0], order.EventClosed, closed)
 		r := send(t, wxCallback{OrderID: o.OrderID, AmountFen: 505, OpenID: openID}.request(t, s))
 		if r.Status != http.StatusNoContent {
 			t.Fatalf("late payment of a closed order: %d %q", r.Status, r.Body)
 		}
-		if st := stacktest.StoredOrder(t, s, o.OrderID); st.Status != "PAID" || !st.EventSent {
+		st := stacktest.StoredOrder(t, s, o.OrderID)
+		if st.Status != order.Paid || st.Version != closed.Version+1 || !st.ClosedAt.Equal(closed.ClosedAt) {
 			t.Fatalf("stored order: %+v", st)
 		}
-		if evs := stacktest.DrainEvents(t, s); len(evs) != 1 || evs[0].OrderID != o.OrderID {
-			t.Fatalf("events: %+v", evs)
+		evs = stacktest.DrainEvents(t, s)
+		if len(evs) != 1 {
+			t.Fatalf("events after the late payment: %+v", evs)
+		}
+		stacktest.CheckEvent(t, evs[0], order.EventPaid, st)
+		if evs[0].From != order.Closed {
+			t.Errorf("event from %q, want CLOSED", evs[0].From)
 		}
 	})
 }

@@ -15,7 +15,8 @@ import (
 )
 
 func TestHandleResponseMapping(t *testing.T) {
-	h := &Handler{Payments: &payments.Service{Store: stacktest.DownStore(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	down := stacktest.DownStore(t)
+	h := &Handler{Payments: &payments.Service{Orders: down.OrderRepo(), Directory: down, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	check := func(t *testing.T, resp web.Response, status int, msg string) {
 		t.Helper()
 		var b map[string]string
