@@ -26,6 +26,7 @@ type recordView struct {
 	AmountFen     int64             `json:"amount_fen"`
 	Amount        string            `json:"amount"`
 	Channel       domain.Channel    `json:"channel"`
+	Status        string            `json:"status"`
 	PaidAt        string            `json:"paid_at"`
 	ProviderTxnID string            `json:"provider_txn_id"`
 	PayerID       string            `json:"payer_id"`
@@ -174,7 +175,7 @@ func TestAdmin(t *testing.T) {
 		}
 		first := r.page.Payments[0]
 		// Times are Asia/Shanghai with the offset: 08:04 UTC is 16:04 +08:00.
-		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay || first.PaidAt != "2025-03-01T16:04:00+08:00" ||
+		if first.AmountFen != 500 || first.Amount != "5.00" || first.Channel != domain.Alipay || first.Status != "PAID" || first.PaidAt != "2025-03-01T16:04:00+08:00" ||
 			!paidAt(t, first).Equal(start.Add(4*time.Minute)) || first.ProviderTxnID != "TXN"+first.OrderID || first.PayerID != "2088buyer" {
 			t.Errorf("first record %+v", first)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -66,6 +67,7 @@ type PaymentRecord struct {
 	AmountFen     int64             `json:"amount_fen"`
 	Amount        string            `json:"amount"`
 	Channel       domain.Channel    `json:"channel"`
+	Status        order.Status      `json:"status"` // PAID, or REFUNDED when the money went back
 	PaidAt        string            `json:"paid_at"`
 	ProviderTxnID string            `json:"provider_txn_id"`
 	PayerID       string            `json:"payer_id"`
@@ -110,7 +112,7 @@ func (h *Handler) payments(ctx context.Context, req web.Request) web.Response {
 	for _, o := range page.Orders {
 		rec := PaymentRecord{
 			OrderID: o.ID, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
-			ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields,
+			Status: o.Status, ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields,
 		}
 		if !o.PaidAt.IsZero() {
 			rec.PaidAt = calendar.Format(o.PaidAt)
