@@ -53,6 +53,13 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if calls := callsOf(principal(r), op, body); len(calls) > 0 {
+			s.mu.Lock()
+			for _, c := range calls {
+				s.calls[c]++
+			}
+			s.mu.Unlock()
+		}
 		if exclusiveOps[op] {
 			s.writeMu.Lock()
 			defer s.writeMu.Unlock()

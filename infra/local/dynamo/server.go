@@ -39,6 +39,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests map[string]int64
+	calls    map[Call]int64           // who accessed what (callers.go)
 	tables   map[string]bool          // tables known to exist (minidyn has no ListTables)
 	keys     map[string][]string      // table → key attribute names (hash, range)
 	ttl      map[string]string        // table → TTL attribute name
@@ -79,6 +80,7 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		expiryDone: make(chan struct{}),
 		tokens:     map[string]tokenUse{},
 		requests:   map[string]int64{},
+		calls:      map[Call]int64{},
 		tables:     map[string]bool{},
 		keys:       map[string][]string{},
 		ttl:        map[string]string{},
@@ -127,6 +129,7 @@ func (s *Server) Requests() map[string]int64 {
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	s.requests = map[string]int64{}
+	s.calls = map[Call]int64{}
 	s.mu.Unlock()
 }
 

@@ -395,6 +395,14 @@ func (s *Stack) Parameters() map[string]string {
 	return p
 }
 
+// AccessKeyID is the access key id a function's SDK signs with locally: one
+// per function, so the embedded services know who called (dynamo.Calls) and
+// tests can hold the template's policies to what each function really does.
+func AccessKeyID(function string) string { return "LOCAL" + function }
+
+// Resolver resolves the template's intrinsics to the local stack's names.
+func (s *Stack) Resolver() template.Resolver { return s.resolver() }
+
 func (s *Stack) resolver() template.Resolver {
 	return template.Resolver{
 		T:      s.tmpl,
@@ -445,7 +453,7 @@ func (s *Stack) FunctionEnv(f template.Function) ([]string, error) {
 	r := s.resolver()
 	env := []string{
 		"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID(f.LogicalID), "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.URLs.DynamoDB, "AWS_ENDPOINT_URL_SQS=" + s.URLs.SQS,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
