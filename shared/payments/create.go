@@ -76,10 +76,10 @@ type Created struct {
 // ErrOrderExpired (the client starts again with a new key).
 func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, error) {
 	if !idemKey.MatchString(r.IdempotencyKey) {
-		return Created{}, invalid("Idempotency-Key must be 16-64 characters of A-Z a-z 0-9 _ -")
+		return Created{}, invalid("请求标识（Idempotency-Key）应为 16-64 位字母、数字、_ 或 -")
 	}
 	if r.Channel != domain.WeChat && r.Channel != domain.Alipay {
-		return Created{}, invalid("channel must be wechat or alipay")
+		return Created{}, invalid("支付方式只能是 wechat（微信）或 alipay（支付宝）")
 	}
 	if !domain.IsCodeToken(r.Token) {
 		return Created{}, ErrUnknownCode
@@ -111,7 +111,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		return Created{}, invalid(err.Error())
 	}
 	if r.Channel == domain.WeChat && r.PayerID == "" {
-		return Created{}, invalid("WeChat payments need the payer's openid")
+		return Created{}, invalid("请在微信中打开收款码并完成授权后再支付")
 	}
 	iface := col.Interface(r.Channel)
 	now := s.now()
