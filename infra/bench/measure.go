@@ -12,114 +12,6 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 )
 
-// DynamoResult is the DynamoDB traffic of one complete payment.
-type DynamoResult struct {
-	Channel     string           `json:"channel"`
-	Steps       []string         `json:"steps"`
-	PerFunction []FunctionCalls  `json:"per_function"` // from the functions' EMF lines
-	EMFTotal    int64            `json:"emf_dynamodb_calls"`
-	SQSTotal    int64            `json:"emf_sqs_calls"`
-	ServerTotal int64            `json:"server_requests"` // embedded DynamoDB's own count
-	ServerByOp  map[string]int64 `json:"server_requests_by_operation"`
-}
-
-// measureDynamo runs one complete payment per channel, one step after another,
-// and counts DynamoDB requests from the functions' metrics lines and at the
-// embedded server.
-func (b *bench) measureDynamo(ctx context.Context) error {
-	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
-		r, err := b.paymentDynamo(ctx, ch)
-		if err != nil {
-			return fmt.Errorf("%s payment: %w", ch, err)
-		}
-		b.rep.DynamoDB = append(b.rep.DynamoDB, r)
-	}
-	return nil
-}
-
-func (b *bench) paymentDynamo(ctx context.Context, ch domain.Channel) (DynamoResult, error) {
-	r := DynamoResult{Channel: string(ch)}
-	// Expected invocations per function; the flow waits for all their metrics lines.
-	want := map[string]int{"LandingFunction": 1, "OrdersFunction": 2}
-	notify := "AlipayNotifyFunction"
-	if ch == domain.WeChat {
-		want["LandingFunction"], notify = 2, "WechatNotifyFunction"
-	}
-	want[notify] = 1
-	mark := b.cap.MetricsCount()
-	before := b.s.DynamoDB().Requests()
-
-	if ch == domain.WeChat {
-		r.Steps = append(r.Steps, "GET /c/{token} (WeChat UA → OAuth redirect)", "GET /c/{token}?code=… (form, payer cookie)")
-		payer, err := b.wechatLanding(ctx, newJar()) // a new payer
-		if err != nil {
-			return r, err
-		}
-		b.fx.payerCookie = payer
-	} else {
-		r.Steps = append(r.Steps, "GET /c/{token} (Alipay UA → form)")
-		status, body, err := b.send(ctx, b.get("/c/"+b.fx.tokenBoth, AlipayUserAgent))
-		if err != nil {
-			return r, err
-		}
-		if err := expect(200, `data-channel="alipay"`)(status, body); err != nil {
-			return r, err
-		}
-	}
-	r.Steps = append(r.Steps, "POST /api/orders")
-	o, err := b.createOrder(ctx, ch)
-	if err != nil {
-		return r, err
-	}
-	r.Steps = append(r.Steps, "provider callback (sandbox pays and notifies)")
-	if _, err := b.payFresh(ctx, ch, o); err != nil {
-		return r, err
-	}
-	r.Steps = append(r.Steps, "GET /api/orders/{id} (poll: PAID)")
-	status, body, err := b.send(ctx, b.get("/api/orders/"+o.OrderID, ""))
-	if err != nil {
-		return r, err
-	}
-	if err := expect(200, `"status":"PAID"`)(status, body); err != nil {
-		return r, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = b.cap.WaitMetrics(wctx, mark, func(ms []Metrics) bool {
-		got := CountByFunction(ms)
-		for fn, n := range want {
-			if got[fn] == nil || got[fn].Invocations < n {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return r, fmt.Errorf("waiting for the functions' metrics lines (want %v, got %d lines): %w", want, len(b.cap.MetricsSince(mark)), err)
-	}
-	after := b.s.DynamoDB().Requests()
-	got := CountByFunction(b.cap.MetricsSince(mark))
-	for fn, fc := range got {
-		if _, ok := want[fn]; !ok || fc.Invocations != want[fn] {
-			return r, fmt.Errorf("unexpected invocations during the payment: %s ×%d (want %v)", fn, fc.Invocations, want)
-		}
-	}
-	for _, id := range []string{"LandingFunction", "OrdersFunction", notify} {
-		fc := got[id]
-		r.PerFunction = append(r.PerFunction, *fc)
-		r.EMFTotal += fc.Calls["DynamoDB"]
-		r.SQSTotal += fc.Calls["SQS"]
-	}
-	r.ServerByOp = map[string]int64{}
-	for op, n := range after {
-		if d := n - before[op]; d != 0 {
-			r.ServerByOp[op] = d
-			r.ServerTotal += d
-		}
-	}
-	return r, nil
-}
-
 // send sends a request built by mk and returns status and body.
 func (b *bench) send(ctx context.Context, mk func(context.Context) (*http.Request, error)) (int, []byte, error) {
 	req, err := mk(ctx)
@@ -135,12 +27,13 @@ func (b *bench) send(ctx context.Context, mk func(context.Context) (*http.Reques
 // (the event the gateway would send). Samples rotate over the functions.
 func (b *bench) measureCold(ctx context.Context) error {
 	type target struct {
-		r       *fnResult
-		cfg     lambdaemu.FunctionConfig
-		payload []byte
-		check   func(int, []byte) error
-		wall    []time.Duration
-		init    []time.Duration
+		r        *fnResult
+		cfg      lambdaemu.FunctionConfig
+		payload  []byte
+		check    func(int, []byte) error
+		checkRaw func([]byte) error
+		wall     []time.Duration
+		init     []time.Duration
 	}
 	var targets []*target
 	seen := map[string]bool{}
@@ -157,8 +50,10 @@ func (b *bench) measureCold(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		t := &target{r: r, cfg: cfg, check: p.check, payload: p.payload}
-		if p.schedule == "" {
+		t := &target{r: r, cfg: cfg, check: p.check, payload: p.payload, checkRaw: p.checkRaw}
+		if p.invoke != nil {
+			t.payload = p.invoke
+		} else if p.schedule == "" {
 			req, err := p.request(ctx)
 			if err != nil {
 				return err
@@ -177,7 +72,7 @@ func (b *bench) measureCold(ctx context.Context) error {
 	}
 	for i := 0; i < b.cfg.Cold; i++ {
 		for _, t := range targets {
-			wall, init, err := coldOnce(ctx, t.cfg, t.payload, t.check)
+			wall, init, err := coldOnce(ctx, t.cfg, t.payload, t.check, t.checkRaw)
 			if err != nil {
 				return fmt.Errorf("%s cold sample %d: %w", t.r.ID, i+1, err)
 			}
@@ -190,7 +85,7 @@ func (b *bench) measureCold(ctx context.Context) error {
 	return nil
 }
 
-func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error) (time.Duration, time.Duration, error) {
+func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error, checkRaw func([]byte) error) (time.Duration, time.Duration, error) {
 	pool := lambdaemu.NewPool(cfg)
 	defer pool.Close()
 	start := time.Now()
@@ -202,7 +97,11 @@ func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte,
 	if !info.Cold {
 		return 0, 0, fmt.Errorf("invocation on a fresh pool was not cold")
 	}
-	if check != nil {
+	if checkRaw != nil {
+		if err := checkRaw(out); err != nil {
+			return 0, 0, err
+		}
+	} else if check != nil {
 		status, body, err := httpResult(out)
 		if err != nil {
 			return 0, 0, err
@@ -240,6 +139,10 @@ func (b *bench) measureWarm(ctx context.Context) error {
 // measureOrders times POST /api/orders per channel, a fresh key per request.
 func (b *bench) measureOrders(ctx context.Context) error {
 	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		if err := b.settle(ctx); err != nil {
+			return err
+		}
+		mark := b.cap.MetricsCount()
 		samples, err := sample(ctx, b.cfg.Warmup, b.cfg.Orders, func(ctx context.Context) (time.Duration, error) {
 			req, err := b.orderRequest(ctx, ch)
 			if err != nil {
@@ -254,6 +157,14 @@ func (b *bench) measureOrders(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", ch, err)
 		}
+		if err := b.settle(ctx); err != nil {
+			return err
+		}
+		oc := orderCreation(ch, b.cap.MetricsSince(mark))
+		if oc.Requests != b.cfg.Warmup+b.cfg.Orders {
+			return fmt.Errorf("%s: %d order creations but %d metrics lines of OrdersFunction", ch, b.cfg.Warmup+b.cfg.Orders, oc.Requests)
+		}
+		b.rep.OrderCreation = append(b.rep.OrderCreation, oc)
 		note := "signed wap.pay URL, no provider call"
 		if ch == domain.WeChat {
 			note = "JSAPI prepay at the WeChat Pay sandbox"

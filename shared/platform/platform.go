@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -118,6 +119,37 @@ func (c *Calls) counter(service string) *atomic.Int64 {
 	}
 }
 
+// CountCall counts one call to service for the invocation's metrics line
+// ("<service>Calls"): AWS calls are counted by the SDK middleware of
+// AWSConfig, provider HTTP calls by CountingTransport.
+func CountCall(service string) { awsCalls.counter(service).Add(1) }
+
+// dynamoDBWrites are the DynamoDB operations that write, counted again as
+// "DynamoDBWrite" (the order creation goal is one write on its path).
+var dynamoDBWrites = map[string]bool{
+	"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true,
+	"TransactWriteItems": true, "ExecuteStatement": true, "BatchExecuteStatement": true, "ExecuteTransaction": true,
+}
+
+// CountingTransport counts every request sent through next as a call to
+// service (e.g. "Provider": WeChat Pay, Alipay, WeChat OAuth).
+func CountingTransport(service string, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return countingTransport{service, next}
+}
+
+type countingTransport struct {
+	service string
+	next    http.RoundTripper
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	CountCall(t.service)
+	return t.next.RoundTrip(r)
+}
+
 // TakeAWSCalls returns the per-service call counts since the last call and resets them.
 func TakeAWSCalls() map[string]int64 {
 	out := map[string]int64{}
@@ -142,7 +174,11 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("estatepay.CountCalls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				awsCalls.counter(middleware.GetServiceID(ctx)).Add(1)
+				svc := middleware.GetServiceID(ctx)
+				CountCall(svc)
+				if svc == "DynamoDB" && dynamoDBWrites[middleware.GetOperationName(ctx)] {
+					CountCall("DynamoDBWrite")
+				}
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	})

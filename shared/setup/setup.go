@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/estatepay/estatepay/shared/pay/providers"
+	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -34,7 +35,7 @@ type ProviderURLs struct {
 func Providers(sec *secrets.Loader, urls ProviderURLs) *providers.Registry {
 	return &providers.Registry{
 		Secrets:          sec,
-		HTTPClient:       &http.Client{Timeout: 8 * time.Second},
+		HTTPClient:       &http.Client{Timeout: 8 * time.Second, Transport: platform.CountingTransport("Provider", nil)},
 		WeChatPayBaseURL: urls.WeChatPay,
 		WeChatOpenBase:   urls.WeChatOpen,
 		WeChatAPIBase:    urls.WeChatAPI,
