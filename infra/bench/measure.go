@@ -34,6 +34,8 @@ func (b *bench) measureCold(ctx context.Context) error {
 		checkRaw func([]byte) error
 		wall     []time.Duration
 		init     []time.Duration
+		handler  []time.Duration
+		calls    map[string]int64
 	}
 	var targets []*target
 	seen := map[string]bool{}
@@ -72,47 +74,71 @@ func (b *bench) measureCold(ctx context.Context) error {
 	}
 	for i := 0; i < b.cfg.Cold; i++ {
 		for _, t := range targets {
-			wall, init, err := coldOnce(ctx, t.cfg, t.payload, t.check, t.checkRaw)
+			cs, err := coldOnce(ctx, t.cfg, t.payload, t.check, t.checkRaw, t.r.ID != helloID)
 			if err != nil {
 				return fmt.Errorf("%s cold sample %d: %w", t.r.ID, i+1, err)
 			}
-			t.wall, t.init = append(t.wall, wall), append(t.init, init)
+			t.wall, t.init = append(t.wall, cs.wall), append(t.init, cs.init)
+			if cs.metrics != nil {
+				t.handler = append(t.handler, time.Duration(cs.metrics.HandlerMillis*float64(time.Millisecond)))
+				t.calls = cs.metrics.Calls
+			}
 		}
 	}
 	for _, t := range targets {
-		t.r.Cold, t.r.Init = Summarize(t.wall), Summarize(t.init)
+		t.r.Cold, t.r.Init, t.r.ColdHandler, t.r.ColdCalls = Summarize(t.wall), Summarize(t.init), Summarize(t.handler), t.calls
 	}
 	return nil
 }
 
-func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error, checkRaw func([]byte) error) (time.Duration, time.Duration, error) {
+// coldSample is one cold invocation: exec → response (wall), exec → first
+// /next (init), and the function's metrics line (its handler time and calls).
+type coldSample struct {
+	wall, init time.Duration
+	metrics    *Metrics
+}
+
+func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error, checkRaw func([]byte) error, hasMetrics bool) (coldSample, error) {
+	var cs coldSample
+	out := NewCapture()
+	cfg.Output = out
 	pool := lambdaemu.NewPool(cfg)
 	defer pool.Close()
 	start := time.Now()
-	out, info, err := pool.Invoke(ctx, payload)
-	wall := time.Since(start)
+	resp, info, err := pool.Invoke(ctx, payload)
+	cs.wall = time.Since(start)
 	if err != nil {
-		return 0, 0, err
+		return cs, err
 	}
 	if !info.Cold {
-		return 0, 0, fmt.Errorf("invocation on a fresh pool was not cold")
+		return cs, fmt.Errorf("invocation on a fresh pool was not cold")
 	}
+	cs.init = info.InitDuration
 	if checkRaw != nil {
-		if err := checkRaw(out); err != nil {
-			return 0, 0, err
+		if err := checkRaw(resp); err != nil {
+			return cs, err
 		}
 	} else if check != nil {
-		status, body, err := httpResult(out)
+		status, body, err := httpResult(resp)
 		if err != nil {
-			return 0, 0, err
+			return cs, err
 		}
 		if err := check(status, body); err != nil {
-			return 0, 0, err
+			return cs, err
 		}
-	} else if !json.Valid(out) {
-		return 0, 0, fmt.Errorf("response is not JSON: %.200s", out)
+	} else if !json.Valid(resp) {
+		return cs, fmt.Errorf("response is not JSON: %.200s", resp)
 	}
-	return wall, info.InitDuration, nil
+	if hasMetrics {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := out.WaitMetrics(wctx, 0, func(ms []Metrics) bool { return len(ms) > 0 }); err != nil {
+			return cs, fmt.Errorf("no metrics line after the cold invocation: %w", err)
+		}
+		m := out.MetricsSince(0)[0]
+		cs.metrics = &m
+	}
+	return cs, nil
 }
 
 // measureWarm times every representative request through the gateway (the

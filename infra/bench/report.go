@@ -72,19 +72,21 @@ func latency(s Summary) *Latency {
 
 // FunctionReport is one function's row; ratios are to the baseline.
 type FunctionReport struct {
-	Function         string   `json:"function"`
-	Baseline         bool     `json:"baseline,omitempty"`
-	HostBytes        int64    `json:"binary_bytes_host"`
-	LambdaBytes      int64    `json:"binary_bytes_linux_arm64"`
-	LambdaBytesRatio *float64 `json:"binary_linux_arm64_ratio"`
-	ColdRequest      string   `json:"cold_request,omitempty"`
-	ColdStart        *Latency `json:"cold_start,omitempty"` // exec → first response
-	ColdInit         *Latency `json:"cold_init,omitempty"`  // exec → first /next
-	ColdP50Ratio     *float64 `json:"cold_start_p50_ratio"`
-	WarmRequest      string   `json:"warm_request,omitempty"`
-	Warm             *Latency `json:"warm,omitempty"`
-	WarmP50Ratio     *float64 `json:"warm_p50_ratio"`
-	WarmP99Ratio     *float64 `json:"warm_p99_ratio"`
+	Function         string           `json:"function"`
+	Baseline         bool             `json:"baseline,omitempty"`
+	HostBytes        int64            `json:"binary_bytes_host"`
+	LambdaBytes      int64            `json:"binary_bytes_linux_arm64"`
+	LambdaBytesRatio *float64         `json:"binary_linux_arm64_ratio"`
+	ColdRequest      string           `json:"cold_request,omitempty"`
+	ColdStart        *Latency         `json:"cold_start,omitempty"`   // exec → first response
+	ColdInit         *Latency         `json:"cold_init,omitempty"`    // exec → first /next
+	ColdHandler      *Latency         `json:"cold_handler,omitempty"` // the first request's handler time
+	ColdCalls        map[string]int64 `json:"cold_calls,omitempty"`   // what the first request called
+	ColdP50Ratio     *float64         `json:"cold_start_p50_ratio"`
+	WarmRequest      string           `json:"warm_request,omitempty"`
+	Warm             *Latency         `json:"warm,omitempty"`
+	WarmP50Ratio     *float64         `json:"warm_p50_ratio"`
+	WarmP99Ratio     *float64         `json:"warm_p99_ratio"`
 }
 
 // RouteReport is one representative request, warm, through the gateway.
@@ -129,7 +131,7 @@ func (b *bench) finishReport() {
 	for _, f := range b.functions {
 		fr := FunctionReport{Function: f.ID, Baseline: f.ID == helloID, HostBytes: f.HostBytes, LambdaBytes: f.ArmBytes,
 			LambdaBytesRatio: jsonRatio(Ratio(float64(f.ArmBytes), float64(base.ArmBytes))),
-			ColdRequest:      f.ColdRequest, ColdStart: latency(f.Cold), ColdInit: latency(f.Init),
+			ColdRequest:      f.ColdRequest, ColdStart: latency(f.Cold), ColdInit: latency(f.Init), ColdHandler: latency(f.ColdHandler), ColdCalls: f.ColdCalls,
 			ColdP50Ratio: jsonRatio(DurationRatio(f.Cold.P50, base.Cold.P50))}
 		if f.Warm != nil {
 			fr.WarmRequest, fr.Warm = f.Warm.Request, latency(f.Warm.Sum)
@@ -195,24 +197,24 @@ func printReport(w io.Writer, rep *Report) {
 	s := rep.Settings
 	fmt.Fprintf(w, "\n1. Functions: size, cold start (exec → first response, fresh instance, median of %d), warm through the gateway (%d requests after %d warm-up)\n\n", s.Cold, s.Warm, s.Warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "function\thost bin\tarm64 bin\t×\tcold p50\t(init)\t×\twarm p50\t×\twarm p99\t×")
+	fmt.Fprintln(tw, "function\thost bin\tarm64 bin\t×\tcold p50\t(init\thandler)\t×\twarm p50\t×\twarm p99\t×")
 	for _, f := range rep.Functions {
 		name := f.Function
 		if f.Baseline {
 			name += " (baseline)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, fmtBytes(f.HostBytes), fmtBytes(f.LambdaBytes), ratioOf(f.LambdaBytesRatio),
-			ms(f.ColdStart, p50), "("+ms(f.ColdInit, p50)+")", ratioOf(f.ColdP50Ratio), ms(f.Warm, p50), ratioOf(f.WarmP50Ratio), ms(f.Warm, p99), ratioOf(f.WarmP99Ratio))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, fmtBytes(f.HostBytes), fmtBytes(f.LambdaBytes), ratioOf(f.LambdaBytesRatio),
+			ms(f.ColdStart, p50), "("+ms(f.ColdInit, p50), ms(f.ColdHandler, p50)+")", ratioOf(f.ColdP50Ratio), ms(f.Warm, p50), ratioOf(f.WarmP50Ratio), ms(f.Warm, p99), ratioOf(f.WarmP99Ratio))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\n   requests used:")
+	fmt.Fprintln(w, "\n   requests used (and what the cold one called):")
 	for _, f := range rep.Functions {
 		req := f.WarmRequest
 		if req == "" {
 			req = f.ColdRequest
 		}
 		if req != "" {
-			fmt.Fprintf(w, "   %-22s %s\n", f.Function, req)
+			fmt.Fprintf(w, "   %-22s %s%s\n", f.Function, req, fmtCalls(f.ColdCalls))
 		}
 	}
 
@@ -338,4 +340,21 @@ func printPayment(w io.Writer, d DynamoResult) {
 		}
 		fmt.Fprintf(w, "   order write %s → %s: %d WRU (%s)\n", wr.Event, wr.Status, wr.WRU, strings.Join(parts, ", "))
 	}
+}
+
+// fmtCalls formats a metrics line's calls (" [DynamoDB 4, SecretsManager 1]").
+func fmtCalls(calls map[string]int64) string {
+	if len(calls) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(calls))
+	for k := range calls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, calls[k])
+	}
+	return " [" + strings.Join(parts, ", ") + "]"
 }

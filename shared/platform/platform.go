@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -163,13 +162,42 @@ func TakeAWSCalls() map[string]int64 {
 	return out
 }
 
-// AWSConfig loads the default SDK configuration (region, credentials and
-// AWS_ENDPOINT_URL_* from the environment, exactly as in the cloud) and adds the
-// call-counting middleware.
+// AWSConfig is the SDK configuration of a Lambda function, built from the
+// environment Lambda gives it, as the SDK's default chain resolves it there:
+// region from AWS_REGION (or AWS_DEFAULT_REGION), the execution role's
+// credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN, endpoints from AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE> (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+// true). It does not use config.LoadDefaultConfig: that package links the
+// SSO, STS, sign-in and IMDS clients and their endpoint and schema tables,
+// whose package initialisation alone costs a cold start ~1 ms, for credential
+// sources a Lambda function never has (shared files, SSO, web identity,
+// IMDS). It adds the call-counting middleware.
 func AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return cfg, err
+	env := envSource{}
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		return aws.Config{}, fmt.Errorf("AWS_REGION is not set")
+	}
+	creds := aws.Credentials{
+		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken: os.Getenv("AWS_SESSION_TOKEN"), Source: "EnvConfigCredentials", AccountID: os.Getenv("AWS_ACCOUNT_ID"),
+	}
+	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+		return aws.Config{}, fmt.Errorf("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the execution role)")
+	}
+	cfg := aws.Config{
+		Region: region,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return creds, nil
+		}),
+		ConfigSources: []any{env},
+	}
+	if v := os.Getenv("AWS_ENDPOINT_URL"); v != "" && !env.ignoreEndpoints() {
+		cfg.BaseEndpoint = aws.String(v)
 	}
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("estatepay.CountCalls",
@@ -183,6 +211,35 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 			}), middleware.After)
 	})
 	return cfg, nil
+}
+
+// envSource is the environment as an SDK configuration source: the service
+// clients ask it for AWS_ENDPOINT_URL_<SERVICE> (the service's SDK id in
+// capitals, spaces as underscores, e.g. AWS_ENDPOINT_URL_SECRETS_MANAGER)
+// and whether configured endpoints are to be ignored.
+type envSource struct{}
+
+func (envSource) ignoreEndpoints() bool {
+	v, _ := strconv.ParseBool(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+	return v
+}
+
+// GetServiceBaseEndpoint implements the SDK's service endpoint source.
+func (e envSource) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	if v := os.Getenv("AWS_ENDPOINT_URL_" + strings.ReplaceAll(strings.ToUpper(sdkID), " ", "_")); v != "" {
+		return v, true, nil
+	}
+	return "", false, nil
+}
+
+// GetIgnoreConfiguredEndpoints implements the SDK's switch for configured endpoints.
+func (e envSource) GetIgnoreConfiguredEndpoints(context.Context) (bool, bool, error) {
+	v := os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+	if v == "" {
+		return false, false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	return b, err == nil, err
 }
 
 // MustAWSConfig is AWSConfig for a cold start: a failure ends the process
