@@ -11,7 +11,7 @@
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
-// Usage: go run ./infra/bench [-cold 5] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...]
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...]
 package main
 
 import (
@@ -38,7 +38,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.Cold, "cold", 5, "cold-start samples per function (fresh instance each)")
+	flag.IntVar(&cfg.Cold, "cold", 15, "cold-start samples per function (fresh instance each)")
 	flag.IntVar(&cfg.Warmup, "warmup", 20, "untimed warm-up requests per route")
 	flag.IntVar(&cfg.Warm, "warm", 300, "timed warm requests per route")
 	flag.IntVar(&cfg.Orders, "orders", 200, "timed order creations per channel")

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -138,3 +143,70 @@ func TestCountingTransportAndWrites(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Preconnect leaves an open connection in the client's pool: the request
+// that follows uses it instead of dialling.
+func TestPreconnectOpensTheConnectionAhead(t *testing.T) {
+	var mu sync.Mutex
+	conns, roots := 0, 0
+	got := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && r.Method == http.MethodGet && r.Header.Get("Authorization") == "" {
+			mu.Lock()
+			roots++
+			mu.Unlock()
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+		w.Write([]byte("healthy"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{}}
+	Preconnect(hc, srv.URL)
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no unsigned GET / from Preconnect")
+	}
+	// The pre-connection's response is read and its connection back in the
+	// pool once the client can reuse it; poll for that with a deadline.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := hc.Post(srv.URL+"/api", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		mu.Lock()
+		n := conns
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections: the request did not reuse the pre-connection", n)
+		}
+		hc.CloseIdleConnections()
+		mu.Lock()
+		conns = 0
+		mu.Unlock()
+		Preconnect(hc, srv.URL)
+		<-got
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if roots < 1 {
+		t.Fatalf("roots = %d", roots)
+	}
+}
