@@ -270,7 +270,7 @@ func TestReportContractKeys(t *testing.T) {
 	b := &bench{tmpl: tmpl, rep: newReport(config{Cold: 3, Warm: 3, Orders: 1, Callbacks: 1})}
 	b.functions = []*fnResult{
 		{ID: helloID, Cold: Summarize([]time.Duration{msec(3), msec(3), msec(3)})},
-		{ID: "OrdersFunction", Cold: Summarize([]time.Duration{msec(4), msec(4), msec(5)})},
+		{ID: "OrdersFunction", Cold: Summarize([]time.Duration{msec(4), msec(4), msec(5)}), ColdRest: Summarize([]time.Duration{msec(3), msec(3), msec(3)})},
 		{ID: "RelayFunction", Cold: Summarize([]time.Duration{3333 * time.Microsecond, 4 * time.Millisecond, 5 * time.Millisecond})},
 	}
 	flow := func(ch string, landing int) DynamoResult {
@@ -308,6 +308,9 @@ func TestReportContractKeys(t *testing.T) {
 	}
 	if _, ok := doc.ColdRatio[helloID]; ok {
 		t.Fatal("the baseline has a cold_start_ratio")
+	}
+	if r := b.rep.Functions[1].ColdRestRatio; r == nil || *r != 1 {
+		t.Fatalf("cold start without the handler: ratio %v, want 1 (3 ms of a 3 ms baseline)", r)
 	}
 	if doc.Cost == nil || len(doc.Cost.Channels) != 2 || doc.Cost.PricesTaken == "" || doc.Cost.Region == "" || len(doc.Cost.Prices) == 0 {
 		t.Fatalf("cost_per_million_payments = %+v", doc.Cost)

@@ -35,6 +35,7 @@ func (b *bench) measureCold(ctx context.Context) error {
 		wall     []time.Duration
 		init     []time.Duration
 		handler  []time.Duration
+		rest     []time.Duration // wall - handler: the cold start without the request's own work
 		calls    map[string]int64
 	}
 	var targets []*target
@@ -80,13 +81,19 @@ func (b *bench) measureCold(ctx context.Context) error {
 			}
 			t.wall, t.init = append(t.wall, cs.wall), append(t.init, cs.init)
 			if cs.metrics != nil {
-				t.handler = append(t.handler, time.Duration(cs.metrics.HandlerMillis*float64(time.Millisecond)))
+				h := time.Duration(cs.metrics.HandlerMillis * float64(time.Millisecond))
+				t.handler, t.rest = append(t.handler, h), append(t.rest, cs.wall-h)
 				t.calls = cs.metrics.Calls
 			}
 		}
 	}
 	for _, t := range targets {
 		t.r.Cold, t.r.Init, t.r.ColdHandler, t.r.ColdCalls = Summarize(t.wall), Summarize(t.init), Summarize(t.handler), t.calls
+		if t.r.ID == helloID {
+			t.r.ColdRest = t.r.Cold // the baseline's handler does no work
+		} else {
+			t.r.ColdRest = Summarize(t.rest)
+		}
 	}
 	return nil
 }

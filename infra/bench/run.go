@@ -62,6 +62,7 @@ type fnResult struct {
 	ColdRequest string
 	Cold, Init  Summary
 	ColdHandler Summary          // the cold invocation's own handler time (its metrics line)
+	ColdRest    Summary          // cold start minus that handler time, per sample
 	ColdCalls   map[string]int64 // what the cold invocation called (its metrics line)
 	Warm        *routeResult     // the function's representative route
 }
