@@ -16,6 +16,7 @@ import (
 
 func main() {
 	ctx := context.Background()
+	go web.Prepare() // template analysis overlaps the first request's directory reads
 	cfg := platform.MustAWSConfig(ctx)
 	sec := secrets.NewLoader(cfg)
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -89,11 +88,15 @@ func view(o order.Order) OrderView {
 	return v
 }
 
-var (
-	idemKeyRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
-	amountFenRE = regexp.MustCompile(`^-?[0-9]{1,15}$`)
-	fieldKeyRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-)
+// isAmountFen: an integer of at most 15 digits, optionally negative (the
+// range check comes after, with its own message).
+func isAmountFen(b []byte) bool {
+	s := string(b)
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	return domain.IsDigits(s, 1, 15)
+}
 
 // Error messages of order creation (people may read them on the page).
 const (
@@ -125,7 +128,7 @@ func parseCreate(req web.Request) (createBody, int64, *web.Response) {
 	if err := dec.Decode(&body); err != nil || dec.More() {
 		return bad(http.StatusBadRequest, "bad_json", "请求须为一个 JSON 对象：token、channel、amount_fen，可选 fields")
 	}
-	if !idemKeyRE.MatchString(web.Header(req, "Idempotency-Key")) {
+	if !domain.IsURLSafe(web.Header(req, "Idempotency-Key"), 16, 64) {
 		return bad(http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key 须为 16-64 位字母、数字、_ 或 -")
 	}
 	if body.Token == "" {
@@ -140,7 +143,7 @@ func parseCreate(req web.Request) (createBody, int64, *web.Response) {
 	if len(body.AmountFen) == 0 || string(body.AmountFen) == "null" {
 		return bad(http.StatusBadRequest, "missing_amount", "请输入金额")
 	}
-	if !amountFenRE.Match(body.AmountFen) {
+	if !isAmountFen(body.AmountFen) {
 		return bad(http.StatusBadRequest, "bad_amount", domain.MsgAmountFormat+"（amount_fen 须为整数，单位：分）")
 	}
 	amount, err := strconv.ParseInt(string(body.AmountFen), 10, 64)
@@ -154,7 +157,7 @@ func parseCreate(req web.Request) (createBody, int64, *web.Response) {
 		return bad(http.StatusBadRequest, "bad_fields", "填写的信息过多")
 	}
 	for k, v := range body.Fields {
-		if !fieldKeyRE.MatchString(k) {
+		if !domain.IsFieldKey(k) {
 			return bad(http.StatusBadRequest, "bad_fields", "不支持的填写项")
 		}
 		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > domain.MaxFieldValueRunes {

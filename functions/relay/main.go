@@ -16,7 +16,13 @@ import (
 
 func main() {
 	queues := strings.Split(platform.Env("EVENT_QUEUE_URLS"), ",")
-	cfg := platform.MustAWSConfig(context.Background())
-	relay := &Relay{Publisher: events.SQSPublisher{Client: sqs.NewFromConfig(cfg), QueueURLs: queues}, Log: platform.Logger()}
+	ctx := context.Background()
+	cfg := platform.MustAWSConfig(ctx)
+	client := sqs.NewFromConfig(cfg)
+	o := client.Options()
+	if ep, err := o.EndpointResolverV2.ResolveEndpoint(ctx, sqs.EndpointParameters{Region: &o.Region, Endpoint: o.BaseEndpoint}); err == nil {
+		platform.Preconnect(o.HTTPClient, ep.URI.String()) // the first publish finds its connection open
+	}
+	relay := &Relay{Publisher: events.SQSPublisher{Client: client, QueueURLs: queues}, Log: platform.Logger()}
 	platform.Start(relay.Handle)
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatepay/estatepay/infra/local/dynamo"
 	"github.com/estatepay/estatepay/infra/template"
+	"github.com/estatepay/estatepay/shared/domain"
 )
 
 func msec(n int) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -254,5 +256,209 @@ func TestReportPrintsRatiosToTheBaseline(t *testing.T) {
 	}
 	if _, err := json.Marshal(b.rep); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The contract keys of .local/bench.json: "dynamodb_requests_per_payment"
+// (warm, integers per channel), "cold_start_ratio" (every function but the
+// baseline, 2 decimals) and "cost_per_million_payments".
+func TestReportContractKeys(t *testing.T) {
+	tmpl, err := template.Load(filepath.Join(repoRootT(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{tmpl: tmpl, rep: newReport(config{Cold: 3, Warm: 3, Orders: 1, Callbacks: 1})}
+	b.functions = []*fnResult{
+		{ID: helloID, Cold: Summarize([]time.Duration{msec(3), msec(3), msec(3)})},
+		{ID: "OrdersFunction", Cold: Summarize([]time.Duration{msec(4), msec(4), msec(5)}), ColdRest: Summarize([]time.Duration{msec(3), msec(3), msec(3)})},
+		{ID: "RelayFunction", Cold: Summarize([]time.Duration{3333 * time.Microsecond, 4 * time.Millisecond, 5 * time.Millisecond})},
+	}
+	flow := func(ch string, landing int) DynamoResult {
+		return DynamoResult{Channel: ch, Caches: "warm", EMFTotal: 4, ServerTotal: 4, ServerByOp: map[string]int64{"GetItem": 2, "PutItem": 2},
+			PerFunction: []FunctionCalls{
+				{Function: "LandingFunction", Invocations: landing, Calls: map[string]int64{}, BilledMs: 2, LogBytes: 1000, LogLines: 8},
+				{Function: "OrdersFunction", Invocations: 2, Calls: map[string]int64{"DynamoDB": 2, "DynamoDBWrite": 1}, BilledMs: 6, LogBytes: 1000, LogLines: 8},
+				{Function: "AlipayNotifyFunction", Invocations: 1, Calls: map[string]int64{"DynamoDB": 2, "DynamoDBWrite": 1}, BilledMs: 3, LogBytes: 1000, LogLines: 6},
+				{Function: "RelayFunction", Invocations: 2, Calls: map[string]int64{"SQS": 1}, BilledMs: 3, LogBytes: 1000, LogLines: 8},
+			},
+			Writes: []OrderWrite{{Event: "INSERT", Status: "PENDING", WRU: 3, TableWRU: 2}, {Event: "MODIFY", Status: "PAID", WRU: 7, TableWRU: 2}}}
+	}
+	b.rep.DynamoDB = []DynamoResult{flow("alipay", 1), flow("wechat", 2)}
+	b.rep.DynamoDBPerPayment = map[string]int64{"alipay": 4, "wechat": 4}
+	b.finishReport()
+	raw, err := json.Marshal(b.rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		PerPayment map[string]json.Number `json:"dynamodb_requests_per_payment"`
+		ColdRatio  map[string]json.Number `json:"cold_start_ratio"`
+		Cost       *CostModel             `json:"cost_per_million_payments"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.PerPayment["alipay"].String() != "4" || doc.PerPayment["wechat"].String() != "4" {
+		t.Fatalf("dynamodb_requests_per_payment = %v", doc.PerPayment)
+	}
+	if len(doc.ColdRatio) != 2 || doc.ColdRatio["OrdersFunction"].String() != "1.33" || doc.ColdRatio["RelayFunction"].String() != "1.33" {
+		t.Fatalf("cold_start_ratio = %v (want every function but the baseline, 2 decimals)", doc.ColdRatio)
+	}
+	if _, ok := doc.ColdRatio[helloID]; ok {
+		t.Fatal("the baseline has a cold_start_ratio")
+	}
+	if r := b.rep.Functions[1].ColdRestRatio; r == nil || *r != 1 {
+		t.Fatalf("cold start without the handler: ratio %v, want 1 (3 ms of a 3 ms baseline)", r)
+	}
+	if doc.Cost == nil || len(doc.Cost.Channels) != 2 || doc.Cost.PricesTaken == "" || doc.Cost.Region == "" || len(doc.Cost.Prices) == 0 {
+		t.Fatalf("cost_per_million_payments = %+v", doc.Cost)
+	}
+	ali := doc.Cost.Channels[0]
+	item := func(c ChannelCost, name string) CostItem {
+		for _, it := range c.Items {
+			if it.Name == name {
+				return it
+			}
+		}
+		t.Fatalf("%s: no cost item %q", c.Channel, name)
+		return CostItem{}
+	}
+	// 6 invocations × $0.20, 4 HTTP requests (landing, orders ×2, notify) × $1,
+	// 10 WRU × $0.625, 2 RRU × $0.125, 1 SQS × $0.50 — per 1M payments.
+	for name, want := range map[string]float64{"Lambda requests": 1.20, "HTTP API requests": 4, "DynamoDB writes": 6.25, "DynamoDB reads": 0.25, "SQS FIFO requests": 0.5} {
+		if got := item(ali, name).USD; got != want {
+			t.Errorf("alipay %s = $%v, want $%v", name, got, want)
+		}
+	}
+	if got := item(doc.Cost.Channels[1], "HTTP API requests").USD; got != 5 {
+		t.Errorf("wechat HTTP API = $%v, want $5 (two landing requests)", got)
+	}
+	// Logs: 4000 bytes + 30 events × 26 bytes per payment, $0.50/GB.
+	if got, want := item(ali, "CloudWatch Logs ingestion").USD, round2(float64(4000+30*26)*1e6/1e9*0.5); got != want {
+		t.Errorf("logs = $%v, want $%v", got, want)
+	}
+	var sum float64
+	for _, it := range ali.Items {
+		sum += it.USD
+	}
+	if math.Abs(sum-ali.TotalUSD) > 0.011 || ali.Dominant == "" || !strings.HasPrefix(ali.Dominant, "DynamoDB writes") {
+		t.Fatalf("total %v (items sum %v), dominant %q", ali.TotalUSD, sum, ali.Dominant)
+	}
+	// Lambda GB-s: 256 MB; cloud estimate above the local billed time.
+	if ali.Inputs.GBSecondsCloud <= ali.Inputs.GBSecondsLocal || ali.Inputs.GBSecondsLocal != round6(0.25*14/1000) {
+		t.Fatalf("GB-s local %v cloud %v", ali.Inputs.GBSecondsLocal, ali.Inputs.GBSecondsCloud)
+	}
+	var out bytes.Buffer
+	printReport(&out, b.rep)
+	for _, s := range []string{"Cost per 1M payments", "DynamoDB writes", "cold start ratios (goal <= ×1.5)", "OrdersFunction ×1.33", "alipay 4, wechat 4"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+}
+
+func img(kv ...string) map[string]json.RawMessage {
+	m := map[string]json.RawMessage{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = json.RawMessage(kv[i+1])
+	}
+	return m
+}
+
+// Item sizes follow DynamoDB's rules; a write is priced for the table and
+// for every index entry it puts, deletes or rewrites.
+func TestWriteCost(t *testing.T) {
+	if n := itemSize(img("pk", `{"S":"abc"}`, "n", `{"N":"12345"}`, "b", `{"BOOL":true}`)); n != 2+3+1+4+1+1 {
+		t.Fatalf("size = %d", n)
+	}
+	if n := itemSize(img("m", `{"M":{"ab":{"S":"x"}}}`, "l", `{"L":[{"N":"1"},{"S":"yz"}]}`)); n != 1+(3+1+2+1)+1+(3+1+2+1+2) {
+		t.Fatalf("nested size = %d", n)
+	}
+	for in, want := range map[string]int{"0": 1, "7": 2, "12": 2, "123": 3, "-1.50": 2, "1000": 2} {
+		if got := numberSize(in); got != want {
+			t.Errorf("numberSize(%s) = %d, want %d", in, got, want)
+		}
+	}
+	tbl := tableInfo{HashKey: "pk", GSIs: []template.Index{
+		{Name: "work", HashKey: "work_pk", RangeKey: "work_at", ProjectionType: "KEYS_ONLY"},
+		{Name: "records", HashKey: "rec_pk", RangeKey: "rec_sk", ProjectionType: "ALL"},
+	}}
+	big := `{"S":"` + strings.Repeat("x", 1500) + `"}`
+	pending := img("pk", `{"S":"EP1"}`, "status", `{"S":"PENDING"}`, "prepay", big, "work_pk", `{"S":"W#3"}`, "work_at", `{"S":"t1"}`)
+	ins := tbl.writeCost(dynamo.StreamRecord{EventName: "INSERT", NewImage: pending})
+	if ins.TableWRU != 2 || len(ins.Indexes) != 1 || ins.Indexes[0].Index != "work" || ins.Indexes[0].Op != "put" || ins.WRU != 3 {
+		t.Fatalf("insert = %+v", ins)
+	}
+	paid := img("pk", `{"S":"EP1"}`, "status", `{"S":"PAID"}`, "rec_pk", `{"S":"c"}`, "rec_sk", `{"S":"t2"}`)
+	mod := tbl.writeCost(dynamo.StreamRecord{EventName: "MODIFY", OldImage: pending, NewImage: paid})
+	ops := map[string]string{}
+	for _, ix := range mod.Indexes {
+		ops[ix.Index] = ix.Op
+	}
+	// The table write is priced on the larger (old) item: 2 WRU.
+	if mod.Status != "PAID" || mod.TableWRU != 2 || ops["work"] != "delete" || ops["records"] != "put" || mod.WRU != 4 {
+		t.Fatalf("paid = %+v", mod)
+	}
+	// Same index keys, a changed projected attribute: an ALL index rewrites its
+	// entry, a KEYS_ONLY one does not.
+	again := img("pk", `{"S":"EP1"}`, "status", `{"S":"REFUNDED"}`, "rec_pk", `{"S":"c"}`, "rec_sk", `{"S":"t2"}`)
+	ref := tbl.writeCost(dynamo.StreamRecord{EventName: "MODIFY", OldImage: paid, NewImage: again})
+	if len(ref.Indexes) != 1 || ref.Indexes[0].Index != "records" || ref.Indexes[0].Op != "update" || ref.WRU != 2 {
+		t.Fatalf("refund = %+v", ref)
+	}
+}
+
+// The capture counts invocations, metrics lines, log output and billed time
+// per function, and knows when every invocation's metrics line arrived.
+func TestCaptureActivity(t *testing.T) {
+	c := NewCapture()
+	mark := c.Activity()
+	c.Write([]byte("[OrdersFunction] START RequestId: 1 Version: $LATEST\n"))
+	c.Write([]byte("[OrdersFunction] REPORT RequestId: 1\tDuration: 2.40 ms\tBilled Duration: 3 ms\tMemory Size: 256 MB\tMax Memory Used: 16 MB\tInit Duration: 5.50 ms\n"))
+	c.Write([]byte("invoke OrdersFunction           2.4ms  cold (init 6ms)  ok\n"))
+	if got := c.Unsettled(); len(got) != 1 || got[0] != "OrdersFunction" {
+		t.Fatalf("unsettled = %v", got)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.WaitSettled(short); err == nil || !strings.Contains(err.Error(), "OrdersFunction (1 invocations, 0 metrics lines)") {
+		t.Fatalf("WaitSettled without the metrics line: %v", err)
+	}
+	c.Write([]byte(emfLine + "\n"))
+	c.Write([]byte("invoke HelloFunction  1ms  warm  ok\n")) // the baseline prints no metrics
+	ctx, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if err := c.WaitSettled(ctx, helloID); err != nil {
+		t.Fatal(err)
+	}
+	a := ActivitySince(c.Activity(), mark)["OrdersFunction"]
+	wantBytes := int64(len("START RequestId: 1 Version: $LATEST")+1) +
+		int64(len("REPORT RequestId: 1\tDuration: 2.40 ms\tBilled Duration: 3 ms\tMemory Size: 256 MB\tMax Memory Used: 16 MB\tInit Duration: 5.50 ms")+1) +
+		int64(len(strings.TrimPrefix(emfLine, "[OrdersFunction] "))+1)
+	if a.Invokes != 1 || a.Metrics != 1 || a.LogLines != 3 || a.BilledMs != 3 || a.InitMs != 5.5 || a.LogBytes != wantBytes {
+		t.Fatalf("activity = %+v (want %d log bytes)", a, wantBytes)
+	}
+	if got := ActivitySince(c.Activity(), c.Activity()); len(got) != 0 {
+		t.Fatalf("nothing since now: %v", got)
+	}
+}
+
+// Order creation meets its goal only if no request wrote twice or called the
+// provider twice.
+func TestOrderCreationLimits(t *testing.T) {
+	ms := []Metrics{
+		{Function: "OrdersFunction", HandlerMillis: 2, Calls: map[string]int64{"DynamoDB": 1, "DynamoDBWrite": 1, "Provider": 1}},
+		{Function: "RelayFunction", Calls: map[string]int64{"SQS": 3}},
+		{Function: "OrdersFunction", HandlerMillis: 4, Calls: map[string]int64{"DynamoDB": 5, "DynamoDBWrite": 1}},
+	}
+	oc := orderCreation(domain.WeChat, ms)
+	if oc.Requests != 2 || oc.MaxDynamoDB != 5 || oc.MeanDynamoDB != 3 || oc.MaxWrites != 1 || oc.MaxProvider != 1 || oc.MeanProvider != 0.5 || !oc.WithinLimits {
+		t.Fatalf("order creation = %+v", oc)
+	}
+	ms = append(ms, Metrics{Function: "OrdersFunction", Calls: map[string]int64{"DynamoDB": 2, "DynamoDBWrite": 2}})
+	if oc := orderCreation(domain.WeChat, ms); oc.WithinLimits || oc.MaxWrites != 2 {
+		t.Fatalf("two writes on one request = %+v", oc)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/estatepay/estatepay/infra/local/dynamo"
+	"github.com/estatepay/estatepay/infra/local/stack"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
 	"github.com/estatepay/estatepay/shared/domain"
 )
@@ -31,6 +33,7 @@ type fixtures struct {
 	payerCookie     string            // a WeChat payer: the signed ep_payer cookie from the OAuth round trip
 	paid            map[string]string // channel -> a paid order id
 	alipayNotifyURL string
+	relayEvent      []byte // the stream event of the Alipay order's PAID write
 }
 
 type orderView struct {
@@ -43,14 +46,6 @@ type orderView struct {
 }
 
 func (b *bench) fixtures(ctx context.Context) error {
-	for _, c := range b.s.Demo.Communities {
-		if c.ID == "demo-both" {
-			b.fx.tokenBoth, b.fx.communityID = c.Token, c.ID
-		}
-	}
-	if b.fx.tokenBoth == "" {
-		return errors.New("demo community demo-both not seeded")
-	}
 	var err error
 	if b.fx.payerCookie, err = b.wechatLanding(ctx, newJar()); err != nil {
 		return fmt.Errorf("wechat landing: %w", err)
@@ -74,6 +69,74 @@ func (b *bench) fixtures(ctx context.Context) error {
 			return err
 		}
 		b.fx.paid[string(ch)] = o.OrderID
+	}
+	rec, err := b.streamRecordOf(b.fx.paid["alipay"], "PAID")
+	if err != nil {
+		return err
+	}
+	b.fx.relayEvent, err = b.streamEvent(rec)
+	return err
+}
+
+// demoCommunity finds the demo community that takes both apps.
+func (b *bench) demoCommunity() error {
+	for _, c := range b.s.Demo.Communities {
+		if c.ID == "demo-both" {
+			b.fx.tokenBoth, b.fx.communityID = c.Token, c.ID
+		}
+	}
+	if b.fx.tokenBoth == "" {
+		return errors.New("demo community demo-both not seeded")
+	}
+	return nil
+}
+
+// streamEvent is the event a DynamoDB stream mapping hands its function for
+// one record (Lambda's DynamoDB event, as the stack's mappings send it).
+func (b *bench) streamEvent(rec dynamo.StreamRecord) ([]byte, error) {
+	var tbl tableInfo
+	for _, t := range b.tables {
+		if t.Stream {
+			tbl = t
+		}
+	}
+	type change struct {
+		ApproximateCreationDateTime int64                      `json:"ApproximateCreationDateTime"`
+		Keys                        map[string]json.RawMessage `json:"Keys,omitempty"`
+		NewImage                    map[string]json.RawMessage `json:"NewImage,omitempty"`
+		OldImage                    map[string]json.RawMessage `json:"OldImage,omitempty"`
+		SequenceNumber              string                     `json:"SequenceNumber"`
+		SizeBytes                   int64                      `json:"SizeBytes"`
+		StreamViewType              string                     `json:"StreamViewType"`
+	}
+	type record struct {
+		EventID        string `json:"eventID"`
+		EventName      string `json:"eventName"`
+		EventVersion   string `json:"eventVersion"`
+		EventSource    string `json:"eventSource"`
+		AWSRegion      string `json:"awsRegion"`
+		DynamoDB       change `json:"dynamodb"`
+		EventSourceARN string `json:"eventSourceARN"`
+	}
+	ev := struct {
+		Records []record `json:"Records"`
+	}{[]record{{EventID: rec.EventID, EventName: rec.EventName, EventVersion: "1.1", EventSource: "aws:dynamodb", AWSRegion: stack.Region,
+		EventSourceARN: b.s.DynamoDB().StreamArn(tbl.Name),
+		DynamoDB: change{ApproximateCreationDateTime: rec.ApproximateCreationDateTime.Unix(), Keys: rec.Keys, NewImage: rec.NewImage,
+			OldImage: rec.OldImage, SequenceNumber: rec.SequenceNumber, SizeBytes: rec.SizeBytes, StreamViewType: rec.StreamViewType}}}}
+	return json.Marshal(ev)
+}
+
+// checkBatchResponse accepts a stream batch response without failed items.
+func checkBatchResponse(out []byte) error {
+	var resp struct {
+		Failures []json.RawMessage `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("stream batch response is not JSON: %.200s", out)
+	}
+	if len(resp.Failures) > 0 {
+		return fmt.Errorf("stream batch response reports failures: %.300s", out)
 	}
 	return nil
 }
@@ -300,6 +363,10 @@ type probe struct {
 	// samples fire it through the stack, cold samples send its payload.
 	schedule string
 	payload  []byte
+	// invoke is an event the stack hands the function directly (a DynamoDB
+	// stream batch for RelayFunction); checkRaw checks its response.
+	invoke   []byte
+	checkRaw func([]byte) error
 }
 
 func expect(status int, contains string) func(int, []byte) error {
@@ -354,6 +421,10 @@ func (b *bench) probes() []probe {
 			request: b.get("/admin/api/communities/"+b.fx.communityID+"/payments", "", "Authorization", "Bearer "+b.s.Keys().AdminToken),
 			check:   expect(200, `"payments"`)},
 	}
+	if b.fx.relayEvent != nil {
+		ps = append(ps, probe{function: "RelayFunction", name: "stream batch: 1 record (order → PAID: payment.succeeded)",
+			invoke: b.fx.relayEvent, checkRaw: checkBatchResponse})
+	}
 	// Functions without HTTP routes: their schedules.
 	for _, f := range b.tmpl.Functions() {
 		for _, e := range f.Events {
@@ -374,6 +445,15 @@ func (b *bench) probes() []probe {
 // timeProbe sends one request of p and returns its latency (request build and
 // response check untimed).
 func (b *bench) timeProbe(ctx context.Context, p probe) (time.Duration, error) {
+	if p.invoke != nil {
+		start := time.Now()
+		out, err := b.s.Invoke(ctx, p.function, p.invoke)
+		d := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		return d, p.checkRaw(out)
+	}
 	if p.schedule != "" {
 		start := time.Now()
 		_, err := b.s.FireSchedule(ctx, p.schedule, "")

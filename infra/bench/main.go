@@ -11,7 +11,7 @@
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
-// Usage: go run ./infra/bench [-cold 5] [-warm 300] [-orders 200] [-callbacks 100]
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...]
 package main
 
 import (
@@ -31,17 +31,19 @@ type config struct {
 	Warm      int           `json:"warm_requests"`
 	Orders    int           `json:"order_requests"`
 	Callbacks int           `json:"callback_samples"`
+	Only      string        `json:"only,omitempty"`
 	Out       string        `json:"-"`
 	Timeout   time.Duration `json:"-"`
 }
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.Cold, "cold", 5, "cold-start samples per function (fresh instance each)")
+	flag.IntVar(&cfg.Cold, "cold", 15, "cold-start samples per function (fresh instance each)")
 	flag.IntVar(&cfg.Warmup, "warmup", 20, "untimed warm-up requests per route")
 	flag.IntVar(&cfg.Warm, "warm", 300, "timed warm requests per route")
 	flag.IntVar(&cfg.Orders, "orders", 200, "timed order creations per channel")
 	flag.IntVar(&cfg.Callbacks, "callbacks", 100, "paid orders (callbacks) per channel")
+	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()

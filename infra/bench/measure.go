@@ -12,114 +12,6 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 )
 
-// DynamoResult is the DynamoDB traffic of one complete payment.
-type DynamoResult struct {
-	Channel     string           `json:"channel"`
-	Steps       []string         `json:"steps"`
-	PerFunction []FunctionCalls  `json:"per_function"` // from the functions' EMF lines
-	EMFTotal    int64            `json:"emf_dynamodb_calls"`
-	SQSTotal    int64            `json:"emf_sqs_calls"`
-	ServerTotal int64            `json:"server_requests"` // embedded DynamoDB's own count
-	ServerByOp  map[string]int64 `json:"server_requests_by_operation"`
-}
-
-// measureDynamo runs one complete payment per channel, one step after another,
-// and counts DynamoDB requests from the functions' metrics lines and at the
-// embedded server.
-func (b *bench) measureDynamo(ctx context.Context) error {
-	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
-		r, err := b.paymentDynamo(ctx, ch)
-		if err != nil {
-			return fmt.Errorf("%s payment: %w", ch, err)
-		}
-		b.rep.DynamoDB = append(b.rep.DynamoDB, r)
-	}
-	return nil
-}
-
-func (b *bench) paymentDynamo(ctx context.Context, ch domain.Channel) (DynamoResult, error) {
-	r := DynamoResult{Channel: string(ch)}
-	// Expected invocations per function; the flow waits for all their metrics lines.
-	want := map[string]int{"LandingFunction": 1, "OrdersFunction": 2}
-	notify := "AlipayNotifyFunction"
-	if ch == domain.WeChat {
-		want["LandingFunction"], notify = 2, "WechatNotifyFunction"
-	}
-	want[notify] = 1
-	mark := b.cap.MetricsCount()
-	before := b.s.DynamoDB().Requests()
-
-	if ch == domain.WeChat {
-		r.Steps = append(r.Steps, "GET /c/{token} (WeChat UA → OAuth redirect)", "GET /c/{token}?code=… (form, payer cookie)")
-		payer, err := b.wechatLanding(ctx, newJar()) // a new payer
-		if err != nil {
-			return r, err
-		}
-		b.fx.payerCookie = payer
-	} else {
-		r.Steps = append(r.Steps, "GET /c/{token} (Alipay UA → form)")
-		status, body, err := b.send(ctx, b.get("/c/"+b.fx.tokenBoth, AlipayUserAgent))
-		if err != nil {
-			return r, err
-		}
-		if err := expect(200, `data-channel="alipay"`)(status, body); err != nil {
-			return r, err
-		}
-	}
-	r.Steps = append(r.Steps, "POST /api/orders")
-	o, err := b.createOrder(ctx, ch)
-	if err != nil {
-		return r, err
-	}
-	r.Steps = append(r.Steps, "provider callback (sandbox pays and notifies)")
-	if _, err := b.payFresh(ctx, ch, o); err != nil {
-		return r, err
-	}
-	r.Steps = append(r.Steps, "GET /api/orders/{id} (poll: PAID)")
-	status, body, err := b.send(ctx, b.get("/api/orders/"+o.OrderID, ""))
-	if err != nil {
-		return r, err
-	}
-	if err := expect(200, `"status":"PAID"`)(status, body); err != nil {
-		return r, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = b.cap.WaitMetrics(wctx, mark, func(ms []Metrics) bool {
-		got := CountByFunction(ms)
-		for fn, n := range want {
-			if got[fn] == nil || got[fn].Invocations < n {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return r, fmt.Errorf("waiting for the functions' metrics lines (want %v, got %d lines): %w", want, len(b.cap.MetricsSince(mark)), err)
-	}
-	after := b.s.DynamoDB().Requests()
-	got := CountByFunction(b.cap.MetricsSince(mark))
-	for fn, fc := range got {
-		if _, ok := want[fn]; !ok || fc.Invocations != want[fn] {
-			return r, fmt.Errorf("unexpected invocations during the payment: %s ×%d (want %v)", fn, fc.Invocations, want)
-		}
-	}
-	for _, id := range []string{"LandingFunction", "OrdersFunction", notify} {
-		fc := got[id]
-		r.PerFunction = append(r.PerFunction, *fc)
-		r.EMFTotal += fc.Calls["DynamoDB"]
-		r.SQSTotal += fc.Calls["SQS"]
-	}
-	r.ServerByOp = map[string]int64{}
-	for op, n := range after {
-		if d := n - before[op]; d != 0 {
-			r.ServerByOp[op] = d
-			r.ServerTotal += d
-		}
-	}
-	return r, nil
-}
-
 // send sends a request built by mk and returns status and body.
 func (b *bench) send(ctx context.Context, mk func(context.Context) (*http.Request, error)) (int, []byte, error) {
 	req, err := mk(ctx)
@@ -135,12 +27,16 @@ func (b *bench) send(ctx context.Context, mk func(context.Context) (*http.Reques
 // (the event the gateway would send). Samples rotate over the functions.
 func (b *bench) measureCold(ctx context.Context) error {
 	type target struct {
-		r       *fnResult
-		cfg     lambdaemu.FunctionConfig
-		payload []byte
-		check   func(int, []byte) error
-		wall    []time.Duration
-		init    []time.Duration
+		r        *fnResult
+		cfg      lambdaemu.FunctionConfig
+		payload  []byte
+		check    func(int, []byte) error
+		checkRaw func([]byte) error
+		wall     []time.Duration
+		init     []time.Duration
+		handler  []time.Duration
+		rest     []time.Duration // wall - handler: the cold start without the request's own work
+		calls    map[string]int64
 	}
 	var targets []*target
 	seen := map[string]bool{}
@@ -157,8 +53,10 @@ func (b *bench) measureCold(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		t := &target{r: r, cfg: cfg, check: p.check, payload: p.payload}
-		if p.schedule == "" {
+		t := &target{r: r, cfg: cfg, check: p.check, payload: p.payload, checkRaw: p.checkRaw}
+		if p.invoke != nil {
+			t.payload = p.invoke
+		} else if p.schedule == "" {
 			req, err := p.request(ctx)
 			if err != nil {
 				return err
@@ -177,43 +75,77 @@ func (b *bench) measureCold(ctx context.Context) error {
 	}
 	for i := 0; i < b.cfg.Cold; i++ {
 		for _, t := range targets {
-			wall, init, err := coldOnce(ctx, t.cfg, t.payload, t.check)
+			cs, err := coldOnce(ctx, t.cfg, t.payload, t.check, t.checkRaw, t.r.ID != helloID)
 			if err != nil {
 				return fmt.Errorf("%s cold sample %d: %w", t.r.ID, i+1, err)
 			}
-			t.wall, t.init = append(t.wall, wall), append(t.init, init)
+			t.wall, t.init = append(t.wall, cs.wall), append(t.init, cs.init)
+			if cs.metrics != nil {
+				h := time.Duration(cs.metrics.HandlerMillis * float64(time.Millisecond))
+				t.handler, t.rest = append(t.handler, h), append(t.rest, cs.wall-h)
+				t.calls = cs.metrics.Calls
+			}
 		}
 	}
 	for _, t := range targets {
-		t.r.Cold, t.r.Init = Summarize(t.wall), Summarize(t.init)
+		t.r.Cold, t.r.Init, t.r.ColdHandler, t.r.ColdCalls = Summarize(t.wall), Summarize(t.init), Summarize(t.handler), t.calls
+		if t.r.ID == helloID {
+			t.r.ColdRest = t.r.Cold // the baseline's handler does no work
+		} else {
+			t.r.ColdRest = Summarize(t.rest)
+		}
 	}
 	return nil
 }
 
-func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error) (time.Duration, time.Duration, error) {
+// coldSample is one cold invocation: exec → response (wall), exec → first
+// /next (init), and the function's metrics line (its handler time and calls).
+type coldSample struct {
+	wall, init time.Duration
+	metrics    *Metrics
+}
+
+func coldOnce(ctx context.Context, cfg lambdaemu.FunctionConfig, payload []byte, check func(int, []byte) error, checkRaw func([]byte) error, hasMetrics bool) (coldSample, error) {
+	var cs coldSample
+	out := NewCapture()
+	cfg.Output = out
 	pool := lambdaemu.NewPool(cfg)
 	defer pool.Close()
 	start := time.Now()
-	out, info, err := pool.Invoke(ctx, payload)
-	wall := time.Since(start)
+	resp, info, err := pool.Invoke(ctx, payload)
+	cs.wall = time.Since(start)
 	if err != nil {
-		return 0, 0, err
+		return cs, err
 	}
 	if !info.Cold {
-		return 0, 0, fmt.Errorf("invocation on a fresh pool was not cold")
+		return cs, fmt.Errorf("invocation on a fresh pool was not cold")
 	}
-	if check != nil {
-		status, body, err := httpResult(out)
+	cs.init = info.InitDuration
+	if checkRaw != nil {
+		if err := checkRaw(resp); err != nil {
+			return cs, err
+		}
+	} else if check != nil {
+		status, body, err := httpResult(resp)
 		if err != nil {
-			return 0, 0, err
+			return cs, err
 		}
 		if err := check(status, body); err != nil {
-			return 0, 0, err
+			return cs, err
 		}
-	} else if !json.Valid(out) {
-		return 0, 0, fmt.Errorf("response is not JSON: %.200s", out)
+	} else if !json.Valid(resp) {
+		return cs, fmt.Errorf("response is not JSON: %.200s", resp)
 	}
-	return wall, info.InitDuration, nil
+	if hasMetrics {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := out.WaitMetrics(wctx, 0, func(ms []Metrics) bool { return len(ms) > 0 }); err != nil {
+			return cs, fmt.Errorf("no metrics line after the cold invocation: %w", err)
+		}
+		m := out.MetricsSince(0)[0]
+		cs.metrics = &m
+	}
+	return cs, nil
 }
 
 // measureWarm times every representative request through the gateway (the
@@ -240,6 +172,10 @@ func (b *bench) measureWarm(ctx context.Context) error {
 // measureOrders times POST /api/orders per channel, a fresh key per request.
 func (b *bench) measureOrders(ctx context.Context) error {
 	for _, ch := range []domain.Channel{domain.Alipay, domain.WeChat} {
+		if err := b.settle(ctx); err != nil {
+			return err
+		}
+		mark := b.cap.MetricsCount()
 		samples, err := sample(ctx, b.cfg.Warmup, b.cfg.Orders, func(ctx context.Context) (time.Duration, error) {
 			req, err := b.orderRequest(ctx, ch)
 			if err != nil {
@@ -254,6 +190,14 @@ func (b *bench) measureOrders(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", ch, err)
 		}
+		if err := b.settle(ctx); err != nil {
+			return err
+		}
+		oc := orderCreation(ch, b.cap.MetricsSince(mark))
+		if oc.Requests != b.cfg.Warmup+b.cfg.Orders {
+			return fmt.Errorf("%s: %d order creations but %d metrics lines of OrdersFunction", ch, b.cfg.Warmup+b.cfg.Orders, oc.Requests)
+		}
+		b.rep.OrderCreation = append(b.rep.OrderCreation, oc)
 		note := "signed wap.pay URL, no provider call"
 		if ch == domain.WeChat {
 			note = "JSAPI prepay at the WeChat Pay sandbox"

@@ -48,7 +48,8 @@ type bench struct {
 	helloSrv  *http.Server
 	recorder  *eventRecorder
 
-	fx fixtures
+	fx     fixtures
+	tables []tableInfo
 
 	functions []*fnResult // baseline first, then the template's functions
 	rep       *Report
@@ -60,7 +61,10 @@ type fnResult struct {
 	ArmBytes    int64
 	ColdRequest string
 	Cold, Init  Summary
-	Warm        *routeResult // the function's representative route
+	ColdHandler Summary          // the cold invocation's own handler time (its metrics line)
+	ColdRest    Summary          // cold start minus that handler time, per sample
+	ColdCalls   map[string]int64 // what the cold invocation called (its metrics line)
+	Warm        *routeResult     // the function's representative route
 }
 
 type routeResult struct {
@@ -95,20 +99,30 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	steps := []struct {
-		name string
-		fn   func(context.Context) error
+		name, key string
+		fn        func(context.Context) error
 	}{
-		{"build", b.build},
-		{"start stack", b.startStack},
-		{"fixtures", b.fixtures},
-		{"DynamoDB per payment", b.measureDynamo},
-		{"cold starts", b.measureCold},
-		{"warm requests", b.measureWarm},
-		{"order creation", b.measureOrders},
-		{"callbacks", b.measureCallbacks},
+		{"build", "", b.build},
+		{"start stack", "", b.startStack},
+		{"first payments (cold instances, empty caches)", "first", b.measureFirstPayments},
+		{"fixtures", "", b.fixtures},
+		{"DynamoDB per payment (warm)", "dynamodb", b.measureDynamo},
+		{"cold starts", "cold", b.measureCold},
+		{"warm requests", "warm", b.measureWarm},
+		{"order creation", "orders", b.measureOrders},
+		{"callbacks", "callbacks", b.measureCallbacks},
+	}
+	only := map[string]bool{}
+	for _, k := range strings.Split(cfg.Only, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			only[k] = true
+		}
 	}
 	defer b.stop()
 	for _, st := range steps {
+		if st.key != "" && len(only) > 0 && !only[st.key] {
+			continue
+		}
 		t := time.Now()
 		progress("%s …", st.name)
 		if err := st.fn(ctx); err != nil {
@@ -223,6 +237,10 @@ func (b *bench) startStack(ctx context.Context) error {
 	b.s, b.gw = s, s.URLs.Gateway
 	if s.Demo == nil {
 		return errors.New("the stack seeded no demo data")
+	}
+	b.tables = tablesOf(b.tmpl, s.Tables)
+	if err := b.demoCommunity(); err != nil {
+		return err
 	}
 
 	b.helloPool = lambdaemu.NewPool(b.helloConfig())

@@ -3,7 +3,6 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -51,8 +50,6 @@ func (f PayerField) Max() int {
 // PayerFields is the list of fields of one level, in display order.
 type PayerFields []PayerField
 
-var fieldKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-
 // Check reports the first problem with the definitions (for whoever configures
 // them: the console, the demo seed).
 func (fs PayerFields) Check() error {
@@ -62,7 +59,7 @@ func (fs PayerFields) Check() error {
 	seen := map[string]bool{}
 	for i, f := range fs {
 		switch {
-		case !fieldKeyRE.MatchString(f.Key):
+		case !IsFieldKey(f.Key):
 			return fmt.Errorf("payer field %d: key %q must be 1-32 of a-z 0-9 _ starting with a letter", i, f.Key)
 		case seen[f.Key]:
 			return fmt.Errorf("payer field %q: duplicate key", f.Key)
@@ -104,8 +101,6 @@ func (e *FieldError) Error() string { return e.Msg }
 
 // ErrTooManyFieldValues is a request carrying more values than any level may define.
 var ErrTooManyFieldValues = errors.New("填写的信息过多")
-
-var phoneRE = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
 
 // Validate checks the payer's values against the fields and returns them
 // cleaned (surrounding spaces trimmed; empty optional values dropped; phone
@@ -150,7 +145,7 @@ func (fs PayerFields) Validate(values map[string]string) (map[string]string, err
 			}
 		case FieldPhone:
 			v = strings.NewReplacer(" ", "", "-", "").Replace(v)
-			if !phoneRE.MatchString(v) {
+			if !isPhone(v) {
 				return nil, &FieldError{Key: f.Key, Msg: "请填写正确的" + f.Label}
 			}
 		}

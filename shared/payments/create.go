@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 
@@ -31,11 +30,6 @@ type CreateRequest struct {
 	ClientIP       string
 }
 
-var (
-	idemKey   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
-	orderIDRE = regexp.MustCompile(`^EP[A-Z2-7]{26}$`)
-)
-
 // OrderID derives the order id (WeChat/Alipay out_trade_no, <= 32 chars) from the
 // code and the client's idempotency key: the same key always names the same order.
 func OrderID(token, key string) string {
@@ -44,7 +38,17 @@ func OrderID(token, key string) string {
 }
 
 // IsOrderID reports whether id has the shape OrderID produces.
-func IsOrderID(id string) bool { return orderIDRE.MatchString(id) }
+func IsOrderID(id string) bool {
+	if len(id) != 28 || id[:2] != "EP" {
+		return false
+	}
+	for i := 2; i < len(id); i++ {
+		if c := id[i]; (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
 
 func requestHash(r CreateRequest) string {
 	h := sha256.New()
@@ -75,7 +79,7 @@ type Created struct {
 // body ErrIdempotencyConflict; after the order expired or closed,
 // ErrOrderExpired (the client starts again with a new key).
 func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, error) {
-	if !idemKey.MatchString(r.IdempotencyKey) {
+	if !domain.IsURLSafe(r.IdempotencyKey, 16, 64) {
 		return Created{}, invalid("请求标识（Idempotency-Key）应为 16-64 位字母、数字、_ 或 -")
 	}
 	if r.Channel != domain.WeChat && r.Channel != domain.Alipay {

@@ -43,14 +43,9 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepReport, err
 		opt.Workers = 8
 	}
 	var rep SweepReport
-	now := s.now()
-	var ids []string
-	for i := range s.Orders.WorkShards() {
-		due, err := s.Orders.Due(ctx, i, now, opt.PerShard)
-		if err != nil {
-			return rep, err
-		}
-		ids = append(ids, due...)
+	ids, err := s.dueWork(ctx, s.now(), opt)
+	if err != nil {
+		return rep, err
 	}
 	var (
 		mu   sync.Mutex
@@ -101,6 +96,35 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepReport, err
 		rep.Stopped = true
 	}
 	return rep, errors.Join(errs...)
+}
+
+// dueWork reads every work shard's due orders, opt.Workers shards at a time
+// (one round trip per shard, in parallel rather than one after another), and
+// returns them shard by shard, each soonest first.
+func (s *Service) dueWork(ctx context.Context, now time.Time, opt SweepOptions) ([]string, error) {
+	n := s.Orders.WorkShards()
+	due := make([][]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, opt.Workers)
+	for i := range n {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			due[i], errs[i] = s.Orders.Due(ctx, i, now, opt.PerShard)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, d := range due {
+		ids = append(ids, d...)
+	}
+	return ids, nil
 }
 
 // sweepOne asks the provider about one order and returns the status it left

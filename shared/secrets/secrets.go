@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +49,7 @@ func (l *Loader) Load(ctx context.Context, ref string) ([]byte, error) {
 
 func (l *Loader) fetch(ctx context.Context, ref string) ([]byte, error) {
 	switch {
-	case strings.HasPrefix(ref, "arn:") || secretName.MatchString(ref):
+	case strings.HasPrefix(ref, "arn:") || isSecretName(ref):
 		if l.SM == nil {
 			return nil, fmt.Errorf("secrets: no Secrets Manager client for %s", redact(ref))
 		}
@@ -76,8 +75,25 @@ func (l *Loader) fetch(ctx context.Context, ref string) ([]byte, error) {
 	return nil, fmt.Errorf("secrets: unsupported reference %q", redact(ref))
 }
 
-// secretName is what Secrets Manager allows in a secret name.
-var secretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+// isSecretName reports whether ref is what Secrets Manager allows as a
+// secret name: 1 to 512 of A-Z a-z 0-9 / _ + = . @ -. A loop, not the
+// equivalent regexp: compiling a counted repetition of 512 took every cold
+// start about 1 ms.
+func isSecretName(ref string) bool {
+	if len(ref) == 0 || len(ref) > 512 {
+		return false
+	}
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case strings.IndexByte("/_+=.@-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // redact keeps a reference recognisable in errors without echoing anything that
 // could be a secret value pasted in by mistake.

@@ -66,3 +66,19 @@ func TestPayPageFields(t *testing.T) {
 		t.Errorf("%d required fields, want 1", n)
 	}
 }
+
+// Prepare leaves every page ready: rendering afterwards gives the same page
+// and the same policy as rendering first.
+func TestPrepareThenRender(t *testing.T) {
+	Prepare()
+	for name, data := range map[string]any{"pay.html": PayPage{Token: "tok", Channel: "alipay", MaxFen: 100}, "result.html": ResultPage{OrderID: "EP1", State: "paid"}, "message.html": MessagePage{Message: "m"}} {
+		r := Render(200, name, data)
+		if r.StatusCode != 200 || r.Headers["Content-Security-Policy"] == "" {
+			t.Fatalf("%s after Prepare: %d %v", name, r.StatusCode, r.Headers)
+		}
+		v, _ := cspByPage.Load(name)
+		if v != r.Headers["Content-Security-Policy"] {
+			t.Fatalf("%s: policy %q, prepared %q", name, r.Headers["Content-Security-Policy"], v)
+		}
+	}
+}

@@ -8,10 +8,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/estatepay/estatepay/shared/domain"
 )
 
 // PayerCookieName is the cookie that carries the WeChat payer identity from the
@@ -56,8 +57,8 @@ type PayerCookies struct {
 	Secure bool   // add the Secure attribute (https deployments)
 }
 
-// payerIDRE bounds every component: ids and openids are URL-safe tokens.
-var payerIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// isPayerID bounds every component: ids and openids are URL-safe tokens.
+func isPayerID(s string) bool { return domain.IsURLSafe(s, 1, 64) }
 
 const payerCookieVersion = "1"
 
@@ -73,7 +74,7 @@ func (c PayerCookies) Issue(p Payer, now time.Time) ([]string, error) {
 		return nil, errors.New("web: payer cookie key too short")
 	}
 	for _, v := range []string{p.Iface, p.AppID, p.OpenID} {
-		if !payerIDRE.MatchString(v) {
+		if !isPayerID(v) {
 			return nil, fmt.Errorf("web: payer identity component %q is not a URL-safe id", v)
 		}
 	}
@@ -135,7 +136,7 @@ func (c PayerCookies) parse(v string, now time.Time) (Payer, error) {
 	}
 	p := Payer{Iface: string(parts[2]), AppID: string(parts[3]), OpenID: string(parts[4]), Expires: time.Unix(exp, 0)}
 	for _, s := range []string{p.Iface, p.AppID, p.OpenID} {
-		if !payerIDRE.MatchString(s) {
+		if !isPayerID(s) {
 			return Payer{}, ErrBadPayer
 		}
 	}
