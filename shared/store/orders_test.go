@@ -110,6 +110,17 @@ func TestIndexKeysFollowState(t *testing.T) {
 	if !found {
 		t.Fatal("paid order not in its settle partitions")
 	}
+	// The records index holds what records show, not the prepay (INCLUDE
+	// projection; the local DynamoDB answers with the projection, as DynamoDB does).
+	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.Orders), IndexName: aws.String("records"),
+		KeyConditionExpression:    aws.String("rec_pk = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: "com-a"}}})
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("records query: %v %d", err, len(res.Items))
+	}
+	if it := res.Items[0]; attr(it, "amount_fen") != "500" || attr(it, "paid_at") == "" || it["request_hash"] != nil || it["next_check_at"] != nil {
+		t.Fatalf("records entry %v: want the projected attributes only", it)
+	}
 }
 
 // A stale write (the version moved since it was read) is refused: the

@@ -86,6 +86,9 @@ func (s *Server) operations(next http.Handler) http.Handler {
 		case "CreateTable", "DeleteTable", "DescribeTable", "UpdateTable":
 			s.tableOp(w, r, op, next)
 			return
+		case "Query", "Scan":
+			s.projectedRead(w, r, body, next)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -205,6 +208,7 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 				}
 			}
 			s.keys[in.TableName] = names
+			s.projections[in.TableName] = indexProjections(body, names)
 			if streamView != "" {
 				s.streams[in.TableName] = newStream(streamView, s.now())
 			}
@@ -213,6 +217,7 @@ func (s *Server) tableOp(w http.ResponseWriter, r *http.Request, op string, next
 			}
 		case "DeleteTable":
 			delete(s.tables, in.TableName)
+			delete(s.projections, in.TableName)
 			delete(s.keys, in.TableName)
 			delete(s.ttl, in.TableName)
 			delete(s.streams, in.TableName)

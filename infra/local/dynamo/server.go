@@ -37,14 +37,15 @@ type Server struct {
 	// under writeMu:
 	tokens map[string]tokenUse // TransactWriteItems ClientRequestToken → first use
 
-	mu       sync.Mutex
-	requests map[string]int64
-	calls    map[Call]int64           // who accessed what (callers.go)
-	tables   map[string]bool          // tables known to exist (minidyn has no ListTables)
-	keys     map[string][]string      // table → key attribute names (hash, range)
-	ttl      map[string]string        // table → TTL attribute name
-	streams  map[string]*stream       // table → its stream, if enabled
-	changed  map[string]chan struct{} // table → closed at the next stream append
+	mu          sync.Mutex
+	requests    map[string]int64
+	calls       map[Call]int64                   // who accessed what (callers.go)
+	tables      map[string]bool                  // tables known to exist (minidyn has no ListTables)
+	keys        map[string][]string              // table → key attribute names (hash, range)
+	projections map[string]map[string]projection // table → index → what it holds (projection.go)
+	ttl         map[string]string                // table → TTL attribute name
+	streams     map[string]*stream               // table → its stream, if enabled
+	changed     map[string]chan struct{}         // table → closed at the next stream append
 }
 
 // Option configures a Server.
@@ -69,23 +70,24 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("dynamo: listen %s: %w", addr, err)
 	}
 	s := &Server{
-		ln:         ln,
-		url:        "http://" + ln.Addr().String(),
-		done:       make(chan error, 1),
-		next:       server.NewServer(),
-		now:        time.Now,
-		region:     defaultRegion(),
-		account:    "000000000000",
-		stopExpiry: make(chan struct{}),
-		expiryDone: make(chan struct{}),
-		tokens:     map[string]tokenUse{},
-		requests:   map[string]int64{},
-		calls:      map[Call]int64{},
-		tables:     map[string]bool{},
-		keys:       map[string][]string{},
-		ttl:        map[string]string{},
-		streams:    map[string]*stream{},
-		changed:    map[string]chan struct{}{},
+		ln:          ln,
+		url:         "http://" + ln.Addr().String(),
+		done:        make(chan error, 1),
+		next:        server.NewServer(),
+		now:         time.Now,
+		region:      defaultRegion(),
+		account:     "000000000000",
+		stopExpiry:  make(chan struct{}),
+		expiryDone:  make(chan struct{}),
+		tokens:      map[string]tokenUse{},
+		requests:    map[string]int64{},
+		calls:       map[Call]int64{},
+		projections: map[string]map[string]projection{},
+		tables:      map[string]bool{},
+		keys:        map[string][]string{},
+		ttl:         map[string]string{},
+		streams:     map[string]*stream{},
+		changed:     map[string]chan struct{}{},
 	}
 	for _, o := range opts {
 		o(s)
