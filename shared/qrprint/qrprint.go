@@ -20,6 +20,8 @@ package qrprint
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
@@ -60,4 +62,10 @@ func encode(url string) (matrix, error) {
 	}
 	q.DisableBorder = true
 	return q.Bitmap(), nil
+}
+
+// CodeURL is the URL a collection code encodes: the public base URL (the
+// deployment's PUBLIC_BASE_URL) and /c/<token>.
+func CodeURL(publicBaseURL, token string) string {
+	return strings.TrimRight(publicBaseURL, "/") + "/c/" + url.PathEscape(token)
 }

@@ -278,3 +278,11 @@ func TestSymbolIsInlineSVGOnly(t *testing.T) {
 		t.Fatal("a class that is not an identifier must be refused")
 	}
 }
+
+func TestCodeURL(t *testing.T) {
+	for _, base := range []string{"https://pay.example.com", "https://pay.example.com/"} {
+		if got := CodeURL(base, "abc_DEF-123"); got != "https://pay.example.com/c/abc_DEF-123" {
+			t.Errorf("CodeURL(%q) = %q", base, got)
+		}
+	}
+}
