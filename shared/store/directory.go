@@ -30,6 +30,9 @@ type Community struct {
 	MaxAmountFen  int64  `dynamodbav:"max_amount_fen,omitempty"`  // 0: the deployment default (C4)
 	// PayerFields the community's payers fill in (M5); replaces the company's.
 	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
+	// CodeToken is the community's current collection code (C1: one per
+	// community); creating or rotating the code updates it.
+	CodeToken string `dynamodbav:"code_token,omitempty"`
 }
 
 // Interface is a company's payment interface at one provider. Keys are not here:
@@ -287,4 +290,24 @@ func (s *Store) companyAndInterface(ctx context.Context, companyID, ifaceID stri
 		return Company{}, nil, ErrNotFound
 	}
 	return *company, iface, nil
+}
+
+// CommunityCode returns a community's current collection code; ErrNotFound
+// when it has none.
+func (s *Store) CommunityCode(ctx context.Context, communityID string) (Code, error) {
+	com, err := s.GetCommunity(ctx, communityID)
+	if err != nil {
+		return Code{}, err
+	}
+	if com.CodeToken == "" {
+		return Code{}, ErrNotFound
+	}
+	code, err := s.GetCode(ctx, com.CodeToken)
+	if err != nil {
+		return Code{}, err
+	}
+	if code.CommunityID != communityID {
+		return Code{}, ErrNotFound
+	}
+	return code, nil
 }

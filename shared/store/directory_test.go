@@ -157,3 +157,29 @@ func TestDirectoryRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCommunityCode(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.PutCommunity(ctx, store.Community{ID: "com-x", CompanyID: "co-1", Name: "X", CodeToken: "tok-x-0123456789abcdefghij"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommunityCode(ctx, "com-x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("community naming a missing code: %v", err)
+	}
+	if err := s.PutCode(ctx, store.Code{Token: "tok-x-0123456789abcdefghij", CommunityID: "com-x", Kind: "community", Status: "active"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.CommunityCode(ctx, "com-x"); err != nil || c.Token != "tok-x-0123456789abcdefghij" {
+		t.Fatalf("code = %+v %v", c, err)
+	}
+	if err := s.PutCommunity(ctx, store.Community{ID: "com-y", CompanyID: "co-1", Name: "Y", CodeToken: "tok-x-0123456789abcdefghij"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommunityCode(ctx, "com-y"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another community's code: %v", err)
+	}
+	if _, err := s.CommunityCode(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown community: %v", err)
+	}
+}

@@ -90,10 +90,11 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		{store.Community{ID: "demo-alipay-only", CompanyID: DemoCompanyID, Name: "翠湖小区"}, "alipay"},
 		{store.Community{ID: "demo-none", CompanyID: "demo-company-2", Name: "未开通小区"}, "none"},
 	} {
+		tok := newToken()
+		c.com.CodeToken = tok
 		if err := st.PutCommunity(ctx, c.com); err != nil {
 			return nil, err
 		}
-		tok := newToken()
 		if err := st.PutCode(ctx, store.Code{Token: tok, CommunityID: c.com.ID, Kind: "community", Status: "active"}); err != nil {
 			return nil, err
 		}
