@@ -10,7 +10,9 @@ import (
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 // grant is one dynamodb action a policy allows on one resource (a table or
@@ -18,8 +20,9 @@ import (
 type grant struct{ function, action, resource string }
 
 // TestPoliciesMatchWhatFunctionsDo drives every function through its real
-// work on the local stack — both channels paid end to end, the receipt, the
-// health check, a due order swept, the records listed — with each function
+// work on the local stack — both channels paid end to end (and counted into
+// the dashboard's aggregates), the receipt, the health check, a due order
+// swept, the records listed — with each function
 // signing as itself, then holds the template to what the embedded DynamoDB
 // saw: every call a function made is allowed by its own policy (a deployed
 // function would otherwise fail with AccessDenied: e.g. a conditional PutItem
@@ -82,6 +85,17 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 		cursor = "&cursor=" + p.Next
 	}
 	stacktest.WaitFor(t, "the relay to catch up", 20*time.Second, s.StreamsCaughtUp)
+	// The payments' events reach the dashboard's aggregates (StatsFunction).
+	stats := &store.Stats{DB: s.Store().DB, Table: s.Tables["StatsTable"]}
+	today := calendar.BusinessDay(time.Now())
+	stacktest.WaitFor(t, "both payments in the dashboard aggregates", 20*time.Second, func() bool {
+		ds, err := stats.Daily(ctx, stack.DemoCompanyID, []string{"demo-both"}, today.Prev(), today)
+		var n int64
+		for _, d := range ds {
+			n += d.Count
+		}
+		return err == nil && n == 2
+	})
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
