@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,6 +36,7 @@ type fixtures struct {
 	paid            map[string]string // channel -> a paid order id
 	alipayNotifyURL string
 	relayEvent      []byte // the stream event of the Alipay order's PAID write
+	statsEvent      []byte // events/stats-events.json: an SQS batch for StatsFunction
 }
 
 type orderView struct {
@@ -74,7 +77,10 @@ func (b *bench) fixtures(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.fx.relayEvent, err = b.streamEvent(rec)
+	if b.fx.relayEvent, err = b.streamEvent(rec); err != nil {
+		return err
+	}
+	b.fx.statsEvent, err = os.ReadFile(filepath.Join(b.root, "events", "stats-events.json"))
 	return err
 }
 
@@ -424,6 +430,10 @@ func (b *bench) probes() []probe {
 	if b.fx.relayEvent != nil {
 		ps = append(ps, probe{function: "RelayFunction", name: "stream batch: 1 record (order → PAID: payment.succeeded)",
 			invoke: b.fx.relayEvent, checkRaw: checkBatchResponse})
+	}
+	if b.fx.statsEvent != nil {
+		ps = append(ps, probe{function: "StatsFunction", name: "SQS batch: events/stats-events.json (a payment and its refund, counted once, then duplicates)",
+			invoke: b.fx.statsEvent, checkRaw: checkBatchResponse})
 	}
 	// Functions without HTTP routes: their schedules.
 	for _, f := range b.tmpl.Functions() {

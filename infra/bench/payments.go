@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/infra/local/dynamo"
+	"github.com/estatepay/estatepay/infra/local/stack"
+	"github.com/estatepay/estatepay/infra/template"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -64,22 +66,24 @@ func (d DynamoResult) httpRequests(tmpl map[string]bool) int {
 
 // flowFunctions are the functions a payment of channel ch runs through, in
 // flow order; RelayFunction is invoked by the stream mapping after each
-// write of the order.
+// write of the order, StatsFunction by the StatsEventsQueue mapping after
+// the relay published the payment's event.
 func flowFunctions(ch domain.Channel) []string {
 	notify := "AlipayNotifyFunction"
 	if ch == domain.WeChat {
 		notify = "WechatNotifyFunction"
 	}
-	return []string{"LandingFunction", "OrdersFunction", notify, "RelayFunction"}
+	return []string{"LandingFunction", "OrdersFunction", notify, "RelayFunction", "StatsFunction"}
 }
 
 // settle waits until the stack is quiet: every stream mapping delivered
-// every record (RelayFunction runs asynchronously after each order write)
-// and every invocation's metrics line arrived.
+// every record (RelayFunction runs asynchronously after each order write),
+// every queue a function consumes is empty (StatsFunction counts the
+// relay's events) and every invocation's metrics line arrived.
 func (b *bench) settle(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	for !b.s.StreamsCaughtUp() {
+	for !b.s.StreamsCaughtUp() || !b.consumedQueuesEmpty() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the stream mappings to catch up: %w", ctx.Err())
@@ -87,6 +91,31 @@ func (b *bench) settle(ctx context.Context) error {
 		}
 	}
 	return b.cap.WaitSettled(ctx, helloID)
+}
+
+// consumedQueuesEmpty reports whether every queue with an SQS event source
+// mapping has no message, visible or in flight.
+func (b *bench) consumedQueuesEmpty() bool {
+	qs, err := b.tmpl.Queues()
+	if err != nil {
+		return false
+	}
+	names := stack.QueueNames(qs)
+	for _, f := range b.tmpl.Functions() {
+		for _, e := range f.Events {
+			if e.Type != "SQS" {
+				continue
+			}
+			id, _, err := template.RefTarget(e.Properties["Queue"])
+			if err != nil {
+				return false
+			}
+			if v, inFlight, ok := b.s.SQS().Depth(names[id]); !ok || v+inFlight > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // paymentFlow runs one complete payment of channel ch through code token:
@@ -139,7 +168,7 @@ func (b *bench) paymentFlow(ctx context.Context, ch domain.Channel, token, cache
 	if err := expect(200, `"status":"PAID"`)(status, body); err != nil {
 		return r, err
 	}
-	r.Steps = append(r.Steps, "stream → RelayFunction (after each order write)")
+	r.Steps = append(r.Steps, "stream → RelayFunction (after each order write) → StatsEventsQueue → StatsFunction")
 	if err := b.settle(ctx); err != nil {
 		return r, err
 	}
