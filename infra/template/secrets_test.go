@@ -27,6 +27,7 @@ var productSecrets = map[string]string{
 	"merchant": secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
 	"oauth":    secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
 	"payer":    secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
+	"sms":      secretPrefix + "estatepay/dev/tencent-sms-Rt5Yu6",
 }
 
 // foreignSecrets are secrets no function of this stage may read.
@@ -35,21 +36,24 @@ var foreignSecrets = []string{
 	secretPrefix + "estatepay/prod/admin-token-AbC123",
 	secretPrefix + "billing/dev/merchant/demo-wechat-Xy9Z8w",
 	secretPrefix + "estatepay/dev/admin-token-old-AbC123",
+	secretPrefix + "estatepay/prod/tencent-sms-Rt5Yu6",
+	secretPrefix + "estatepay/dev/tencent-sms-old-Rt5Yu6",
 	"arn:aws:secretsmanager:" + secretRegion + ":999999999999:secret:estatepay/dev/merchant/x-Xy9Z8w",
 }
 
 // secretReads says which secrets each function's code loads: merchant keys for
 // the functions that talk to providers, only the WeChat OAuth app secret for the
 // public landing page (bug 8: it must not hold merchant keys), the payer-cookie
-// key for the two functions that sign and verify it (bug 9), the admin token for
-// admin. A function not listed reads no secret.
+// key for the two functions that sign and verify it (bug 9), the admin token and
+// the Tencent Cloud SMS API key for admin (it sends the sign-in codes). A
+// function not listed reads no secret.
 var secretReads = map[string][]string{
 	"LandingFunction":      {"oauth", "payer"},
 	"OrdersFunction":       {"merchant", "payer"},
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
-	"AdminFunction":        {"admin"},
+	"AdminFunction":        {"admin", "sms"},
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).
@@ -263,6 +267,139 @@ Resources:
 			t.Fatalf("no case for %s", f.LogicalID)
 		}
 		got := strings.Join(secretProblems(tm, f, c.reads), "\n")
+		if c.want == nil && got != "" {
+			t.Errorf("%s: unexpected problems:\n%s", f.LogicalID, got)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: problems do not mention %q:\n%s", f.LogicalID, w, got)
+			}
+		}
+	}
+}
+
+// sesSenders are the functions that send e-mail (set-password links).
+var sesSenders = map[string]bool{"AdminFunction": true}
+
+// sesIdentityArn is the identity the default parameters name, as IAM sees it.
+const sesIdentityArn = "arn:aws:ses:" + secretRegion + ":" + secretAccount + ":identity/pay.example.com"
+
+// sesProblems checks f's SES grants: a sender may call ses:SendEmail on the
+// configured identity and nothing else of SES; any other function gets no SES
+// permission at all.
+func sesProblems(tm *template.Template, f template.Function, sends bool) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	r := secretResolver(tm)
+	sts, _ := statements(f)
+	granted := false
+	for _, st := range sts {
+		isSES := false
+		for _, a := range list(st["Action"]) {
+			s, _ := a.(string)
+			if !strings.HasPrefix(s, "ses:") {
+				continue
+			}
+			isSES = true
+			if s != "ses:SendEmail" {
+				bad("SES action %q; only ses:SendEmail is needed", s)
+			}
+		}
+		if !isSES {
+			continue
+		}
+		if !sends {
+			bad("has SES permissions but sends no e-mail")
+		}
+		for _, res := range list(st["Resource"]) {
+			p, err := r.String(res)
+			if err != nil {
+				bad("SES resource %v does not resolve: %v", res, err)
+				continue
+			}
+			if p != sesIdentityArn {
+				bad("SES resource %q is not the sending identity %s", p, sesIdentityArn)
+				continue
+			}
+			granted = true
+		}
+	}
+	if sends && !granted {
+		bad("sends e-mail but may not ses:SendEmail on %s", sesIdentityArn)
+	}
+	return problems
+}
+
+func TestSESSendScopedToTheIdentity(t *testing.T) {
+	tm := loadProduct(t)
+	for _, f := range tm.Functions() {
+		for _, p := range sesProblems(tm, f, sesSenders[f.LogicalID]) {
+			t.Errorf("%s: %s", f.LogicalID, p)
+		}
+	}
+	for _, name := range []string{"SesIdentity", "SesFromAddress"} {
+		if _, ok := tm.Parameters[name]; !ok {
+			t.Errorf("no %s parameter", name)
+		}
+	}
+}
+
+func TestSESScopeCheckFlagsViolations(t *testing.T) {
+	const tmpl = `
+Parameters:
+  SesIdentity: { Type: String, Default: pay.example.com }
+Resources:
+  Good:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [ses:SendEmail], Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}" }
+  AnyIdentity:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [ses:SendEmail], Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*" }
+  RawToo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [ses:SendEmail, ses:SendRawEmail], Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}" }
+  NotASender:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [ses:SendEmail], Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}" }
+  SenderWithoutGrant:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [sqs:SendMessage], Resource: "arn:aws:sqs:x:y:z" }
+`
+	tm, err := template.Parse([]byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		sends bool
+		want  []string // nil: no problems
+	}{
+		"Good":               {true, nil},
+		"AnyIdentity":        {true, []string{"is not the sending identity", "may not ses:SendEmail"}},
+		"RawToo":             {true, []string{`"ses:SendRawEmail"`}},
+		"NotASender":         {false, []string{"sends no e-mail"}},
+		"SenderWithoutGrant": {true, []string{"may not ses:SendEmail"}},
+	}
+	for _, f := range tm.Functions() {
+		c, ok := cases[f.LogicalID]
+		if !ok {
+			t.Fatalf("no case for %s", f.LogicalID)
+		}
+		got := strings.Join(sesProblems(tm, f, c.sends), "\n")
 		if c.want == nil && got != "" {
 			t.Errorf("%s: unexpected problems:\n%s", f.LogicalID, got)
 		}

@@ -413,9 +413,9 @@ func privilegeProblems(tm *template.Template, f template.Function) []string {
 				bad("action %q is a wildcard or malformed", s)
 			}
 			switch svc {
-			case "dynamodb", "sqs", "secretsmanager":
+			case "dynamodb", "sqs", "secretsmanager", "ses":
 			default:
-				bad("action %q: only dynamodb:, sqs:, secretsmanager: are needed", s)
+				bad("action %q: only dynamodb:, sqs:, secretsmanager:, ses: are needed", s)
 			}
 			services[svc] = true
 			usedServices[svc] = true

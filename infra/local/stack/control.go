@@ -68,6 +68,9 @@ type SandboxSettings struct {
 	KeysDir string         `json:"keys_dir"`
 	WeChat  map[string]any `json:"wechat"`
 	Alipay  map[string]any `json:"alipay"`
+	// TencentSMS and SES are the accounts the outbox plays (urls.outbox).
+	TencentSMS map[string]any `json:"tencent_sms"`
+	SES        map[string]any `json:"ses"`
 }
 
 // AdminSettings tells how to call the admin API locally.
@@ -95,6 +98,13 @@ func (s *Stack) Description() Description {
 			"alipay_private_key": filepath.Join(keys, "alipay-platform-private.pem"),
 			"app_private_key":    filepath.Join(keys, "alipay-app-private.pem"),
 			"notify_url":         s.URLs.Gateway + "/notify/alipay/demo-alipay",
+		},
+		TencentSMS: map[string]any{
+			"endpoint": s.URLs.Outbox, "region": "ap-guangzhou", "sdk_app_id": LocalSmsSdkAppID, "sign_name": LocalSmsSignName,
+			"code_template_id": LocalSmsCodeTemplateID, "secret_file": filepath.Join(keys, TencentSMSSecretFile),
+		},
+		SES: map[string]any{
+			"endpoint": s.URLs.Outbox, "identity": LocalSesIdentity, "from": LocalSesFromAddress,
 		},
 	}
 	d.Admin = AdminSettings{TokenFile: filepath.Join(keys, "admin-token")}

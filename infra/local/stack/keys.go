@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 )
 
 // Keys are the sandbox and demo-merchant keys, generated once and kept under
@@ -25,6 +27,10 @@ type Keys struct {
 	OAuthSecret    string          // demo official account's AppSecret
 	AdminToken     string
 	PayerCookieKey string // HMAC key of the WeChat payer cookie (64 hex chars), file payer-cookie-key
+	// TencentSMS is the sandbox's Tencent Cloud API key pair, file
+	// tencent-sms-secret.json: the outbox verifies SendSms signatures with
+	// it, the functions sign with it (TENCENT_SMS_SECRET_REF, file://…).
+	TencentSMS tencentsms.Credential
 }
 
 type keyFiles struct {
@@ -37,6 +43,11 @@ type keyFiles struct {
 // cookie's HMAC key; the functions read it through PAYER_COOKIE_KEY_REF
 // (file://…), as they read a Secrets Manager secret in the cloud.
 const PayerCookieKeyFile = "payer-cookie-key"
+
+// TencentSMSSecretFile is the file under the keys directory holding the
+// Tencent Cloud SMS API key pair as the SMS secret does in the cloud:
+// {"secret_id","secret_key"}.
+const TencentSMSSecretFile = "tencent-sms-secret.json"
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -90,6 +101,9 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	if k.PayerCookieKey, err = loadOrCreateSecret(filepath.Join(dir, PayerCookieKeyFile)); err != nil {
 		return nil, err
 	}
+	if k.TencentSMS, err = loadOrCreateTencentKey(filepath.Join(dir, TencentSMSSecretFile)); err != nil {
+		return nil, err
+	}
 	for name, pub := range map[string]*rsa.PublicKey{
 		"wechat-platform-public.pem": &k.WeChatPlatform.PublicKey, "wechat-merchant-public.pem": &k.WeChatMerchant.PublicKey,
 		"alipay-platform-public.pem": &k.AlipayPlatform.PublicKey, "alipay-app-public.pem": &k.AlipayApp.PublicKey,
@@ -114,6 +128,25 @@ func loadOrCreateSecret(path string) (string, error) {
 		return "", err
 	}
 	return v, nil
+}
+
+// loadOrCreateTencentKey returns the API key pair in path, creating one
+// (an AKID-style id and a 32-character key) when the file is missing or
+// incomplete.
+func loadOrCreateTencentKey(path string) (tencentsms.Credential, error) {
+	var c tencentsms.Credential
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &c); err != nil {
+			return c, fmt.Errorf("%s: %w", path, err)
+		}
+		if c.SecretID != "" && len(c.SecretKey) >= 32 {
+			return c, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return c, err
+	}
+	c = tencentsms.Credential{SecretID: "AKIDlocal" + randomHex(14), SecretKey: randomHex(16)}
+	return c, writeJSON(path, c)
 }
 
 func loadOrCreateRSA(path string) (*rsa.PrivateKey, error) {

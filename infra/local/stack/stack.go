@@ -2,7 +2,8 @@
 // runs exactly what it declares — each function's real bootstrap behind a Lambda
 // Runtime API emulator, the HttpApi routes (payload 2.0), the DynamoDB tables
 // (embedded minidyn), the SQS queues and event source mappings, the schedules —
-// plus the WeChat Pay and Alipay sandboxes, and seeds demo data.
+// plus the WeChat Pay and Alipay sandboxes and the outbox (the SES and Tencent
+// Cloud SMS sandbox), and seeds demo data.
 package stack
 
 import (
@@ -30,6 +31,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/sqsemu"
 	"github.com/estatepay/estatepay/infra/local/streammap"
 	alipaysb "github.com/estatepay/estatepay/infra/sandbox/alipay"
+	"github.com/estatepay/estatepay/infra/sandbox/outbox"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
 	"github.com/estatepay/estatepay/infra/template"
 	"github.com/estatepay/estatepay/shared/store"
@@ -48,7 +50,7 @@ type Options struct {
 	Host     string // default 127.0.0.1
 	// Port is the API gateway port; the other services listen on the next ones
 	// (PORT+1 WeChat WebView, +2 WeChat sandbox, +3 Alipay sandbox, +4 DynamoDB,
-	// +5 SQS, +9 control). 0 means every service on an ephemeral port (tests).
+	// +5 SQS, +6 outbox, +9 control). 0 means every service on an ephemeral port (tests).
 	Port int
 	// BinDir holds prebuilt bootstraps (<BinDir>/<LogicalID>/bootstrap); empty
 	// means build them now into <StateDir>/build.
@@ -74,6 +76,9 @@ type URLs struct {
 	DynamoDB      string `json:"dynamodb"`
 	SQS           string `json:"sqs"`
 	Control       string `json:"control"`
+	// Outbox is the SES v2 and Tencent Cloud SMS sandbox: GET / is the page
+	// a person reads, GET /messages the JSON list.
+	Outbox string `json:"outbox"`
 }
 
 // Stack is a running local stack.
@@ -92,6 +97,7 @@ type Stack struct {
 	sqs       *sqsemu.Server
 	wechat    *wechatsb.Server
 	alipay    *alipaysb.Server
+	outbox    *outbox.Server
 	pools     lambdaemu.Pools
 	schedules map[string]scheduled
 	servers   []*http.Server
@@ -179,6 +185,9 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 	s.startSandboxes(listeners)
+	if err := s.startOutbox(listeners["outbox"]); err != nil {
+		return nil, err
+	}
 	bins, err := s.binaries(ctx)
 	if err != nil {
 		return nil, err
@@ -214,7 +223,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	return s, nil
 }
 
-var serviceOffsets = map[string]int{"gateway": 0, "webview": 1, "wechat": 2, "alipay": 3, "dynamodb": 4, "sqs": 5, "control": 9}
+var serviceOffsets = map[string]int{"gateway": 0, "webview": 1, "wechat": 2, "alipay": 3, "dynamodb": 4, "sqs": 5, "outbox": 6, "control": 9}
 
 func (s *Stack) listen() (map[string]net.Listener, error) {
 	ls := map[string]net.Listener{}
@@ -234,7 +243,7 @@ func (s *Stack) listen() (map[string]net.Listener, error) {
 	}
 	u := func(n string) string { return "http://" + ls[n].Addr().String() }
 	s.URLs = URLs{Gateway: u("gateway"), WeChatWebView: u("webview"), WeChatSandbox: u("wechat"), AlipaySandbox: u("alipay"),
-		AlipayGateway: u("alipay") + "/gateway.do", DynamoDB: u("dynamodb"), SQS: u("sqs"), Control: u("control")}
+		AlipayGateway: u("alipay") + "/gateway.do", DynamoDB: u("dynamodb"), SQS: u("sqs"), Control: u("control"), Outbox: u("outbox")}
 	return ls, nil
 }
 
@@ -343,6 +352,41 @@ func (s *Stack) startSandboxes(ls map[string]net.Listener) {
 	s.serve(ls["alipay"], s.alipay.Handler())
 }
 
+// The SMS application, signature and template, and the SES identity, the
+// outbox plays locally (the stack deploys the template with them).
+const (
+	LocalSmsSdkAppID       = "1400000000"
+	LocalSmsSignName       = "小区收款"
+	LocalSmsCodeTemplateID = "100001"
+	// LocalSmsCodeTemplate is the verification-code template's text: one
+	// parameter, the code.
+	LocalSmsCodeTemplate = "您的登录验证码为{1}，5分钟内有效。如非本人操作，请忽略本短信。"
+	LocalSesIdentity     = "estatepay.local"
+	LocalSesFromAddress  = "小区收款 <noreply@estatepay.local>"
+)
+
+// startOutbox serves the outbox sandbox: SES v2 for the SDK's
+// AWS_ENDPOINT_URL_SESV2 and Tencent Cloud SMS at TencentSmsEndpoint,
+// signed with the keys under .local/keys; messages kept in .local/outbox.json.
+func (s *Stack) startOutbox(l net.Listener) error {
+	ob, err := outbox.New(outbox.Config{
+		SMS: outbox.SMSConfig{SecretID: s.keys.TencentSMS.SecretID, SecretKey: s.keys.TencentSMS.SecretKey,
+			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate}},
+		Email:  outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
+		File:   filepath.Join(s.opt.StateDir, "outbox.json"),
+		Logger: slog.New(slog.NewTextHandler(prefixWriter{s.out, "[outbox] "}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		return err
+	}
+	s.outbox = ob
+	s.serve(l, ob.Handler())
+	return nil
+}
+
+// Outbox returns the outbox sandbox (the messages the product sent).
+func (s *Stack) Outbox() *outbox.Server { return s.outbox }
+
 // WeChat and Alipay return the sandboxes (for tests and tools acting as payer).
 func (s *Stack) WeChat() *wechatsb.Server { return s.wechat }
 func (s *Stack) Alipay() *alipaysb.Server { return s.alipay }
@@ -392,6 +436,13 @@ func (s *Stack) Parameters() map[string]string {
 		"AdminTokenSecretName": "file://" + filepath.Join(s.opt.StateDir, "keys", "admin-token"),
 	}
 	p["PayerCookieKeySecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", PayerCookieKeyFile)
+	p["TencentSmsEndpoint"] = s.URLs.Outbox
+	p["TencentSmsSdkAppId"] = LocalSmsSdkAppID
+	p["TencentSmsSignName"] = LocalSmsSignName
+	p["TencentSmsCodeTemplateId"] = LocalSmsCodeTemplateID
+	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
+	p["SesIdentity"] = LocalSesIdentity
+	p["SesFromAddress"] = LocalSesFromAddress
 	return p
 }
 
@@ -448,13 +499,15 @@ func (s *Stack) resolver() template.Resolver {
 }
 
 // FunctionEnv is the environment the template gives function f, resolved for
-// this stack, plus the SDK's endpoint variables pointing at the embedded services.
+// this stack, plus the SDK's endpoint variables pointing at the embedded
+// services (SES v2: the outbox).
 func (s *Stack) FunctionEnv(f template.Function) ([]string, error) {
 	r := s.resolver()
 	env := []string{
 		"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
 		"AWS_ACCESS_KEY_ID=" + AccessKeyID(f.LogicalID), "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.URLs.DynamoDB, "AWS_ENDPOINT_URL_SQS=" + s.URLs.SQS,
+		"AWS_ENDPOINT_URL_SESV2=" + s.URLs.Outbox,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 	keys := make([]string, 0, len(f.Environment))

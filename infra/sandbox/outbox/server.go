@@ -202,7 +202,10 @@ func (s *Server) sentToday(phone string) int {
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(s.Messages())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // readable with curl; nosniff keeps browsers from taking it for HTML
+	_ = enc.Encode(s.Messages())
 }
 
 func randomHex(n int) string {

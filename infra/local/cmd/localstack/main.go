@@ -1,8 +1,9 @@
 // Command localstack runs the whole product locally (make run): it reads
 // template.yaml and serves it on 127.0.0.1 with embedded DynamoDB and SQS, the
-// functions' real bootstraps and the provider sandboxes. PORT moves the gateway
-// (default 8080); the other services use the next ports. BIN_DIR runs prebuilt
-// bootstraps; LAMBDA_REPORTS=1 keeps Lambda's START/END/REPORT lines in the log.
+// functions' real bootstraps, the payment sandboxes and the outbox (SES and
+// Tencent Cloud SMS sandbox). PORT moves the gateway (default 8080); the
+// other services use the next ports. BIN_DIR runs prebuilt bootstraps;
+// LAMBDA_REPORTS=1 keeps Lambda's START/END/REPORT lines in the log.
 //
 // Until the stack is up (the first start builds every function, a minute or
 // two on a cold Go build cache, printing its progress) the gateway and
@@ -67,10 +68,11 @@ estatepay local stack is up (%s)
   Alipay sandbox            %s
   DynamoDB (embedded)       %s
   SQS                       %s
+  outbox (SMS + e-mail)     %s      codes and set-password links the product sent (JSON: /messages)
   control                   %s      POST /schedules/{name} fires a schedule
 
 Demo codes (QR PNGs under .local/qr/):
-`, took.Round(time.Millisecond), u.Gateway, u.Gateway, u.WeChatWebView, u.WeChatSandbox, u.AlipayGateway, u.DynamoDB, u.SQS, u.Control)
+`, took.Round(time.Millisecond), u.Gateway, u.Gateway, u.WeChatWebView, u.WeChatSandbox, u.AlipayGateway, u.DynamoDB, u.SQS, u.Outbox, u.Control)
 	for _, c := range s.Demo.Communities { // the product template always seeds a demo
 		fmt.Printf("  %-6s %-14s %s\n", c.Name, "["+c.Accepts+"]", c.URL)
 		if c.Accepts == "wechat+alipay" {
