@@ -1,0 +1,144 @@
+// Package staff holds the staff accounts of the platform and the property
+// companies: roles, the permission table (which role may do what, and over
+// what scope), and the Staff aggregate (activation, disabling, the one active
+// session, the bound WeChat identity). Pure: no I/O, no clock (callers pass
+// times).
+package staff
+
+// Role is what a staff member is.
+type Role string
+
+const (
+	// Operator runs the deployment and onboards property companies; belongs
+	// to no company.
+	Operator Role = "operator"
+	// Admin is a property company's administrator (公司管理员).
+	Admin Role = "admin"
+	// Cashier works at the management office (收银员).
+	Cashier Role = "cashier"
+	// Manager is a business manager collecting with a personal code (业务经理).
+	Manager Role = "manager"
+	// RiskOfficer may read full credit-payment (分付) data (风控专员).
+	RiskOfficer Role = "risk_officer"
+)
+
+// Roles lists every role, in the order people see them.
+func Roles() []Role { return []Role{Operator, Admin, Cashier, Manager, RiskOfficer} }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case Operator, Admin, Cashier, Manager, RiskOfficer:
+		return true
+	}
+	return false
+}
+
+// Label is the role's Chinese name.
+func (r Role) Label() string {
+	switch r {
+	case Operator:
+		return "平台运营"
+	case Admin:
+		return "公司管理员"
+	case Cashier:
+		return "收银员"
+	case Manager:
+		return "业务经理"
+	case RiskOfficer:
+		return "风控专员"
+	}
+	return string(r)
+}
+
+// Action is something a staff member may be allowed to do.
+type Action string
+
+const (
+	CompanyCreate   Action = "company.create"   // onboard a property company
+	CompanyEdit     Action = "company.edit"     // a company's settings (name, payer fields M5)
+	CommunityView   Action = "community.view"   // list and read communities
+	CommunityManage Action = "community.manage" // create and edit communities, 微信支付设置
+	InterfaceManage Action = "interface.manage" // payment interfaces and their secrets
+	CodeManage      Action = "code.manage"      // create, revoke, rotate codes; their payer fields
+	CodeDownload    Action = "code.download"    // view, download and print codes (C5)
+	RecordsView     Action = "records.view"     // collection records (C7, M6)
+	RecordsExport   Action = "records.export"   // CSV export of records
+	DashboardView   Action = "dashboard.view"   // collection charts
+	StaffView       Action = "staff.view"       // list staff
+	StaffManage     Action = "staff.manage"     // create, disable, reset password
+	AuditView       Action = "audit.view"       // the audit log
+	BillsCollect    Action = "bills.collect"    // mark bills paid at the counter (C8)
+	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
+)
+
+// Actions lists every action.
+func Actions() []Action {
+	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, FenfuView}
+}
+
+// Scope is how far a permission reaches.
+type Scope string
+
+const (
+	None     Scope = ""         // not allowed
+	Platform Scope = "platform" // every company
+	Company  Scope = "company"  // the caller's company only
+	Own      Scope = "own"      // what the caller owns (a manager's own codes and records)
+)
+
+// permissions is THE permission table: role × action → scope. Absent means
+// not allowed. Decisions:
+//   - the operator onboards companies (their settings, communities,
+//     interfaces, codes, first admin) and supports them (staff, audit), but
+//     reads no payment records, charts or 分付 data: those are the company's;
+//   - a company admin does everything within the company except create
+//     companies; 分付 data is for risk officers "and above" (F6): admins;
+//   - a cashier sees the company's communities, codes and records and marks
+//     bills paid (C8);
+//   - a manager sees only their own codes and records (M3, M6);
+//   - a risk officer reads the company's records, charts and 分付 data.
+var permissions = map[Role]map[Action]Scope{
+	Operator: {
+		CompanyCreate: Platform, CompanyEdit: Platform, CommunityView: Platform, CommunityManage: Platform,
+		InterfaceManage: Platform, CodeManage: Platform, CodeDownload: Platform,
+		StaffView: Platform, StaffManage: Platform, AuditView: Platform,
+	},
+	Admin: {
+		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
+		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
+		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
+		BillsCollect: Company, FenfuView: Company,
+	},
+	Cashier: {
+		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
+		DashboardView: Company, BillsCollect: Company,
+	},
+	Manager: {
+		CodeDownload: Own, RecordsView: Own,
+	},
+	RiskOfficer: {
+		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company,
+	},
+}
+
+// ScopeOf is how far role r may do a (None: not at all).
+func ScopeOf(r Role, a Action) Scope { return permissions[r][a] }
+
+// Can reports whether role r may do a at all (over some scope).
+func Can(r Role, a Action) bool { return ScopeOf(r, a) != None }
+
+// MayCreate reports whether a staff member of role creator may create an
+// account of role r: operators create operators and company admins (a
+// company's first admin, or a new one when the company has lost its own);
+// admins create every company role of their own company.
+func MayCreate(creator, r Role) bool {
+	switch creator {
+	case Operator:
+		return r == Operator || r == Admin
+	case Admin:
+		return r == Admin || r == Cashier || r == Manager || r == RiskOfficer
+	}
+	return false
+}

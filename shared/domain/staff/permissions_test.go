@@ -1,0 +1,91 @@
+package staff_test
+
+import (
+	"testing"
+
+	"github.com/estatepay/estatepay/shared/domain/staff"
+)
+
+// The permission matrix, written out whole: every role × every action. A
+// change to the table must change this test.
+func TestPermissionMatrix(t *testing.T) {
+	const (
+		P = staff.Platform
+		C = staff.Company
+		O = staff.Own
+		x = staff.None
+	)
+	columns := []staff.Action{
+		staff.CompanyCreate, staff.CompanyEdit, staff.CommunityView, staff.CommunityManage, staff.InterfaceManage,
+		staff.CodeManage, staff.CodeDownload, staff.RecordsView, staff.RecordsExport, staff.DashboardView,
+		staff.StaffView, staff.StaffManage, staff.AuditView, staff.BillsCollect, staff.FenfuView,
+	}
+	want := map[staff.Role][]staff.Scope{
+		//                 coCreate coEdit comView comMng ifMng codeMng codeDl recView recExp dash staffView staffMng audit bills fenfu
+		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x},
+		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C},
+		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, x},
+		staff.Manager:     {x, x, x, x, x, x, O, O, x, x, x, x, x, x, x},
+		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, C},
+	}
+	if len(columns) != len(staff.Actions()) {
+		t.Fatalf("the matrix has %d columns, there are %d actions", len(columns), len(staff.Actions()))
+	}
+	for i, a := range staff.Actions() {
+		if columns[i] != a {
+			t.Fatalf("column %d is %s, action %d is %s", i, columns[i], i, a)
+		}
+	}
+	if len(want) != len(staff.Roles()) {
+		t.Fatalf("the matrix has %d rows, there are %d roles", len(want), len(staff.Roles()))
+	}
+	for _, r := range staff.Roles() {
+		row, ok := want[r]
+		if !ok || len(row) != len(columns) {
+			t.Fatalf("row %s missing or incomplete", r)
+		}
+		for i, a := range columns {
+			if got := staff.ScopeOf(r, a); got != row[i] {
+				t.Errorf("ScopeOf(%s, %s) = %q, want %q", r, a, got, row[i])
+			}
+			if got := staff.Can(r, a); got != (row[i] != x) {
+				t.Errorf("Can(%s, %s) = %v", r, a, got)
+			}
+		}
+	}
+	// Unknown roles and actions are allowed nothing.
+	if staff.Can("root", staff.StaffManage) || staff.Can(staff.Admin, "everything") || staff.Can("", "") {
+		t.Error("an unknown role or action is allowed something")
+	}
+}
+
+func TestMayCreate(t *testing.T) {
+	want := map[staff.Role][]staff.Role{
+		staff.Operator: {staff.Operator, staff.Admin},
+		staff.Admin:    {staff.Admin, staff.Cashier, staff.Manager, staff.RiskOfficer},
+	}
+	for _, by := range staff.Roles() {
+		for _, r := range staff.Roles() {
+			exp := false
+			for _, w := range want[by] {
+				exp = exp || w == r
+			}
+			if got := staff.MayCreate(by, r); got != exp {
+				t.Errorf("MayCreate(%s, %s) = %v, want %v", by, r, got, exp)
+			}
+		}
+	}
+}
+
+func TestRoleLabels(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range staff.Roles() {
+		if !r.Valid() || r.Label() == string(r) || seen[r.Label()] {
+			t.Errorf("role %s: valid %v label %q", r, r.Valid(), r.Label())
+		}
+		seen[r.Label()] = true
+	}
+	if staff.Role("root").Valid() {
+		t.Error("root is a role")
+	}
+}
