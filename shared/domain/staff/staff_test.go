@@ -26,11 +26,13 @@ func TestNewValidates(t *testing.T) {
 	}
 	base := staff.Staff{ID: "s", CompanyID: "co", Name: "李四", Phone: "13900000000", Email: "x@y.cn", Role: staff.Cashier}
 	for name, mut := range map[string]func(*staff.Staff){
-		"bad role":             func(s *staff.Staff) { s.Role = "root" },
-		"operator in company":  func(s *staff.Staff) { s.Role = staff.Operator },
-		"admin without":        func(s *staff.Staff) { s.Role, s.CompanyID = staff.Admin, "" },
-		"empty name":           func(s *staff.Staff) { s.Name = "  " },
-		"long name":            func(s *staff.Staff) { s.Name = "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三" },
+		"bad role":            func(s *staff.Staff) { s.Role = "root" },
+		"operator in company": func(s *staff.Staff) { s.Role = staff.Operator },
+		"admin without":       func(s *staff.Staff) { s.Role, s.CompanyID = staff.Admin, "" },
+		"empty name":          func(s *staff.Staff) { s.Name = "  " },
+		"long name": func(s *staff.Staff) {
+			s.Name = "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三"
+		},
 		"short phone":          func(s *staff.Staff) { s.Phone = "1380000000" },
 		"landline":             func(s *staff.Staff) { s.Phone = "02112345678" },
 		"email without domain": func(s *staff.Staff) { s.Email = "x@" },
