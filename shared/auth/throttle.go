@@ -19,6 +19,16 @@ type Counter struct {
 	LockedUntil time.Time
 	LastAt      time.Time // the last event
 	Version     int64     // optimistic lock of the stored item (0: not stored)
+	ExpiresAt   time.Time // when the stored item may be forgotten (TTL; zero: not stored)
+}
+
+// Live is c as it counts at now: a counter past its expiry counts nothing
+// (DynamoDB deletes expired items only eventually).
+func (c Counter) Live(now time.Time) Counter {
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt) {
+		return Counter{Version: c.Version, ExpiresAt: c.ExpiresAt}
+	}
+	return c
 }
 
 // Policy is a throttle's rule.

@@ -19,6 +19,7 @@ type Store struct {
 	DB        *dynamodb.Client
 	Directory string // DirectoryTable name
 	Orders    string // OrdersTable name
+	Access    string // AccessTable name (staff, sessions, throttles, audit)
 }
 
 // ErrNotFound is returned when an item does not exist.

@@ -393,7 +393,7 @@ func (s *Stack) Alipay() *alipaysb.Server { return s.alipay }
 
 // Store returns a store on the stack's tables, for tests and tools.
 func (s *Stack) Store() *store.Store {
-	return &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
+	return &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"]}
 }
 
 // Keys returns the sandbox and demo-merchant keys.
