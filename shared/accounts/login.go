@@ -103,13 +103,15 @@ func (s *Service) fail(ctx context.Context, key string, p auth.Policy, now time.
 }
 
 func (s *Service) loginFailed(ctx context.Context, phone, ip string, now time.Time) error {
-	if _, err := s.fail(ctx, ipKey(ip), auth.IPPolicy, now); err != nil {
+	ipLocked, err := s.fail(ctx, ipKey(ip), auth.IPPolicy, now)
+	if err != nil {
 		return err
 	}
 	locked, err := s.fail(ctx, phoneKey(phone), auth.AccountPolicy, now)
 	if err != nil {
 		return err
 	}
+	locked = max(locked, ipLocked)
 	s.log().Warn("login failed", "security_event", true, "reason", "bad_credentials", "ip", ip, "locked", locked > 0)
 	if locked > 0 {
 		return &WaitError{Err: ErrLocked, Wait: locked}

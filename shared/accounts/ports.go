@@ -73,16 +73,16 @@ var (
 // Session is a login session as stored: pk SESSION#<Hash>. Its id is never
 // stored, only Hash = SHA-256 of it; ExpiresAt is the absolute expiry (TTL).
 type Session struct {
-	Hash                        string
-	StaffID, CompanyID          string
-	Name, Phone                 string
-	Role                        staff.Role
-	CSRF                        string
-	IP                          string
-	CreatedAt, LastSeen         time.Time
-	ExpiresAt                   time.Time
-	SqueezedAt                  time.Time // a newer login of the account squeezed it out
-	SqueezeReported             bool      // its owner was told, and the audit entry written
+	Hash                string
+	StaffID, CompanyID  string
+	Name, Phone         string
+	Role                staff.Role
+	CSRF                string
+	IP                  string
+	CreatedAt, LastSeen time.Time
+	ExpiresAt           time.Time
+	SqueezedAt          time.Time // a newer login of the account squeezed it out
+	SqueezeReported     bool      // its owner was told, and the audit entry written
 }
 
 // Challenge is a pending SMS step-up: pk SMS#<ID>.

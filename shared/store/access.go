@@ -55,7 +55,9 @@ func accessKey(pk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str(pk), "sk": str("A")}
 }
 
-func num(n int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 
 func epoch(t time.Time) int64 {
 	if t.IsZero() {

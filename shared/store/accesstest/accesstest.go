@@ -25,7 +25,9 @@ var seq atomic.Int64
 func unique() string { return fmt.Sprintf("%d%03d", time.Now().UnixNano(), seq.Add(1)%1000) }
 
 // phone is a fresh valid phone number.
-func phone() string { return fmt.Sprintf("19%09d", (time.Now().UnixNano()/1000+seq.Add(1))%1_000_000_000) }
+func phone() string {
+	return fmt.Sprintf("19%09d", (time.Now().UnixNano()/1000+seq.Add(1))%1_000_000_000)
+}
 
 // NewStaff is a fresh pending account of company.
 func NewStaff(t testing.TB, company, name string, now time.Time) staff.Staff {
