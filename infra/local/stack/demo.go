@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 
+	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/auth"
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/staff"
 	"github.com/estatepay/estatepay/shared/pay/providers"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -49,7 +53,35 @@ type DemoCommunity struct {
 type Demo struct {
 	CompanyID   string          `json:"company_id"`
 	Communities []DemoCommunity `json:"communities"`
+	// SecondCompany is another property company with its own admin and
+	// community (tenancy checks: the demo company's staff must not see it).
+	SecondCompany *DemoCompany `json:"second_company,omitempty"`
+	// Accounts are the console's demo logins (POST /admin/api/session).
+	Accounts []DemoAccount `json:"accounts"`
 }
+
+// DemoCompany is a seeded property company.
+type DemoCompany struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Communities []DemoCommunity `json:"communities"`
+}
+
+// DemoAccount is a seeded staff login; the password is generated once per
+// state directory and kept in .local/keys/demo-accounts.json.
+type DemoAccount struct {
+	CompanyID string `json:"company_id"` // "" for the operator
+	Role      string `json:"role"`
+	Name      string `json:"name"`
+	Phone     string `json:"phone"`
+	Password  string `json:"password"`
+}
+
+// Second demo company.
+const (
+	SecondCompanyID   = "second-company"
+	SecondCommunityID = "second-community"
+)
 
 func newToken() string {
 	b := make([]byte, 16) // 128 bits
@@ -60,27 +92,57 @@ func newToken() string {
 }
 
 // seedDemo writes one property company with three communities (both apps; only
-// Alipay; none) through the store, unless .local/demo.json says it is there. The
+// Alipay; none), a second company with one community, and the demo staff
+// accounts through the store, unless .local/demo.json says they are there. The
 // demo interfaces and their secret files are written on every start, so a state
 // directory from an older version picks up changed records (e.g. the separate
-// OAuth secret reference).
+// OAuth secret reference); one from before the second company gets it added.
 func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 	if err := s.seedDemoInterfaces(ctx, st); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(s.opt.StateDir, "demo.json")
 	var demo Demo
+	have := false
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &demo) == nil && len(demo.Communities) == 3 {
-		if _, err := st.GetCode(ctx, demo.Communities[0].Token); err == nil {
-			return &demo, s.writeQRCodes(&demo)
-		}
+		_, err := st.GetCode(ctx, demo.Communities[0].Token)
+		have = err == nil
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if err := st.PutCompany(ctx, store.Company{ID: DemoCompanyID, Name: "示例物业服务有限公司", AlipayIfaceID: "demo-alipay"}); err != nil {
-		return nil, err
+	changed := false
+	if !have {
+		if err := seedFirstCompany(ctx, st, &demo); err != nil {
+			return nil, err
+		}
+		changed = true
 	}
-	demo = Demo{CompanyID: DemoCompanyID}
+	if sc := demo.SecondCompany; sc == nil || len(sc.Communities) != 1 || func() bool { _, err := st.GetCode(ctx, sc.Communities[0].Token); return err != nil }() {
+		if err := seedSecondCompany(ctx, st, &demo); err != nil {
+			return nil, err
+		}
+		changed = true
+	}
+	demo.Accounts = nil // never kept in demo.json: the passwords live under keys/
+	if changed {
+		if err := writeJSON(path, demo); err != nil {
+			return nil, err
+		}
+	}
+	if st.Access != "" {
+		var err error
+		if demo.Accounts, err = s.seedAccounts(ctx, st); err != nil {
+			return nil, fmt.Errorf("demo accounts: %w", err)
+		}
+	}
+	return &demo, s.writeQRCodes(&demo)
+}
+
+func seedFirstCompany(ctx context.Context, st *store.Store, demo *Demo) error {
+	if err := st.PutCompany(ctx, store.Company{ID: DemoCompanyID, Name: "示例物业服务有限公司", AlipayIfaceID: "demo-alipay"}); err != nil {
+		return err
+	}
+	demo.CompanyID, demo.Communities = DemoCompanyID, nil
 	for _, c := range []struct {
 		com     store.Community
 		accepts string
@@ -90,24 +152,135 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		{store.Community{ID: "demo-alipay-only", CompanyID: DemoCompanyID, Name: "翠湖小区"}, "alipay"},
 		{store.Community{ID: "demo-none", CompanyID: "demo-company-2", Name: "未开通小区"}, "none"},
 	} {
-		tok := newToken()
-		c.com.CodeToken = tok
-		if err := st.PutCommunity(ctx, c.com); err != nil {
-			return nil, err
+		dc, err := seedCommunity(ctx, st, c.com, c.accepts)
+		if err != nil {
+			return err
 		}
-		if err := st.PutCode(ctx, store.Code{Token: tok, CommunityID: c.com.ID, Kind: "community", Status: "active"}); err != nil {
-			return nil, err
-		}
-		demo.Communities = append(demo.Communities, DemoCommunity{ID: c.com.ID, Name: c.com.Name, Accepts: c.accepts, Token: tok})
+		demo.Communities = append(demo.Communities, dc)
 	}
 	// The third community belongs to a company with no interfaces at all.
-	if err := st.PutCompany(ctx, store.Company{ID: "demo-company-2", Name: "未开通物业公司"}); err != nil {
+	return st.PutCompany(ctx, store.Company{ID: "demo-company-2", Name: "未开通物业公司"})
+}
+
+func seedSecondCompany(ctx context.Context, st *store.Store, demo *Demo) error {
+	sc := &DemoCompany{ID: SecondCompanyID, Name: "第二物业服务有限公司"}
+	if err := st.PutCompany(ctx, store.Company{ID: sc.ID, Name: sc.Name}); err != nil {
+		return err
+	}
+	dc, err := seedCommunity(ctx, st, store.Community{ID: SecondCommunityID, CompanyID: sc.ID, Name: "第二小区"}, "none")
+	if err != nil {
+		return err
+	}
+	sc.Communities = []DemoCommunity{dc}
+	demo.SecondCompany = sc
+	return nil
+}
+
+func seedCommunity(ctx context.Context, st *store.Store, c store.Community, accepts string) (DemoCommunity, error) {
+	tok := newToken()
+	c.CodeToken = tok
+	if err := st.PutCommunity(ctx, c); err != nil {
+		return DemoCommunity{}, err
+	}
+	if err := st.PutCode(ctx, store.Code{Token: tok, CommunityID: c.ID, Kind: "community", Status: "active"}); err != nil {
+		return DemoCommunity{}, err
+	}
+	return DemoCommunity{ID: c.ID, Name: c.Name, Accepts: accepts, Token: tok}, nil
+}
+
+// demoStaff are the seeded accounts: the operator, one account per role of
+// the demo company, and the second company's admin.
+var demoStaff = []staff.Staff{
+	{ID: "demo-operator", Role: staff.Operator, Name: "平台运营（演示）", Phone: "13800000000", Email: "operator@demo.example.com"},
+	{ID: "demo-admin", CompanyID: DemoCompanyID, Role: staff.Admin, Name: "公司管理员（演示）", Phone: "13800000001", Email: "admin@demo.example.com"},
+	{ID: "demo-cashier", CompanyID: DemoCompanyID, Role: staff.Cashier, Name: "收银员（演示）", Phone: "13800000002", Email: "cashier@demo.example.com"},
+	{ID: "demo-manager", CompanyID: DemoCompanyID, Role: staff.Manager, Name: "业务经理（演示）", Phone: "13800000003", Email: "manager@demo.example.com"},
+	{ID: "demo-risk", CompanyID: DemoCompanyID, Role: staff.RiskOfficer, Name: "风控专员（演示）", Phone: "13800000004", Email: "risk@demo.example.com"},
+	{ID: "second-admin", CompanyID: SecondCompanyID, Role: staff.Admin, Name: "第二公司管理员（演示）", Phone: "13900000001", Email: "admin@second.example.com"},
+}
+
+// DemoAccountsFile holds the demo accounts' passwords (phone → password),
+// generated once per state directory.
+const DemoAccountsFile = "demo-accounts.json"
+
+// seedAccounts makes sure every demo account exists, is active and has its
+// password from keys/demo-accounts.json (created with new random passwords
+// when missing). Passwords are checked against the stored hash only when
+// they were just generated, so a restart costs no hashing.
+func (s *Stack) seedAccounts(ctx context.Context, st *store.Store) ([]DemoAccount, error) {
+	path := filepath.Join(s.opt.StateDir, "keys", DemoAccountsFile)
+	passwords := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &passwords); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if err := writeJSON(path, demo); err != nil {
-		return nil, err
+	fresh := map[string]bool{}
+	for _, d := range demoStaff {
+		if auth.CheckPasswordPolicy(passwords[d.Phone]) != nil {
+			pw := ""
+			for auth.CheckPasswordPolicy(pw) != nil {
+				pw = "demo-" + randomHex(5)
+			}
+			passwords[d.Phone], fresh[d.Phone] = pw, true
+		}
 	}
-	return &demo, s.writeQRCodes(&demo)
+	if len(fresh) > 0 {
+		if err := writeJSON(path, passwords); err != nil {
+			return nil, err
+		}
+	}
+	repo := st.AccessRepo()
+	var out []DemoAccount
+	for _, d := range demoStaff {
+		pw := passwords[d.Phone]
+		if err := seedAccount(ctx, repo, d, pw, fresh[d.Phone]); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.ID, err)
+		}
+		out = append(out, DemoAccount{CompanyID: d.CompanyID, Role: string(d.Role), Name: d.Name, Phone: d.Phone, Password: pw})
+	}
+	return out, nil
+}
+
+func seedAccount(ctx context.Context, repo *store.Access, d staff.Staff, pw string, check bool) error {
+	cur, err := repo.GetStaff(ctx, d.ID)
+	found := err == nil
+	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+		return err
+	}
+	if found && cur.Status == staff.Active && (!check || auth.VerifyPassword(cur.PasswordHash, pw)) {
+		return nil
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	next := cur
+	if !found {
+		if next, err = staff.New(d, time.Now()); err != nil {
+			return err
+		}
+	}
+	if next.Status == staff.Disabled { // a demo account someone disabled: enable it again
+		next.Status = staff.Pending
+	}
+	link := auth.NewID()
+	_ = next.IssuePasswordLink(link)
+	if _, err := next.SetPassword(link, hash); err != nil {
+		return err
+	}
+	c := accounts.Change{Staff: &next, Bootstrap: !found && d.Role == staff.Operator}
+	if found {
+		c.PrevVersion = cur.Version
+	}
+	err = repo.Apply(ctx, c)
+	if errors.Is(err, accounts.ErrOperatorExists) { // an operator was bootstrapped before the demo one
+		c.Bootstrap = false
+		err = repo.Apply(ctx, c)
+	}
+	return err
 }
 
 // seedDemoInterfaces writes the demo merchants' secret files under .local/keys/
@@ -163,8 +336,16 @@ func (s *Stack) writeQRCodes(d *Demo) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	all := make([]*DemoCommunity, 0, len(d.Communities)+1)
 	for i := range d.Communities {
-		c := &d.Communities[i]
+		all = append(all, &d.Communities[i])
+	}
+	if d.SecondCompany != nil {
+		for i := range d.SecondCompany.Communities {
+			all = append(all, &d.SecondCompany.Communities[i])
+		}
+	}
+	for _, c := range all {
 		c.URL = s.URLs.Gateway + "/c/" + c.Token
 		c.WeChat = s.URLs.WeChatWebView + "/c/" + c.Token
 		c.QRCode = filepath.Join(dir, c.ID+".png")

@@ -3,11 +3,15 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/shared/accounts"
 )
 
 // The demo WeChat interface keeps its OAuth app secret apart from its merchant
@@ -48,5 +52,65 @@ func TestDemoWeChatOAuthSecretIsSeparate(t *testing.T) {
 	}
 	if merchant["apiv3_key"] == nil || merchant["merchant_private_key"] == nil {
 		t.Error("the merchant secret lacks its keys")
+	}
+}
+
+// The demo seeds the operator, one account per role of the demo company and
+// the second company's admin (with its own community and code); their
+// passwords are generated once per state directory and survive restarts;
+// each logs in; stack.json lists them under demo.accounts.
+func TestDemoAccounts(t *testing.T) {
+	dir := t.TempDir()
+	s := stacktest.Start(t, stacktest.Options{StateDir: dir})
+	want := map[string]string{"operator": "", "admin": "demo-company", "cashier": "demo-company", "manager": "demo-company", "risk_officer": "demo-company"}
+	roles := map[string]int{}
+	secondAdmin := false
+	for _, a := range s.Demo.Accounts {
+		roles[a.Role]++
+		if a.CompanyID == stack.SecondCompanyID && a.Role == "admin" {
+			secondAdmin = true
+			continue
+		}
+		if c, ok := want[a.Role]; !ok || c != a.CompanyID {
+			t.Errorf("account %+v", a)
+		}
+	}
+	if len(s.Demo.Accounts) != 6 || !secondAdmin || roles["admin"] != 2 || roles["cashier"] != 1 || roles["manager"] != 1 || roles["risk_officer"] != 1 || roles["operator"] != 1 {
+		t.Fatalf("demo accounts %+v", s.Demo.Accounts)
+	}
+	sc := s.Demo.SecondCompany
+	if sc == nil || sc.ID != stack.SecondCompanyID || len(sc.Communities) != 1 || sc.Communities[0].URL == "" {
+		t.Fatalf("second company %+v", sc)
+	}
+	ctx := context.Background()
+	if com, err := s.Store().GetCommunity(ctx, sc.Communities[0].ID); err != nil || com.CompanyID != stack.SecondCompanyID {
+		t.Fatalf("second community %+v %v", com, err)
+	}
+	if code, err := s.Store().GetCode(ctx, sc.Communities[0].Token); err != nil || code.CommunityID != sc.Communities[0].ID || code.Status != "active" {
+		t.Fatalf("second code %+v %v", code, err)
+	}
+	svc := &accounts.Service{Repo: s.Store().AccessRepo()}
+	for _, a := range s.Demo.Accounts {
+		res, err := svc.Login(ctx, accounts.LoginRequest{Phone: a.Phone, Password: a.Password, IP: "127.0.0.1"})
+		if err != nil || string(res.Principal.Role) != a.Role || res.Principal.CompanyID != a.CompanyID {
+			t.Errorf("login %s: %+v %v", a.Phone, res.Principal, err)
+		}
+	}
+	var desc struct {
+		Demo struct {
+			Accounts []stack.DemoAccount `json:"accounts"`
+		} `json:"demo"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err := json.Unmarshal(b, &desc); err != nil || len(desc.Demo.Accounts) != 6 || desc.Demo.Accounts[1].Password == "" {
+		t.Fatalf("stack.json demo.accounts: %v %s", err, b)
+	}
+	first := s.Demo.Accounts
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := stacktest.Start(t, stacktest.Options{StateDir: dir})
+	if fmt.Sprint(s2.Demo.Accounts) != fmt.Sprint(first) || s2.Demo.SecondCompany.Communities[0].Token != sc.Communities[0].Token {
+		t.Fatalf("after a restart: %+v %+v", s2.Demo.Accounts, s2.Demo.SecondCompany)
 	}
 }

@@ -206,7 +206,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 	if s.Tables["DirectoryTable"] != "" && s.Tables["OrdersTable"] != "" {
-		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"]}
+		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"]}
 		if s.Demo, err = s.seedDemo(ctx, st); err != nil {
 			return nil, fmt.Errorf("seed demo: %w", err)
 		}

@@ -79,6 +79,16 @@ Demo codes (QR PNGs under .local/qr/):
 			fmt.Printf("  %-6s %-14s %s\n", "", "(as WeChat)", c.WeChat)
 		}
 	}
+	if len(s.Demo.Accounts) > 0 {
+		fmt.Printf("\nConsole logins (%s/admin; passwords kept in .local/keys/%s):\n", u.Gateway, stack.DemoAccountsFile)
+		for _, a := range s.Demo.Accounts {
+			company := a.CompanyID
+			if company == "" {
+				company = "(platform)"
+			}
+			fmt.Printf("  %-13s %-15s %s  %s\n", a.Role, company, a.Phone, a.Password)
+		}
+	}
 	fmt.Printf("\nSchedules: %v\nEverything above is also in .local/stack.json. Ctrl-C stops and keeps the data (make reset wipes it).\n\n", s.ScheduleNames())
 }
 
