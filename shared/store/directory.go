@@ -115,6 +115,12 @@ type dirItem[T any] struct {
 	PK   string `dynamodbav:"pk"`
 	SK   string `dynamodbav:"sk"`
 	Data T      `dynamodbav:"data"`
+	// Parent and Child key the "parent" index: a company's communities and
+	// interfaces, a community's codes, the list of companies (see parentKeys).
+	Parent string `dynamodbav:"parent,omitempty"`
+	Child  string `dynamodbav:"child,omitempty"`
+	// Version is the optimistic lock of console updates (0: never updated).
+	Version int64 `dynamodbav:"version,omitempty"`
 }
 
 func dirKey(kind, id string) map[string]types.AttributeValue {
@@ -131,7 +137,8 @@ func getDir[T any](ctx context.Context, s *Store, kind, id string) (T, error) {
 }
 
 func putDir[T any](ctx context.Context, s *Store, kind, id string, v T) error {
-	item, err := attributevalue.MarshalMap(dirItem[T]{PK: kind + "#" + id, SK: "META", Data: v})
+	parent, child := parentKeys(kind, id, v)
+	item, err := attributevalue.MarshalMap(dirItem[T]{PK: kind + "#" + id, SK: "META", Data: v, Parent: parent, Child: child})
 	if err != nil {
 		return err
 	}
