@@ -63,6 +63,10 @@ type Interface struct {
 	AuthAppID           string `dynamodbav:"auth_app_id,omitempty"` // Alipay ISV: the merchant's app id (auth_app_id)
 	SecretRef           string `dynamodbav:"secret_ref"`
 	OAuthSecretRef      string `dynamodbav:"oauth_secret_ref,omitempty"` // WeChat: {"oauth_app_secret":"…"}
+	// Fingerprints (secrets.Fingerprint) of the secrets as entered in the
+	// console: what it shows instead of the secrets, which it never reads back.
+	SecretFingerprint      string `dynamodbav:"secret_fingerprint,omitempty"`
+	OAuthSecretFingerprint string `dynamodbav:"oauth_secret_fingerprint,omitempty"`
 }
 
 // PaymentMerchant is the merchant id a verified payment must name (C1).
