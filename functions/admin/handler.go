@@ -1,123 +1,310 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 
-	"github.com/estatepay/estatepay/shared/domain"
-	"github.com/estatepay/estatepay/shared/domain/calendar"
-	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
+	"github.com/estatepay/estatepay/shared/web/console"
 )
 
-// SecretSource loads the admin token.
-type SecretSource interface {
-	Load(ctx context.Context, ref string) ([]byte, error)
+// SecretWriter stores a secret entered in the console and returns its
+// reference (shared/secrets.Writer: Secrets Manager in the cloud, files
+// under .local/keys locally).
+type SecretWriter interface {
+	Put(ctx context.Context, kind, name string, value []byte) (string, error)
 }
 
-// Handler serves /admin/api/...
+// Handler serves the console: pages under /admin/… and the JSON API under
+// /admin/api/…, both behind the ep_session cookie (routes.go lists them).
 type Handler struct {
 	Store    *store.Store
-	Secrets  SecretSource
-	TokenRef string
-	Log      *slog.Logger
+	Accounts Accounts
+	Secrets  SecretWriter
+	// Views filled by other parts of the console (codes.go, records.go,
+	// dashboard.go); a nil view answers 501.
+	Codes     CodeViews
+	Records   RecordViews
+	Dashboard DashboardViews
+
+	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
+	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)
+	Log           *slog.Logger
 }
 
-// Handle authenticates, then routes.
+// Cookie names.
+const (
+	SessionCookie = "ep_session" // the opaque session id (HttpOnly, SameSite=Lax, Path=/admin)
+	preCookie     = "ep_pre"     // the CSRF token of the forms used before a session exists (login, set password)
+)
+
+// call is one request on its way through the console.
+type call struct {
+	req       web.Request
+	method    string
+	path      string
+	params    map[string]string
+	api       bool
+	p         Principal
+	sessionID string
+	form      url.Values // the form of a page POST
+	body      []byte     // the body of an API call
+}
+
+// Handle routes a request: find the route, authenticate the session, refuse
+// a state change without the session's CSRF token, check the role's
+// permission, run the route.
 func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, error) {
-	if resp, ok := h.authorize(ctx, req); !ok {
-		return resp, nil
+	c := &call{req: req, method: req.RequestContext.HTTP.Method, path: req.RawPath}
+	if c.path == "" {
+		c.path = req.RequestContext.HTTP.Path
 	}
-	switch req.RouteKey {
-	case "GET /admin/api/communities/{id}/payments":
-		return h.payments(ctx, req), nil
+	if c.path != "/admin/" {
+		c.path = strings.TrimSuffix(c.path, "/")
+	} else {
+		c.path = "/admin"
 	}
-	return web.Error(http.StatusNotFound, "not_found", "no such route"), nil
-}
+	if c.method == http.MethodHead {
+		c.method = http.MethodGet
+	}
+	c.api = strings.HasPrefix(c.path, "/admin/api/")
+	rt, params, allowed := match(c.method, c.path)
+	if rt == nil {
+		if allowed != "" {
+			r := h.fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "不支持的请求方法")
+			r.Headers["Allow"] = allowed
+			return r, nil
+		}
+		return web.NotFound(req), nil
+	}
+	c.params = params
+	changes := c.method != http.MethodGet
 
-func (h *Handler) authorize(ctx context.Context, req web.Request) (web.Response, bool) {
-	want, err := h.Secrets.Load(ctx, h.TokenRef)
-	want = bytes.TrimSpace(want)
-	if err != nil || len(want) < 16 {
-		h.Log.ErrorContext(ctx, "admin token unavailable", "err", err)
-		return web.Error(http.StatusServiceUnavailable, "unavailable", "admin authentication is not configured"), false
+	if changes {
+		body, err := web.Body(req)
+		if err != nil {
+			return h.fail(c, http.StatusRequestEntityTooLarge, "too_large", "请求内容过大"), nil
+		}
+		c.body = body
+		if !c.api {
+			mt, _, _ := mime.ParseMediaType(web.Header(req, "Content-Type"))
+			if mt != "" && mt != "application/x-www-form-urlencoded" {
+				return h.fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "不支持的提交格式"), nil
+			}
+			if c.form, err = url.ParseQuery(string(body)); err != nil {
+				return h.fail(c, http.StatusBadRequest, "invalid", "提交的内容无法识别"), nil
+			}
+		}
 	}
-	scheme, got, ok := strings.Cut(web.Header(req, "Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-		h.Log.WarnContext(ctx, "admin auth failed", "security_event", true, "reason", "bad_admin_token", "source_ip", web.ClientIP(req))
-		r := web.Error(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-		r.Headers["WWW-Authenticate"] = `Bearer realm="estatepay-admin"`
-		return r, false
+
+	if rt.public {
+		if changes && !c.api && !h.preCSRFOK(c) {
+			h.Log.WarnContext(ctx, "console csrf refused", "security_event", true, "reason", "bad_csrf", "route", rt.pattern, "source_ip", web.ClientIP(req))
+			return h.csrfRefused(c), nil
+		}
+		return rt.handle(h, ctx, c), nil
 	}
-	return web.Response{}, true
-}
 
-// PaymentRecord is one collection record (C7). Times are ISO 8601 in
-// Asia/Shanghai with the offset (2026-11-29T10:00:05+08:00): the business
-// calendar people read records in.
-type PaymentRecord struct {
-	OrderID       string            `json:"order_id"`
-	AmountFen     int64             `json:"amount_fen"`
-	Amount        string            `json:"amount"`
-	Channel       domain.Channel    `json:"channel"`
-	Status        order.Status      `json:"status"` // PAID, or REFUNDED when the money went back
-	PaidAt        string            `json:"paid_at"`
-	ProviderTxnID string            `json:"provider_txn_id"`
-	PayerID       string            `json:"payer_id"`
-	Fields        map[string]string `json:"fields,omitempty"` // payer fields (M5), e.g. {"room":"3-201"}
-}
-
-// PaymentsPage is the response of the records endpoint.
-type PaymentsPage struct {
-	CommunityID string          `json:"community_id"`
-	Community   string          `json:"community"`
-	Payments    []PaymentRecord `json:"payments"`
-	NextCursor  string          `json:"next_cursor,omitempty"`
-}
-
-func (h *Handler) payments(ctx context.Context, req web.Request) web.Response {
-	id := req.PathParameters["id"]
-	com, err := h.Store.GetCommunity(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return web.Error(http.StatusNotFound, "not_found", "no such community")
+	c.sessionID = web.Cookie(req, SessionCookie)
+	if c.sessionID == "" {
+		if c.api {
+			return web.Error(http.StatusUnauthorized, "unauthorized", "请先登录"), nil
+		}
+		if c.method == http.MethodGet {
+			return web.Redirect("/admin/login?next=" + url.QueryEscape(c.path)), nil
+		}
+		return h.loginPage(c, http.StatusUnauthorized, "请先登录", ""), nil
 	}
+	p, err := h.Accounts.Authenticate(ctx, c.sessionID)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "get community", "err", err)
-		return web.Error(http.StatusInternalServerError, "internal", "internal error")
+		return h.authFailed(ctx, c, err), nil
 	}
-	limit := int32(20)
-	if s := req.QueryStringParameters["limit"]; s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			return web.Error(http.StatusBadRequest, "bad_limit", "limit must be 1-100")
+	c.p = p
+
+	if changes && !csrfOK(c, p.CSRF) {
+		h.Log.WarnContext(ctx, "console csrf refused", "security_event", true, "reason", "bad_csrf", "route", rt.pattern,
+			"staff_id", p.StaffID, "source_ip", web.ClientIP(req))
+		return h.csrfRefused(c), nil
+	}
+	if !can(p.Role, rt.action) {
+		h.Log.WarnContext(ctx, "console permission refused", "security_event", true, "reason", "forbidden", "route", rt.pattern,
+			"staff_id", p.StaffID, "role", string(p.Role))
+		return h.fail(c, http.StatusForbidden, "forbidden", "没有权限"), nil
+	}
+	return rt.handle(h, ctx, c), nil
+}
+
+// csrfOK compares the request's CSRF token (header X-CSRF-Token, or the
+// form field csrf) with the session's, in constant time.
+func csrfOK(c *call, want string) bool {
+	got := web.Header(c.req, "X-CSRF-Token")
+	if got == "" && c.form != nil {
+		got = c.form.Get("csrf")
+	}
+	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// preCSRFOK checks a form posted before a session exists: its csrf field
+// must equal the ep_pre cookie the form's page set (double submit; the
+// cookie is SameSite=Strict, so another site cannot post it).
+func (h *Handler) preCSRFOK(c *call) bool {
+	want, got := web.Cookie(c.req, preCookie), c.form.Get("csrf")
+	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (h *Handler) csrfRefused(c *call) web.Response {
+	if c.api {
+		return web.Error(http.StatusForbidden, "csrf", "缺少或错误的 CSRF 令牌")
+	}
+	return h.message(c, http.StatusForbidden, "页面已过期", "页面已过期或来源不明，请返回刷新后重试。", "/admin", "返回首页")
+}
+
+// authFailed answers a session that Authenticate refused: the squeezed-out
+// and expired sessions say so (the cookie is cleared), the API as JSON, pages
+// as the login page with the message.
+func (h *Handler) authFailed(ctx context.Context, c *call, err error) web.Response {
+	code, status, msg := errorInfo(err)
+	switch {
+	case errors.Is(err, ErrSqueezedOut), errors.Is(err, ErrSessionExpired), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+		if code == "not_found" || code == "forbidden" {
+			code, status, msg = "unauthorized", http.StatusUnauthorized, "请先登录"
 		}
-		limit = int32(n)
+		h.Log.InfoContext(ctx, "console session refused", "reason", code, "source_ip", web.ClientIP(c.req))
+		var r web.Response
+		if c.api {
+			r = web.Error(status, code, msg)
+		} else {
+			r = h.loginPage(c, status, msg, "")
+		}
+		r.Cookies = append(r.Cookies, clearCookie(SessionCookie))
+		return r
 	}
-	page, err := h.Store.OrderRepo().Records(ctx, id, req.QueryStringParameters["cursor"], limit)
-	if errors.Is(err, store.ErrBadCursor) {
-		return web.Error(http.StatusBadRequest, "bad_cursor", "invalid cursor")
+	h.Log.ErrorContext(ctx, "authenticate", "err", err)
+	return h.fail(c, http.StatusInternalServerError, "internal", "系统繁忙，请稍后再试")
+}
+
+// errorInfo maps an accounts error to its API code, HTTP status and the
+// Chinese message people read.
+func errorInfo(err error) (code string, status int, msg string) {
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		return "bad_credentials", http.StatusUnauthorized, "手机号或密码错误"
+	case errors.Is(err, ErrLocked):
+		msg = "登录失败次数过多，请稍后再试"
+		if s := err.Error(); strings.Contains(s, "分钟") {
+			msg = s // "登录失败次数过多，请 N 分钟后再试"
+		}
+		return "locked", http.StatusTooManyRequests, msg
+	case errors.Is(err, ErrSqueezedOut):
+		return "squeezed_out", http.StatusUnauthorized, "您的账号已在其他地方登录"
+	case errors.Is(err, ErrSessionExpired):
+		return "session_expired", http.StatusUnauthorized, "登录已过期，请重新登录"
+	case errors.Is(err, ErrForbidden):
+		return "forbidden", http.StatusForbidden, "没有权限"
+	case errors.Is(err, ErrNotFound):
+		return "not_found", http.StatusNotFound, "您要找的内容不存在"
+	case errors.Is(err, ErrBadCode):
+		return "bad_code", http.StatusBadRequest, "验证码错误或已过期"
 	}
+	return "internal", http.StatusInternalServerError, "系统繁忙，请稍后再试"
+}
+
+// fail answers an error: JSON for the API, a message page for people.
+func (h *Handler) fail(c *call, status int, code, msg string) web.Response {
+	if c.api {
+		return web.Error(status, code, msg)
+	}
+	title := map[int]string{http.StatusNotFound: "页面不存在", http.StatusForbidden: "没有权限", http.StatusBadRequest: "无法处理"}[status]
+	if title == "" {
+		title = "出错了"
+	}
+	return h.message(c, status, title, msg, "/admin", "返回首页")
+}
+
+// internal logs err and answers 500.
+func (h *Handler) internal(ctx context.Context, c *call, what string, err error) web.Response {
+	h.Log.ErrorContext(ctx, what, "err", err)
+	return h.fail(c, http.StatusInternalServerError, "internal", "系统繁忙，请稍后再试")
+}
+
+// notFound is the answer for anything missing or belonging to another
+// company: the same 404, so nothing leaks.
+func (h *Handler) notFound(c *call) web.Response {
+	return h.fail(c, http.StatusNotFound, "not_found", "您要找的内容不存在")
+}
+
+// owns reports whether the caller may act on a resource of companyID: its
+// own company, or any company for the operator.
+func owns(p Principal, companyID string) bool {
+	if p.Role == RoleOperator {
+		return companyID != ""
+	}
+	return p.CompanyID != "" && companyID == p.CompanyID
+}
+
+// decodeJSON reads an API call's JSON body into v.
+func decodeJSON(c *call, v any) bool {
+	mt, _, _ := mime.ParseMediaType(web.Header(c.req, "Content-Type"))
+	return mt == "application/json" && json.Unmarshal(c.body, v) == nil
+}
+
+// audit records an admin write (who, what, before/after). A failure is
+// logged as an error (the write itself is done and stays done).
+func (h *Handler) audit(ctx context.Context, c *call, action, kind, id string, before, after any) {
+	if err := h.Accounts.Record(ctx, c.p, action, kind, id, before, after); err != nil {
+		h.Log.ErrorContext(ctx, "audit record failed", "err", err, "action", action, "target", kind+"/"+id, "staff_id", c.p.StaffID)
+	}
+}
+
+// newID is a random identifier: prefix + 16 lower-case base32 characters
+// (80 bits).
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// render renders a console page with its security headers.
+func (h *Handler) render(status int, name string, v view) web.Response {
+	b, err := console.Render(name, v)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "list records", "err", err)
-		return web.Error(http.StatusInternalServerError, "internal", "internal error")
+		h.Log.Error("render", "page", name, "err", err)
+		return web.Error(http.StatusInternalServerError, "internal", "页面生成失败")
 	}
-	out := PaymentsPage{CommunityID: id, Community: com.Name, Payments: []PaymentRecord{}, NextCursor: page.Next}
-	for _, o := range page.Orders {
-		rec := PaymentRecord{
-			OrderID: o.ID, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
-			Status: o.Status, ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields,
-		}
-		if !o.PaidAt.IsZero() {
-			rec.PaidAt = calendar.Format(o.PaidAt)
-		}
-		out.Payments = append(out.Payments, rec)
-	}
-	return web.JSON(http.StatusOK, out)
+	r := web.Text(status, string(b))
+	r.Headers["Content-Type"] = "text/html; charset=utf-8"
+	r.Headers["Content-Security-Policy"] = console.CSP()
+	r.Headers["X-Frame-Options"] = "DENY"
+	return r
+}
+
+func clearCookie(name string) string {
+	return name + "=; Path=/admin; Max-Age=0; HttpOnly; SameSite=Lax"
+}
+
+// secure reports whether the browser reached us over HTTPS (cookies are
+// then Secure).
+func secure(c *call) bool {
+	return strings.EqualFold(web.Header(c.req, "X-Forwarded-Proto"), "https")
 }

@@ -23,7 +23,7 @@ const (
 )
 
 var productSecrets = map[string]string{
-	"admin":    secretPrefix + "estatepay/dev/admin-token-AbC123",
+	"admin":    secretPrefix + "estatepay/dev/admin-token-AbC123", // the retired admin bearer token: nothing may read it
 	"merchant": secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
 	"oauth":    secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
 	"payer":    secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
@@ -44,16 +44,17 @@ var foreignSecrets = []string{
 // secretReads says which secrets each function's code loads: merchant keys for
 // the functions that talk to providers, only the WeChat OAuth app secret for the
 // public landing page (bug 8: it must not hold merchant keys), the payer-cookie
-// key for the two functions that sign and verify it (bug 9), the admin token and
-// the Tencent Cloud SMS API key for admin (it sends the sign-in codes). A
-// function not listed reads no secret.
+// key for the two functions that sign and verify it (bug 9), and for the console
+// (admin) the Tencent Cloud SMS API key (it sends the sign-in codes); the console
+// also writes the merchant and OAuth secrets entered in it
+// (TestConsoleOnlyWritesSecrets). A function not listed reads no secret.
 var secretReads = map[string][]string{
 	"LandingFunction":      {"oauth", "payer"},
 	"OrdersFunction":       {"merchant", "payer"},
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
-	"AdminFunction":        {"admin", "sms"},
+	"AdminFunction":        {"sms"},
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).
@@ -159,29 +160,52 @@ func TestSecretScopes(t *testing.T) {
 	}
 }
 
-// The admin token is read by name; the template's parameter default and every
-// samconfig override must be a name, never an ARN (an ARN without its random
-// suffix is what made every deployed admin call 503).
-func TestAdminTokenSecretIsAName(t *testing.T) {
+// The console writes secrets and never reads one: its only Secrets Manager
+// actions are CreateSecret and PutSecretValue. Its prefix (ConsoleSecretsBase)
+// is a secret name prefix in the template and in every samconfig override.
+func TestConsoleOnlyWritesSecrets(t *testing.T) {
 	tm := loadProduct(t)
-	p, ok := tm.Parameters["AdminTokenSecretName"]
-	if !ok {
-		t.Fatal("no AdminTokenSecretName parameter")
+	var f template.Function
+	for _, fn := range tm.Functions() {
+		if fn.LogicalID == "AdminFunction" {
+			f = fn
+		}
 	}
-	name := regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
-	if !name.MatchString(p.Default) {
-		t.Errorf("AdminTokenSecretName default %q is not a secret name", p.Default)
+	if f.LogicalID == "" {
+		t.Fatal("no AdminFunction")
+	}
+	sts, _ := statements(f)
+	writes := 0
+	for _, st := range sts {
+		for _, a := range list(st["Action"]) {
+			s, _ := a.(string)
+			if !strings.HasPrefix(s, "secretsmanager:") {
+				continue
+			}
+			if s != "secretsmanager:CreateSecret" && s != "secretsmanager:PutSecretValue" {
+				t.Errorf("AdminFunction may %s; the console only writes secrets", s)
+			}
+			writes++
+		}
+	}
+	if writes != 2 {
+		t.Errorf("AdminFunction has %d secret write grants, want CreateSecret and PutSecretValue", writes)
+	}
+	p, ok := tm.Parameters["ConsoleSecretsBase"]
+	name := regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+[A-Za-z0-9_+=.@-]$`)
+	if !ok || !name.MatchString(p.Default) {
+		t.Errorf("ConsoleSecretsBase default %q is not a secret name prefix", p.Default)
 	}
 	b, err := os.ReadFile(filepath.Join(root(t), "samconfig.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "AdminTokenSecretRef") {
-		t.Error("samconfig.toml still overrides AdminTokenSecretRef, which the template no longer has")
+	if strings.Contains(string(b), "AdminTokenSecret") {
+		t.Error("samconfig.toml still overrides the admin token secret, which the template no longer has")
 	}
-	for _, m := range regexp.MustCompile(`AdminTokenSecretName=([^"\s]*)`).FindAllStringSubmatch(string(b), -1) {
+	for _, m := range regexp.MustCompile(`ConsoleSecretsBase=([^"\s]*)`).FindAllStringSubmatch(string(b), -1) {
 		if !name.MatchString(m[1]) {
-			t.Errorf("samconfig.toml: AdminTokenSecretName=%q is not a secret name", m[1])
+			t.Errorf("samconfig.toml: ConsoleSecretsBase=%q is not a secret name prefix", m[1])
 		}
 	}
 }

@@ -56,3 +56,8 @@ func isPhone(s string) bool {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func isAlnum(c byte) bool { return isDigit(c) || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// IsPrintable reports whether s is valid UTF-8 without control or format
+// characters (newlines, tabs, bidi overrides, zero-width characters): names
+// and labels people type into the console.
+func IsPrintable(s string) bool { return printable(s) }

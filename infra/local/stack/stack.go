@@ -433,7 +433,8 @@ func (s *Stack) Parameters() map[string]string {
 		"WechatOpenBaseUrl":    s.URLs.WeChatSandbox,
 		"WechatApiBaseUrl":     s.URLs.WeChatSandbox,
 		"AlipayGatewayUrl":     s.URLs.AlipayGateway,
-		"AdminTokenSecretName": "file://" + filepath.Join(s.opt.StateDir, "keys", "admin-token"),
+		// The console writes the secrets entered in it as files under .local/keys.
+		"ConsoleSecretsBase": "file://" + filepath.Join(s.opt.StateDir, "keys"),
 	}
 	p["PayerCookieKeySecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", PayerCookieKeyFile)
 	p["TencentSmsEndpoint"] = s.URLs.Outbox
