@@ -427,12 +427,12 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 // Parameters are the template parameter values the local stack deploys with.
 func (s *Stack) Parameters() map[string]string {
 	p := map[string]string{
-		"Stage":                "dev",
-		"PublicBaseUrl":        s.URLs.Gateway,
-		"WechatPayBaseUrl":     s.URLs.WeChatSandbox,
-		"WechatOpenBaseUrl":    s.URLs.WeChatSandbox,
-		"WechatApiBaseUrl":     s.URLs.WeChatSandbox,
-		"AlipayGatewayUrl":     s.URLs.AlipayGateway,
+		"Stage":             "dev",
+		"PublicBaseUrl":     s.URLs.Gateway,
+		"WechatPayBaseUrl":  s.URLs.WeChatSandbox,
+		"WechatOpenBaseUrl": s.URLs.WeChatSandbox,
+		"WechatApiBaseUrl":  s.URLs.WeChatSandbox,
+		"AlipayGatewayUrl":  s.URLs.AlipayGateway,
 		// The console writes the secrets entered in it as files under .local/keys.
 		"ConsoleSecretsBase": "file://" + filepath.Join(s.opt.StateDir, "keys"),
 	}
