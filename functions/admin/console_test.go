@@ -362,3 +362,29 @@ func TestOperatorCompanies(t *testing.T) {
 		t.Fatalf("operator community page: %d", r.StatusCode)
 	}
 }
+
+// The CSP allows the inlined stylesheet by hash only, which blocks style
+// attributes: the templates must not use any.
+func TestTemplatesHaveNoInlineStyleOrScript(t *testing.T) {
+	entries, err := os.ReadDir("../../shared/web/console/pages")
+	if err != nil || len(entries) < 10 {
+		t.Fatalf("pages: %v (%d)", err, len(entries))
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile("../../shared/web/console/pages/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"style=", "<script", "javascript:", " on"} {
+			if bad == " on" {
+				if regexp.MustCompile(`\son[a-z]+=`).Match(b) {
+					t.Errorf("%s has an inline event handler", e.Name())
+				}
+				continue
+			}
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s contains %q", e.Name(), bad)
+			}
+		}
+	}
+}

@@ -122,7 +122,11 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 			return web.Error(http.StatusUnauthorized, "unauthorized", "请先登录"), nil
 		}
 		if c.method == http.MethodGet {
-			return web.Redirect("/admin/login?next=" + url.QueryEscape(c.path)), nil
+			next := c.path
+			if req.RawQueryString != "" {
+				next += "?" + req.RawQueryString
+			}
+			return web.Redirect("/admin/login?next=" + url.QueryEscape(next)), nil
 		}
 		return h.loginPage(c, http.StatusUnauthorized, "请先登录", ""), nil
 	}

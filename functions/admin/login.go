@@ -52,6 +52,9 @@ func (h *Handler) loginPage(c *call, status int, errMsg, phone string) web.Respo
 	}
 	if c.method == http.MethodGet && c.path != "/admin/login" {
 		next = c.path
+		if c.req.RawQueryString != "" {
+			next += "?" + c.req.RawQueryString
+		}
 	}
 	tok := randomToken(24)
 	r := h.render(status, "login.html", view{Title: "登录", CSRF: tok, Error: errMsg, Narrow: true, Body: loginBody{Next: safeNext(next), Phone: phone}})
