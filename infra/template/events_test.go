@@ -26,7 +26,7 @@ import (
 // Placeholders in events/*.json that a test (or a person) replaces with real values.
 const (
 	tokenPlaceholder = "DEMO-TOKEN-PLACEHOLDER-0000"
-	adminPlaceholder = "ADMIN-TOKEN-PLACEHOLDER"
+	adminPlaceholder = "SESSION-PLACEHOLDER" // the ep_session cookie of admin-payments.json
 	unknownOrderID   = "EPAAAAAAAAAAAAAAAAAAAAAAAAAA"
 )
 
@@ -104,7 +104,7 @@ func checkHTTPEvent(t *testing.T, s sample, method, routePath string) {
 	if r.Version != "2.0" {
 		t.Errorf("%s: version %q", s.file, r.Version)
 	}
-	if r.RequestContext.RouteKey != r.RouteKey || r.RequestContext.HTTP.Method != method {
+	if r.RequestContext.RouteKey != r.RouteKey || (method != "ANY" && r.RequestContext.HTTP.Method != method) {
 		t.Errorf("%s: requestContext routeKey/method %q %q", s.file, r.RequestContext.RouteKey, r.RequestContext.HTTP.Method)
 	}
 	if r.RequestContext.HTTP.Path != r.RawPath {
@@ -115,7 +115,16 @@ func checkHTTPEvent(t *testing.T, s sample, method, routePath string) {
 		t.Errorf("%s: pathParameters %v for route %s", s.file, r.PathParameters, routePath)
 	}
 	want := pathParam.ReplaceAllStringFunc(routePath, func(m string) string {
-		return url.PathEscape(r.PathParameters[m[1:len(m)-1]])
+		name, greedy := strings.CutSuffix(m[1:len(m)-1], "+")
+		if !greedy {
+			return url.PathEscape(r.PathParameters[name])
+		}
+		// {proxy+}: the rest of the path, segment by segment.
+		segs := strings.Split(r.PathParameters[name], "/")
+		for i := range segs {
+			segs[i] = url.PathEscape(segs[i])
+		}
+		return strings.Join(segs, "/")
 	})
 	if want != r.RawPath {
 		t.Errorf("%s: rawPath %q does not match route %s with %v (%q)", s.file, r.RawPath, routePath, r.PathParameters, want)
@@ -351,15 +360,21 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 	t.Run("admin-payments", func(t *testing.T) {
 		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-payments.json"))
 		if r.StatusCode != 401 {
-			t.Errorf("placeholder admin token: %d %s, want 401", r.StatusCode, r.Body)
+			t.Errorf("placeholder session: %d %s, want 401", r.StatusCode, r.Body)
 		}
-		r = invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-payments.json", adminPlaceholder, s.Keys().AdminToken))
-		var page struct {
-			CommunityID string            `json:"community_id"`
-			Payments    []json.RawMessage `json:"payments"`
+		// The answer with a real session is in functions/admin's tests; here
+		// the sample reaches the function through its route pair and the
+		// session check answers.
+		var e struct{ Error struct{ Code string } }
+		if json.Unmarshal([]byte(r.Body), &e) != nil || (e.Error.Code != "session_expired" && e.Error.Code != "unauthorized") {
+			t.Errorf("placeholder session: %s, want a session error", r.Body)
 		}
-		if r.StatusCode != 200 || json.Unmarshal([]byte(r.Body), &page) != nil || page.CommunityID != "demo-both" || page.Payments == nil {
-			t.Errorf("admin payments: %d %s", r.StatusCode, r.Body)
+	})
+	t.Run("admin-console", func(t *testing.T) {
+		// A browser without a session goes to the login page.
+		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-console.json"))
+		if r.StatusCode != 302 || r.Headers["Location"] != "/admin/login?next=%2Fadmin" {
+			t.Errorf("console without a session: %d %v", r.StatusCode, r.Headers)
 		}
 	})
 	t.Run("sweeper-schedule", func(t *testing.T) {
