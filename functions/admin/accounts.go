@@ -2,88 +2,44 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"time"
+
+	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/domain/staff"
 )
 
-// The console's view of shared/accounts (issue 7, "Go signatures"). The types
-// mirror accounts.Principal, accounts.LoginRequest, … field for field; when
-// shared/accounts and shared/domain/staff land they become aliases
-// (type Principal = accounts.Principal, var ErrBadCredentials =
-// accounts.ErrBadCredentials, type Role = staff.Role, …) and *accounts.Service
-// satisfies Accounts as it is.
+// The console's view of shared/accounts: *accounts.Service satisfies Accounts;
+// tests use an in-memory fake.
 
-// Role is a staff member's role (staff.Role).
-type Role string
+// The console speaks shared/accounts' types.
+type (
+	Role         = staff.Role
+	Principal    = accounts.Principal
+	LoginRequest = accounts.LoginRequest
+	LoginResult  = accounts.LoginResult
+	NewStaff     = accounts.NewStaff
+	StaffView    = accounts.StaffView
+	AuditEntry   = accounts.AuditEntry
+	AuditPage    = accounts.AuditPage
+)
 
 const (
-	RoleOperator    Role = "operator"
-	RoleAdmin       Role = "admin"
-	RoleCashier     Role = "cashier"
-	RoleManager     Role = "manager"
-	RoleRiskOfficer Role = "risk_officer"
+	RoleOperator    = staff.Operator
+	RoleAdmin       = staff.Admin
+	RoleCashier     = staff.Cashier
+	RoleManager     = staff.Manager
+	RoleRiskOfficer = staff.RiskOfficer
 )
-
-// Principal is the signed-in staff member of a request.
-type Principal struct {
-	StaffID, CompanyID, Name, Phone string
-	Role                            Role
-	CSRF                            string // the session's CSRF token
-}
-
-// LoginRequest is a phone + password login.
-type LoginRequest struct {
-	Phone, Password, IP string
-	OpenID              string // WeChat openid when logging in inside WeChat, else ""
-}
-
-// LoginResult is a started session, or an SMS challenge to answer first.
-type LoginResult struct {
-	SessionID    string // the ep_session cookie ("" when SMS is required)
-	Principal    Principal
-	SMSChallenge string // non-empty: a code was sent; call VerifySMS with it
-}
-
-// NewStaff is an account an admin creates.
-type NewStaff struct {
-	CompanyID, Name, Phone, Email string
-	Role                          Role
-}
-
-// StaffView is an account as the console lists it.
-type StaffView struct {
-	ID, CompanyID, Name, Phone, Email, Status string
-	Role                                      Role
-	CreatedAt                                 time.Time
-}
-
-// AuditEntry is one audited action.
-type AuditEntry struct {
-	At                   time.Time
-	ActorID              string
-	ActorRole            Role
-	Action               string
-	TargetKind, TargetID string
-	Before, After        json.RawMessage
-}
-
-// AuditPage is a page of the audit log, newest first.
-type AuditPage struct {
-	Entries []AuditEntry
-	Next    string // cursor of the next page; "" at the end
-}
 
 // Errors of the accounts service; the console maps them to statuses and
 // Chinese messages (errorInfo).
 var (
-	ErrBadCredentials = errors.New("手机号或密码错误")
-	ErrLocked         = errors.New("登录失败次数过多，请稍后再试")
-	ErrSqueezedOut    = errors.New("您的账号已在其他地方登录")
-	ErrSessionExpired = errors.New("登录已过期，请重新登录")
-	ErrForbidden      = errors.New("没有权限")
-	ErrNotFound       = errors.New("not found")
-	ErrBadCode        = errors.New("验证码错误或已过期")
+	ErrBadCredentials = accounts.ErrBadCredentials
+	ErrLocked         = accounts.ErrLocked
+	ErrSqueezedOut    = accounts.ErrSqueezedOut
+	ErrSessionExpired = accounts.ErrSessionExpired
+	ErrForbidden      = accounts.ErrForbidden
+	ErrNotFound       = accounts.ErrNotFound
+	ErrBadCode        = accounts.ErrBadCode
 )
 
 // Accounts is what the console needs of shared/accounts (*accounts.Service).

@@ -19,7 +19,10 @@ type DashboardViews interface {
 }
 
 func init() {
-	register(route{method: "GET", pattern: "/admin/dashboard", action: ActDashboardView, handle: (*Handler).dashboard})
+	register(
+		route{method: "GET", pattern: "/admin/dashboard", action: ActDashboardView, handle: (*Handler).dashboard},
+		route{method: "GET", pattern: "/admin/api/dashboard", action: ActDashboardView, handle: (*Handler).dashboard},
+	)
 }
 
 func (h *Handler) dashboard(ctx context.Context, c *call) web.Response {

@@ -5,22 +5,31 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
 	cfg := platform.MustAWSConfig(context.Background())
+	log := platform.Logger()
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	st.Access = platform.Env("ACCESS_TABLE")
+	sec := secrets.NewLoader(cfg)
+	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
 		Store:         st,
-		Accounts:      accountsService(cfg),
+		Accounts:      accountsService(cfg, st, sec, log),
 		Secrets:       secrets.NewWriter(cfg, platform.Env("SECRETS_BASE")),
-		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"),
+		Codes:         codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
+		Records:       recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
+		Dashboard:     dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
+		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
-		Log:           platform.Logger(),
+		Log:           log,
 	}
 	platform.Start(h.Handle)
 }

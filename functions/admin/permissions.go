@@ -1,5 +1,7 @@
 package main
 
+import "github.com/estatepay/estatepay/shared/domain/staff"
+
 // Action is something a route does (staff.Action). The names follow the
 // issue's examples ("community.manage", "records.view", "staff.manage").
 type Action string
@@ -16,26 +18,26 @@ const (
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
-// can is the console's stand-in for staff.Can until shared/domain/staff is
-// on this branch: the lead replaces calls of can(r, a) by staff.Can(r, a)
-// (and Action/Role by the staff types) when merging. Company roles act on
-// their own company only; the operator acts on every company (tenancy is
-// checked by the handlers, not here).
+// staffActions maps the console's route actions to the domain's permission
+// table (shared/domain/staff): one table decides, the console only names
+// which entry a route needs.
+var staffActions = map[Action]staff.Action{
+	ActCompanyManage:   staff.CompanyCreate,
+	ActCommunityView:   staff.CommunityView,
+	ActCommunityManage: staff.CommunityManage,
+	ActInterfaceManage: staff.InterfaceManage,
+	ActRecordsView:     staff.RecordsView,
+	ActDashboardView:   staff.DashboardView,
+	ActStaffManage:     staff.StaffManage,
+	ActAuditView:       staff.AuditView,
+}
+
+// can reports whether role r may do the route action a (tenancy is checked
+// by the handlers: company roles act on their own company only).
 func can(r Role, a Action) bool {
 	if a == actSignedIn {
 		return r != ""
 	}
-	switch r {
-	case RoleOperator:
-		return true
-	case RoleAdmin:
-		return a != ActCompanyManage
-	case RoleCashier:
-		return a == ActCommunityView || a == ActRecordsView || a == ActDashboardView
-	case RoleManager:
-		return a == ActCommunityView || a == ActRecordsView || a == ActDashboardView
-	case RoleRiskOfficer:
-		return a == ActCommunityView || a == ActRecordsView || a == ActAuditView
-	}
-	return false
+	sa, ok := staffActions[a]
+	return ok && staff.Can(r, sa)
 }

@@ -1,14 +1,55 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/notify/ses"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
+	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
-// accountsService builds the accounts service (shared/accounts) on the
-// AccessTable. MERGE: the lead replaces this body with the real wiring
-// (accounts.New(…) on ACCESS_TABLE with the SMS and e-mail adapters) when
-// shared/accounts lands; until then the console cannot start.
-func accountsService(cfg aws.Config) Accounts {
-	_ = cfg
-	panic("init: shared/accounts is not wired into the console yet (issue 7)")
+// accountsService builds the accounts service on the AccessTable, sending
+// sign-in codes through Tencent Cloud SMS and set-password links through
+// Amazon SES (locally: the outbox sandbox). Missing configuration fails the
+// cold start.
+func accountsService(cfg aws.Config, st *store.Store, sec *secrets.Loader, log *slog.Logger) *accounts.Service {
+	smsCfg, err := tencentsms.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		platform.Fail("SMS configuration", err)
+	}
+	sms, err := tencentsms.New(smsCfg, sec)
+	if err != nil {
+		platform.Fail("SMS client", err)
+	}
+	mailCfg, err := ses.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		platform.Fail("e-mail configuration", err)
+	}
+	mail, err := ses.NewFromConfig(cfg, mailCfg)
+	if err != nil {
+		platform.Fail("e-mail client", err)
+	}
+	return &accounts.Service{
+		Repo: st.AccessRepo(), SMS: sms, Email: mail, Companies: companies{st}, Log: log,
+		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), SMSTemplateID: platform.Env("TENCENT_SMS_CODE_TEMPLATE_ID"),
+	}
+}
+
+// companies names property companies for the accounts service.
+type companies struct{ st *store.Store }
+
+func (c companies) CompanyName(ctx context.Context, id string) (string, error) {
+	co, err := c.st.GetCompany(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", accounts.ErrNotFound
+	}
+	return co.Name, err
 }

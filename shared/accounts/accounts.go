@@ -169,7 +169,7 @@ type Service struct {
 	// PublicBaseURL is where the console is served (links in e-mails).
 	PublicBaseURL string
 	// SMSTemplateID is the provider's approved template of the login code,
-	// with parameters {1} the code and {2} its validity in minutes.
+	// with one parameter, {1} the code (the text states its 5 minutes).
 	SMSTemplateID string
 }
 

@@ -152,7 +152,7 @@ func (s *Service) countSMS(ctx context.Context, phone string, now time.Time) err
 
 func (s *Service) sendCode(ctx context.Context, phone, code string) error {
 	err := s.SMS.SendSMS(ctx, notify.SMSMessage{Phone: phone, TemplateID: s.SMSTemplateID,
-		Params: []string{code, auth.Minutes(auth.SMSCodeTTL)}})
+		Params: []string{code}})
 	if err != nil {
 		s.log().Error("sms not sent", "err", err)
 		return ErrSMSNotSent
