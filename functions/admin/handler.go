@@ -37,6 +37,9 @@ type Handler struct {
 	Codes     CodeViews
 	Records   RecordViews
 	Dashboard DashboardViews
+	// WeChatLogin is the console's official-account OAuth: logins inside
+	// WeChat carry the openid (nil: they do not).
+	WeChatLogin WeChatLogin
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

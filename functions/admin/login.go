@@ -9,7 +9,7 @@ import (
 	"github.com/estatepay/estatepay/shared/web"
 )
 
-type loginBody struct{ Next, Phone string }
+type loginBody struct{ Next, Phone, WxCode string }
 
 type smsBody struct{ Challenge, Next, Phone string }
 
@@ -57,7 +57,7 @@ func (h *Handler) loginPage(c *call, status int, errMsg, phone string) web.Respo
 		}
 	}
 	tok := randomToken(24)
-	r := h.render(status, "login.html", view{Title: "登录", CSRF: tok, Error: errMsg, Narrow: true, Body: loginBody{Next: safeNext(next), Phone: phone}})
+	r := h.render(status, "login.html", view{Title: "登录", CSRF: tok, Error: errMsg, Narrow: true, Body: loginBody{Next: safeNext(next), Phone: phone, WxCode: wechatCode(c)}})
 	preForm(c, &r, tok)
 	return r
 }
@@ -67,6 +67,9 @@ func (h *Handler) loginForm(ctx context.Context, c *call) web.Response {
 		if _, err := h.Accounts.Authenticate(ctx, sid); err == nil {
 			return web.Redirect(safeNext(c.req.QueryStringParameters["next"]))
 		}
+	}
+	if r, ok := h.wechatLoginRedirect(c); ok {
+		return r
 	}
 	return h.loginPage(c, http.StatusOK, "", "")
 }
@@ -83,7 +86,12 @@ func sessionCookie(c *call, id string) string {
 
 func (h *Handler) loginSubmit(ctx context.Context, c *call) web.Response {
 	phone := strings.TrimSpace(c.form.Get("phone"))
-	res, err := h.Accounts.Login(ctx, LoginRequest{Phone: phone, Password: c.form.Get("password"), IP: web.ClientIP(c.req)})
+	openid, err := h.loginOpenID(ctx, c)
+	if err != nil {
+		h.Log.InfoContext(ctx, "console wechat code not usable", "err", err)
+		return h.wechatLoginFailed(c, phone)
+	}
+	res, err := h.Accounts.Login(ctx, LoginRequest{Phone: phone, Password: c.form.Get("password"), IP: web.ClientIP(c.req), OpenID: openid})
 	if err != nil {
 		code, status, msg := errorInfo(err)
 		if status == http.StatusInternalServerError {

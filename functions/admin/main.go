@@ -27,6 +27,7 @@ func main() {
 		Codes:         codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
 		Records:       recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
 		Dashboard:     dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
+		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Log:           log,

@@ -23,11 +23,12 @@ const (
 )
 
 var productSecrets = map[string]string{
-	"admin":    secretPrefix + "estatepay/dev/admin-token-AbC123", // the retired admin bearer token: nothing may read it
-	"merchant": secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
-	"oauth":    secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
-	"payer":    secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
-	"sms":      secretPrefix + "estatepay/dev/tencent-sms-Rt5Yu6",
+	"admin":         secretPrefix + "estatepay/dev/admin-token-AbC123", // the retired admin bearer token: nothing may read it
+	"merchant":      secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
+	"oauth":         secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
+	"payer":         secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
+	"console-oauth": secretPrefix + "estatepay/dev/console/wechat-oauth-Mn5Bv4",
+	"sms":           secretPrefix + "estatepay/dev/tencent-sms-Rt5Yu6",
 }
 
 // foreignSecrets are secrets no function of this stage may read.
@@ -54,7 +55,7 @@ var secretReads = map[string][]string{
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
-	"AdminFunction":        {"sms"},
+	"AdminFunction":        {"sms", "console-oauth"},
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).

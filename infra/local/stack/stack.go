@@ -444,6 +444,10 @@ func (s *Stack) Parameters() map[string]string {
 	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
 	p["SesIdentity"] = LocalSesIdentity
 	p["SesFromAddress"] = LocalSesFromAddress
+	// Staff open the console in the WeChat WebView through the demo official
+	// account (the sandbox's OAuth), so logins carry an openid (M2 step-up).
+	p["ConsoleWechatAppId"] = DemoWeChatAppID
+	p["ConsoleWechatOAuthSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", "oauth-wechat-demo.json")
 	return p
 }
 
