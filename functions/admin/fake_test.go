@@ -30,6 +30,7 @@ type fakeAccounts struct {
 	sessions map[string]*fakeSession
 	setpw    map[string]string // token → staff id
 	records  []recorded
+	openIDs  []string // the OpenID of every Login, in order
 	now      time.Time
 }
 
@@ -85,6 +86,7 @@ func (f *fakeAccounts) start(s *fakeStaff) LoginResult {
 func (f *fakeAccounts) Login(_ context.Context, in LoginRequest) (LoginResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.openIDs = append(f.openIDs, in.OpenID)
 	for _, s := range f.staff {
 		if s.Phone != in.Phone {
 			continue
