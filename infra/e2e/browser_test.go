@@ -240,16 +240,17 @@ func community(t *testing.T, s *stack.Stack, id string) stack.DemoCommunity {
 	return stack.DemoCommunity{}
 }
 
-// getJSON GETs url (with a bearer token when set) and decodes a 200 response.
-func getJSON(ctx context.Context, url, bearer string, out any) error {
+// getJSON GETs url with client (a console session's for the console API;
+// nil: no session) and decodes a 200 response.
+func getJSON(ctx context.Context, client *http.Client, url string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	if client == nil {
+		client = http.DefaultClient
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

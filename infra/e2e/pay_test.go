@@ -87,15 +87,16 @@ func TestAlipayPayment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var o orderView
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+id, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+id, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status != "PAID" || o.AmountFen != 1234 || o.Channel != "alipay" {
 		t.Errorf("order = %+v, want PAID 1234 fen via alipay", o)
 	}
+	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
 	eventually(t, ctx, 20*time.Second, "the payment in the admin records", func() (bool, string) {
 		var p paymentsPage
-		if err := getJSON(ctx, s.URLs.Gateway+"/admin/api/communities/demo-both/payments", s.Keys().AdminToken, &p); err != nil {
+		if err := getJSON(ctx, admin.Client, s.URLs.Gateway+"/admin/api/communities/demo-both/payments", &p); err != nil {
 			return false, err.Error()
 		}
 		for _, r := range p.Payments {
@@ -166,15 +167,16 @@ func TestWeChatPayment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var o orderView
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+id, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+id, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status != "PAID" || o.AmountFen != 1 || o.Channel != "wechat" {
 		t.Errorf("order = %+v, want PAID 1 fen via wechat", o)
 	}
+	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
 	eventually(t, ctx, 15*time.Second, "the payment in the admin records", func() (bool, string) {
 		var p paymentsPage
-		if err := getJSON(ctx, s.URLs.Gateway+"/admin/api/communities/demo-both/payments", s.Keys().AdminToken, &p); err != nil {
+		if err := getJSON(ctx, admin.Client, s.URLs.Gateway+"/admin/api/communities/demo-both/payments", &p); err != nil {
 			return false, err.Error()
 		}
 		for _, r := range p.Payments {
@@ -327,7 +329,7 @@ func TestWeChatCancelThenPay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var o orderView
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+first.Body.OrderID, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+first.Body.OrderID, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status == "PAID" {
@@ -350,7 +352,7 @@ func TestWeChatCancelThenPay(t *testing.T) {
 		t.Errorf("paid order %s, want the retry's order %s", id, second.Body.OrderID)
 	}
 	waitStatus(t, tab, statusPaid)
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+first.Body.OrderID, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+first.Body.OrderID, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status == "PAID" {
@@ -387,11 +389,12 @@ func TestWeChatCancelChangeAmountThenPay(t *testing.T) {
 	waitStatus(t, tab, statusPaid)
 }
 
-// countPaid counts demo-both's payment records.
+// countPaid counts demo-both's payment records (as the demo company's admin).
 func countPaid(t *testing.T, ctx context.Context, s *stack.Stack) int {
 	t.Helper()
+	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
 	var p paymentsPage
-	if err := getJSON(ctx, s.URLs.Gateway+"/admin/api/communities/demo-both/payments?limit=100", s.Keys().AdminToken, &p); err != nil {
+	if err := getJSON(ctx, admin.Client, s.URLs.Gateway+"/admin/api/communities/demo-both/payments?limit=100", &p); err != nil {
 		t.Fatal(err)
 	}
 	return len(p.Payments)
@@ -422,7 +425,7 @@ func TestAlipayCancelThenPay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var o orderView
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+firstID, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+firstID, &o); err != nil {
 		t.Fatalf("the cancelled order %q: %v", firstID, err)
 	}
 	if o.Status == "PAID" || o.AmountFen != 50 {
@@ -445,7 +448,7 @@ func TestAlipayCancelThenPay(t *testing.T) {
 		t.Fatalf("the second payment reused the cancelled order %s", id)
 	}
 	waitStatus(t, tab, statusPaid)
-	if err := getJSON(ctx, s.URLs.Gateway+"/api/orders/"+firstID, "", &o); err != nil {
+	if err := getJSON(ctx, nil, s.URLs.Gateway+"/api/orders/"+firstID, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status == "PAID" {

@@ -54,7 +54,7 @@ func paidAtReadable(t *testing.T, ctx context.Context, gateway, id string) strin
 		Status string `json:"status"`
 		PaidAt string `json:"paid_at"`
 	}
-	if err := getJSON(ctx, gateway+"/api/orders/"+id, "", &o); err != nil {
+	if err := getJSON(ctx, nil, gateway+"/api/orders/"+id, &o); err != nil {
 		t.Fatal(err)
 	}
 	pt, err := time.Parse(time.RFC3339, o.PaidAt)

@@ -1,9 +1,12 @@
 package template_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +25,7 @@ type grant struct{ function, action, resource string }
 // TestPoliciesMatchWhatFunctionsDo drives every function through its real
 // work on the local stack — both channels paid end to end (and counted into
 // the dashboard's aggregates), the receipt, the health check, a due order
-// swept, the records listed — with each function
+// swept, the console as its staff use it (consoleAsItsStaffUseIt) — with each function
 // signing as itself, then holds the template to what the embedded DynamoDB
 // saw: every call a function made is allowed by its own policy (a deployed
 // function would otherwise fail with AccessDenied: e.g. a conditional PutItem
@@ -65,25 +68,6 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	if _, err := s.FireSchedule(ctx, "SweeperFunction.Sweep", ""); err != nil {
 		t.Fatal(err)
 	}
-	// The records, two pages (the second checks its cursor).
-	cursor := ""
-	for page := range 2 {
-		req, _ := http.NewRequest(http.MethodGet, s.URLs.Gateway+"/admin/api/communities/demo-both/payments?limit=1"+cursor, nil)
-		req.Header.Set("Authorization", "Bearer "+s.Keys().AdminToken)
-		resp, err := stacktest.HTTPClient.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("admin records page %d: %v %v", page, resp, err)
-		}
-		var p struct {
-			Next string `json:"next_cursor"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&p)
-		resp.Body.Close()
-		if p.Next == "" {
-			t.Fatalf("records page %d has no cursor (two payments were made)", page)
-		}
-		cursor = "&cursor=" + p.Next
-	}
 	stacktest.WaitFor(t, "the relay to catch up", 20*time.Second, s.StreamsCaughtUp)
 	// The payments' events reach the dashboard's aggregates (StatsFunction).
 	stats := &store.Stats{DB: s.Store().DB, Table: s.Tables["StatsTable"]}
@@ -96,6 +80,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 		}
 		return err == nil && n == 2
 	})
+	consoleAsItsStaffUseIt(t, s)
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
@@ -146,6 +131,101 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	}
 	if len(used) == 0 {
 		t.Fatal("no function call was attributed: the per-function access keys are not in effect")
+	}
+}
+
+// consoleAsItsStaffUseIt signs in to the console as the demo company's admin
+// and does what every AdminFunction grant is there for: a refused password
+// (the throttle), signing in twice (the first session squeezed out, which its
+// next call reports and audits), the staff list (the company index), a
+// community created through the console form (directory writes, its first
+// code, audited) and the communities listed (the parent index), the audit
+// log, the records (two pages of the records index, and the records page),
+// the dashboard (the aggregates), the community's code PNG (the collection
+// batch read), and signing out.
+func consoleAsItsStaffUseIt(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	acct := stacktest.DemoAccount(t, s, "admin", stack.DemoCompanyID)
+	status, body := stacktest.ConsoleLogin(t, s, &http.Client{Timeout: 30 * time.Second}, acct.Phone, acct.Password+"-wrong")
+	if status != http.StatusUnauthorized || !strings.Contains(string(body), `"bad_credentials"`) {
+		t.Fatalf("wrong password: %d %s", status, body)
+	}
+	first := stacktest.ConsoleAs(t, s, acct)
+	admin := stacktest.ConsoleAs(t, s, acct)
+	if status, body := first.Call(t, http.MethodGet, "/admin/api/communities", "", nil); status != http.StatusUnauthorized || !strings.Contains(string(body), `"squeezed_out"`) {
+		t.Fatalf("the squeezed-out session: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/staff", "", nil); status != http.StatusOK || !strings.Contains(string(body), "收银员（演示）") {
+		t.Fatalf("staff page: %d %.300s", status, body)
+	}
+
+	resp, err := admin.PostForm(admin.Base+"/admin/communities", url.Values{"name": {"权限测试小区"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	created := regexp.MustCompile(`^/admin/communities/([^/?]+)\?done=created`).FindStringSubmatch(resp.Header.Get("Location"))
+	if resp.StatusCode/100 != 3 || created == nil {
+		t.Fatalf("create community: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var list struct {
+		Communities []struct{ ID, Name string } `json:"communities"`
+	}
+	admin.GetJSON(t, "/admin/api/communities", &list)
+	listed := false
+	for _, c := range list.Communities {
+		listed = listed || (c.ID == created[1] && c.Name == "权限测试小区")
+	}
+	if !listed {
+		t.Fatalf("the new community %s is not listed: %+v", created[1], list.Communities)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/audit", "", nil); status != http.StatusOK ||
+		!strings.Contains(string(body), "新建小区") || !strings.Contains(string(body), "community/"+created[1]) {
+		t.Fatalf("audit log: %d, want the community's creation: %.500s", status, body)
+	}
+
+	// The records, two pages (the second checks its cursor), and the page.
+	cursor := ""
+	for page := range 2 {
+		var p struct {
+			Payments []json.RawMessage `json:"payments"`
+			Next     string            `json:"next_cursor"`
+		}
+		admin.GetJSON(t, "/admin/api/communities/demo-both/payments?limit=1"+cursor, &p)
+		if len(p.Payments) != 1 || p.Next == "" {
+			t.Fatalf("records page %d: %d payments, cursor %q (two payments were made)", page, len(p.Payments), p.Next)
+		}
+		cursor = "&cursor=" + p.Next
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/communities/demo-both/records", "", nil); status != http.StatusOK || !strings.Contains(string(body), "12.34") {
+		t.Fatalf("records page: %d %.300s", status, body)
+	}
+
+	var dash struct {
+		Total struct {
+			LastDays struct {
+				All struct {
+					Count     int64 `json:"count"`
+					AmountFen int64 `json:"amount_fen"`
+				} `json:"all"`
+			} `json:"last_30_days"`
+		} `json:"total"`
+	}
+	admin.GetJSON(t, "/admin/api/dashboard", &dash)
+	if a := dash.Total.LastDays.All; a.Count != 2 || a.AmountFen != 2468 {
+		t.Fatalf("dashboard: last 30 days %+v, want the two payments (2468 fen)", a)
+	}
+
+	status, body = admin.Call(t, http.MethodGet, "/admin/api/communities/demo-both/code.png", "", nil)
+	if status != http.StatusOK || !bytes.HasPrefix(body, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("code.png: %d %.40q", status, body)
+	}
+
+	if status, body := admin.Call(t, http.MethodDelete, "/admin/api/session", "", nil); status != http.StatusNoContent {
+		t.Fatalf("sign out: %d %s", status, body)
+	}
+	if status, _ := admin.Call(t, http.MethodGet, "/admin/api/communities", "", nil); status != http.StatusUnauthorized {
+		t.Fatalf("after signing out: %d, want 401", status)
 	}
 }
 
