@@ -23,7 +23,6 @@ const (
 )
 
 var productSecrets = map[string]string{
-	"admin":         secretPrefix + "estatepay/dev/admin-token-AbC123", // the retired admin bearer token: nothing may read it
 	"merchant":      secretPrefix + "estatepay/dev/merchant/demo-wechat-Xy9Z8w",
 	"oauth":         secretPrefix + "estatepay/dev/oauth/wx8888888888888888-Qw3Er4",
 	"payer":         secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
@@ -34,9 +33,9 @@ var productSecrets = map[string]string{
 // foreignSecrets are secrets no function of this stage may read.
 var foreignSecrets = []string{
 	secretPrefix + "estatepay/prod/merchant/demo-wechat-Xy9Z8w",
-	secretPrefix + "estatepay/prod/admin-token-AbC123",
+	secretPrefix + "estatepay/prod/payer-cookie-key-Zx8Cv7",
 	secretPrefix + "billing/dev/merchant/demo-wechat-Xy9Z8w",
-	secretPrefix + "estatepay/dev/admin-token-old-AbC123",
+	secretPrefix + "estatepay/dev/payer-cookie-key-old-Zx8Cv7",
 	secretPrefix + "estatepay/prod/tencent-sms-Rt5Yu6",
 	secretPrefix + "estatepay/dev/tencent-sms-old-Rt5Yu6",
 	"arn:aws:secretsmanager:" + secretRegion + ":999999999999:secret:estatepay/dev/merchant/x-Xy9Z8w",
@@ -207,12 +206,39 @@ func TestConsoleOnlyWritesSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "AdminTokenSecret") {
-		t.Error("samconfig.toml still overrides the admin token secret, which the template no longer has")
-	}
 	for _, m := range regexp.MustCompile(`ConsoleSecretsBase=([^"\s]*)`).FindAllStringSubmatch(string(b), -1) {
 		if !name.MatchString(m[1]) {
 			t.Errorf("samconfig.toml: ConsoleSecretsBase=%q is not a secret name prefix", m[1])
+		}
+	}
+}
+
+// Secrets are named, never given by ARN (bug 6: an ARN parameter without
+// Secrets Manager's random suffix made every read fail): no parameter of the
+// template defaults to a secret ARN, and samconfig.toml overrides only
+// parameters the template declares (none left from a retired secret), none
+// with a secret ARN.
+func TestNoSecretARNParameters(t *testing.T) {
+	tm := loadProduct(t)
+	for name, p := range tm.Parameters {
+		if strings.Contains(p.Default, ":secretsmanager:") {
+			t.Errorf("parameter %s defaults to a secret ARN %q; name the secret (…SecretName) instead", name, p.Default)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root(t), "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	overrides := regexp.MustCompile(`"([A-Za-z0-9]+)=([^"]*)"`).FindAllStringSubmatch(string(b), -1)
+	if len(overrides) == 0 {
+		t.Fatal("samconfig.toml has no parameter overrides")
+	}
+	for _, m := range overrides {
+		if _, ok := tm.Parameters[m[1]]; !ok {
+			t.Errorf("samconfig.toml overrides %s, which the template does not declare", m[1])
+		}
+		if strings.Contains(m[2], ":secretsmanager:") {
+			t.Errorf("samconfig.toml: %s=%q is a secret ARN; name the secret instead", m[1], m[2])
 		}
 	}
 }
@@ -223,33 +249,33 @@ func TestSecretScopeCheckFlagsViolations(t *testing.T) {
 	const tmpl = `
 Parameters:
   Stage: { Type: String, Default: dev }
-  AdminTokenSecretRef: { Type: String, Default: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:estatepay/dev/admin-token" }
-  AdminTokenSecretName: { Type: String, Default: estatepay/dev/admin-token }
+  PayerCookieKeySecretRef: { Type: String, Default: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:estatepay/dev/payer-cookie-key" }
+  PayerCookieKeySecretName: { Type: String, Default: estatepay/dev/payer-cookie-key }
 Resources:
-  AdminGood:
+  PayerGood:
     Type: AWS::Serverless::Function
     Properties:
       Policies:
         - Statement:
-            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AdminTokenSecretName}-??????" }
-  AdminByRef:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${PayerCookieKeySecretName}-??????" }
+  PayerByRef:
     Type: AWS::Serverless::Function
     Properties:
       Policies:
         - Statement:
-            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Ref AdminTokenSecretRef }
-  AdminNoSuffix:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Ref PayerCookieKeySecretRef }
+  PayerNoSuffix:
     Type: AWS::Serverless::Function
     Properties:
       Policies:
         - Statement:
-            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/admin-token" }
-  AdminPrefix:
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/payer-cookie-key" }
+  PayerPrefix:
     Type: AWS::Serverless::Function
     Properties:
       Policies:
         - Statement:
-            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/admin-token*" }
+            - { Effect: Allow, Action: [secretsmanager:GetSecretValue], Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:estatepay/${Stage}/payer-cookie-key*" }
   LandingWithMerchantKeys:
     Type: AWS::Serverless::Function
     Properties:
@@ -283,12 +309,12 @@ Resources:
 		reads []string
 		want  []string // nil: no problems
 	}{
-		"AdminGood":               {[]string{"admin"}, nil},
-		"AdminByRef":              {[]string{"admin"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
-		"AdminNoSuffix":           {[]string{"admin"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
-		"AdminPrefix":             {[]string{"admin"}, []string{"admin-token-old-AbC123, outside its scope"}},
+		"PayerGood":               {[]string{"payer"}, nil},
+		"PayerByRef":              {[]string{"payer"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
+		"PayerNoSuffix":           {[]string{"payer"}, []string{"cannot match a real secret ARN", "no policy resource matches"}},
+		"PayerPrefix":             {[]string{"payer"}, []string{"payer-cookie-key-old-Zx8Cv7, outside its scope"}},
 		"LandingWithMerchantKeys": {[]string{"oauth"}, []string{"may read the merchant secret", "reads the oauth secret but no policy resource matches"}},
-		"MerchantStageWide":       {[]string{"merchant"}, []string{"may read the admin secret", "may read the oauth secret", "estatepay/prod/merchant"}},
+		"MerchantStageWide":       {[]string{"merchant"}, []string{"may read the payer secret", "may read the oauth secret", "estatepay/prod/merchant"}},
 		"OtherAccount":            {[]string{"merchant"}, []string{"not a secret ARN of this account", "reads the merchant secret but no policy resource"}},
 		"NoGrant":                 {nil, nil},
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/estatepay/estatepay/shared/domain/staff"
 )
 
 // controlHandler serves the local-only control API (its own port, never part of
@@ -73,10 +75,12 @@ type SandboxSettings struct {
 	SES        map[string]any `json:"ses"`
 }
 
-// AdminSettings tells how to call the admin API locally.
+// AdminSettings tells how to call the console's JSON API locally: sign in
+// as a demo account (demo.accounts) and send the session cookie; calls that
+// change something also send the login's csrf_token as X-CSRF-Token.
 type AdminSettings struct {
-	TokenFile string `json:"token_file"`
-	Example   string `json:"example"`
+	Login   string `json:"login"`   // curl: sign in as the demo company's admin, the cookie kept in ./jar
+	Example string `json:"example"` // curl: a community's payment records with that cookie
 }
 
 // Description describes the running stack.
@@ -107,11 +111,27 @@ func (s *Stack) Description() Description {
 			"endpoint": s.URLs.Outbox, "identity": LocalSesIdentity, "from": LocalSesFromAddress,
 		},
 	}
-	d.Admin = AdminSettings{TokenFile: filepath.Join(keys, "admin-token")}
-	if s.Demo != nil && len(s.Demo.Communities) > 0 {
-		d.Admin.Example = `curl -H "Authorization: Bearer $(cat ` + d.Admin.TokenFile + `)" ` + s.URLs.Gateway + "/admin/api/communities/" + s.Demo.Communities[0].ID + "/payments"
-	}
+	d.Admin = s.adminSettings()
 	return d
+}
+
+// adminSettings are the curl examples of the console API: the session login
+// as the demo company's admin, then a records call.
+func (s *Stack) adminSettings() AdminSettings {
+	if s.Demo == nil || len(s.Demo.Communities) == 0 {
+		return AdminSettings{}
+	}
+	for _, a := range s.Demo.Accounts {
+		if a.Role != string(staff.Admin) || a.CompanyID != s.Demo.CompanyID {
+			continue
+		}
+		body, _ := json.Marshal(map[string]string{"phone": a.Phone, "password": a.Password})
+		return AdminSettings{
+			Login:   `curl -c jar -H 'Content-Type: application/json' -d '` + string(body) + `' ` + s.URLs.Gateway + "/admin/api/session",
+			Example: "curl -b jar " + s.URLs.Gateway + "/admin/api/communities/" + s.Demo.Communities[0].ID + "/payments",
+		}
+	}
+	return AdminSettings{}
 }
 
 // writeStackJSON writes .local/stack.json (atomically: a reader sees the

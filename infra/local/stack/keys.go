@@ -25,19 +25,24 @@ type Keys struct {
 	AlipayApp      *rsa.PrivateKey // demo app's key (we sign requests with it)
 	APIv3Key       string          // 32 chars
 	OAuthSecret    string          // demo official account's AppSecret
-	AdminToken     string
-	PayerCookieKey string // HMAC key of the WeChat payer cookie (64 hex chars), file payer-cookie-key
+	PayerCookieKey string          // HMAC key of the WeChat payer cookie (64 hex chars), file payer-cookie-key
 	// TencentSMS is the sandbox's Tencent Cloud API key pair, file
 	// tencent-sms-secret.json: the outbox verifies SendSms signatures with
 	// it, the functions sign with it (TENCENT_SMS_SECRET_REF, file://…).
 	TencentSMS tencentsms.Credential
 }
 
+// keyFiles is sandbox-secrets.json. Files written before the console's
+// sessions also hold "admin_token" (the retired bearer token): it is ignored,
+// and the other keys are kept.
 type keyFiles struct {
 	APIv3Key    string `json:"apiv3_key"`
 	OAuthSecret string `json:"oauth_app_secret"`
-	AdminToken  string `json:"admin_token"`
 }
+
+// retiredAdminTokenFile held the admin bearer token the console's sessions
+// replaced; a state directory from before them has it, and it is removed.
+const retiredAdminTokenFile = "admin-token"
 
 // PayerCookieKeyFile is the file under the keys directory holding the payer
 // cookie's HMAC key; the functions read it through PAYER_COOKIE_KEY_REF
@@ -86,14 +91,14 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if len(kf.APIv3Key) != 32 || kf.OAuthSecret == "" || kf.AdminToken == "" {
-		kf = keyFiles{APIv3Key: randomHex(16), OAuthSecret: randomHex(16), AdminToken: randomHex(24)}
+	if len(kf.APIv3Key) != 32 || kf.OAuthSecret == "" {
+		kf = keyFiles{APIv3Key: randomHex(16), OAuthSecret: randomHex(16)}
 		if err := writeJSON(path, kf); err != nil {
 			return nil, err
 		}
 	}
-	k.APIv3Key, k.OAuthSecret, k.AdminToken = kf.APIv3Key, kf.OAuthSecret, kf.AdminToken
-	if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte(k.AdminToken+"\n"), 0o600); err != nil {
+	k.APIv3Key, k.OAuthSecret = kf.APIv3Key, kf.OAuthSecret
+	if err := os.Remove(filepath.Join(dir, retiredAdminTokenFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	// The payer cookie key lives in its own file (like a secret of its own),

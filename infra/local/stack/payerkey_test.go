@@ -26,7 +26,7 @@ func TestPayerCookieKeyFile(t *testing.T) {
 		t.Fatalf("%s: %v %v, want mode 0600", path, fi, err)
 	}
 	k2, err := stack.LoadOrCreateKeys(dir)
-	if err != nil || k2.PayerCookieKey != k1.PayerCookieKey || k2.AdminToken != k1.AdminToken {
+	if err != nil || k2.PayerCookieKey != k1.PayerCookieKey || k2.APIv3Key != k1.APIv3Key || k2.OAuthSecret != k1.OAuthSecret {
 		t.Fatalf("restart changed the keys (%v)", err)
 	}
 	// A truncated key file is replaced by a fresh key.
@@ -36,6 +36,33 @@ func TestPayerCookieKeyFile(t *testing.T) {
 	k3, err := stack.LoadOrCreateKeys(dir)
 	if err != nil || len(k3.PayerCookieKey) != 64 || k3.PayerCookieKey == k1.PayerCookieKey {
 		t.Fatalf("short key file: %q %v", k3.PayerCookieKey, err)
+	}
+}
+
+// A keys directory from before the console's sessions (sandbox-secrets.json
+// with the retired admin_token, and an admin-token file) keeps its sandbox
+// keys; the bearer token file is gone and nothing writes it again.
+func TestKeysFromBeforeSessions(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"apiv3_key":"0123456789abcdef0123456789abcdef","oauth_app_secret":"0123456789abcdef0123456789abcdef","admin_token":"feedfacefeedfacefeedfacefeedfacefeedfacefeedface"}`
+	if err := os.WriteFile(filepath.Join(dir, "sandbox-secrets.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(token, []byte("feedfacefeedfacefeedfacefeedfacefeedfacefeedface\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		k, err := stack.LoadOrCreateKeys(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.APIv3Key != "0123456789abcdef0123456789abcdef" || k.OAuthSecret != "0123456789abcdef0123456789abcdef" {
+			t.Fatalf("the older file's keys were replaced: %q %q", k.APIv3Key, k.OAuthSecret)
+		}
+		if _, err := os.Stat(token); !os.IsNotExist(err) {
+			t.Fatalf("%s is still there (%v)", token, err)
+		}
 	}
 }
 

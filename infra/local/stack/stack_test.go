@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -208,18 +209,19 @@ func TestPayloadRoundTrips(t *testing.T) {
 	}
 
 	// 4. Query strings reach the function (admin: limit is validated).
-	auth := []string{"Authorization", "Bearer " + s.Keys().AdminToken}
-	r = do(t, "GET", gw+"/admin/api/communities/demo-both/payments?limit=0", "", "", auth...)
-	if r.status != 400 || !strings.Contains(r.body, "bad_limit") {
-		t.Errorf("limit=0: %d %s", r.status, r.body)
-	}
-	r = do(t, "GET", gw+"/admin/api/communities/demo-both/payments?limit=5&cursor=%21%21bad", "", "", auth...)
-	if r.status != 400 || !strings.Contains(r.body, "bad_cursor") {
-		t.Errorf("bad cursor: %d %s", r.status, r.body)
-	}
-	r = do(t, "GET", gw+"/admin/api/communities/demo-both/payments?limit=5", "", "", auth...)
-	if r.status != 200 || !strings.Contains(r.body, `"community_id":"demo-both"`) {
-		t.Errorf("limit=5: %d %s", r.status, r.body)
+	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
+	for _, c := range []struct {
+		query, want string
+		status      int
+	}{
+		{"?limit=0", "bad_limit", 400},
+		{"?limit=5&cursor=%21%21bad", "bad_cursor", 400},
+		{"?limit=5", `"community_id":"demo-both"`, 200},
+	} {
+		status, body := admin.Call(t, "GET", "/admin/api/communities/demo-both/payments"+c.query, "", nil)
+		if status != c.status || !strings.Contains(string(body), c.want) {
+			t.Errorf("payments%s: %d %s, want %d with %s", c.query, status, body, c.status, c.want)
+		}
 	}
 
 	// 5. A JSON body and headers round trip: create an order, then read it by id.
@@ -281,6 +283,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "demo.json")); err != nil {
 		t.Errorf("demo.json: %v", err)
 	}
+	checkAdminExamples(t, desc.Admin)
 
 	if err := s1.Close(); err != nil {
 		t.Fatalf("close: %v", err)
@@ -311,6 +314,38 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	var desc2 stack.Description
 	if err != nil || json.Unmarshal(b2, &desc2) != nil || desc2.URLs != s2.URLs {
 		t.Errorf("stack.json not rewritten for the new stack: %s", b2)
+	}
+}
+
+// checkAdminExamples runs stack.json's console examples as curl would:
+// admin.login (curl -c jar -H … -d '<json>' <url>) signs in, and
+// admin.example (curl -b jar <url>) lists payment records with the cookie.
+func checkAdminExamples(t *testing.T, a stack.AdminSettings) {
+	t.Helper()
+	login := regexp.MustCompile(`^curl -c jar -H 'Content-Type: application/json' -d '(\{[^']*\})' (http://\S+/admin/api/session)$`).FindStringSubmatch(a.Login)
+	example := regexp.MustCompile(`^curl -b jar (http://\S+/admin/api/communities/[^/\s]+/payments)$`).FindStringSubmatch(a.Example)
+	if login == nil || example == nil {
+		t.Fatalf("stack.json admin examples: login %q, example %q", a.Login, a.Example)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := c.Post(login[2], "application/json", strings.NewReader(login[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"csrf_token"`) {
+		t.Fatalf("admin.login example: %d %s", resp.StatusCode, body)
+	}
+	resp, err = c.Get(example[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"payments"`) {
+		t.Errorf("admin.example with the login's cookie: %d %s", resp.StatusCode, body)
 	}
 }
 
