@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,8 @@ func TestRouting(t *testing.T) {
 		{admin, get("/admin"), 302, "/admin/communities"},
 		{admin, get("/admin/"), 302, "/admin/communities"},
 		{op, get("/admin"), 302, "/admin/companies"},
+		{f.login("risk-a"), get("/admin"), 302, "/admin/communities"},
+		{f.login("manager-a"), get("/admin"), 200, ""}, // a welcome page, not 没有权限
 		{admin, get("/admin/communities/"), 200, ""},
 		{admin, get("/admin/nope"), 404, ""},
 		{admin, get("/admin/communities/cm-a/nope"), 404, ""},
@@ -45,6 +49,15 @@ func TestRouting(t *testing.T) {
 		if r.StatusCode != tc.status || (tc.location != "" && r.Headers["Location"] != tc.location) {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.r.method, tc.r.path, r.StatusCode, r.Headers["Location"], tc.status, tc.location)
 		}
+	}
+	// A business manager: welcomed, and no company-wide records (theirs are
+	// their own codes', in the managers' app).
+	manager := f.login("manager-a")
+	if r := f.as(manager, get("/admin")); !strings.Contains(r.Body, "业务经理") || strings.Contains(r.Body, "没有权限") {
+		t.Errorf("manager's start page: %s", r.Body)
+	}
+	if r := f.as(manager, get("/admin/api/communities/"+cmA+"/payments")); r.StatusCode != 403 {
+		t.Errorf("manager reads the company's records: %d %s", r.StatusCode, r.Body)
 	}
 	if r := f.as(admin, rq{method: "PUT", path: "/admin/communities"}); !strings.Contains(r.Headers["Allow"], "GET") || !strings.Contains(r.Headers["Allow"], "POST") {
 		t.Errorf("405 Allow %q", r.Headers["Allow"])
@@ -244,7 +257,7 @@ func TestCanTable(t *testing.T) {
 		RoleOperator:    {ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActStaffManage, ActAuditView},
 		RoleAdmin:       all[1:],
 		RoleCashier:     {ActCommunityView, ActRecordsView, ActDashboardView},
-		RoleManager:     {ActRecordsView},
+		RoleManager:     nil, // own records only: none of the console's company-wide routes
 		RoleRiskOfficer: {ActCommunityView, ActRecordsView, ActDashboardView},
 		"":              nil,
 		"bogus":         nil,
@@ -426,13 +439,19 @@ func TestSetPassword(t *testing.T) {
 	if r := send("long-enough-1", "long-enough-2"); r.StatusCode != 400 || !strings.Contains(r.Body, "两次输入的密码不一致") {
 		t.Errorf("mismatch: %d", r.StatusCode)
 	}
-	if r := send("新的密码很长很长", "新的密码很长很长"); r.StatusCode != 200 || !strings.Contains(r.Body, "密码已设置") {
+	// A password the policy refuses: its message, and the same link again.
+	if r := send("新的密码很长很长", "新的密码很长很长"); r.StatusCode != 400 || !strings.Contains(r.Body, "同时包含字母和数字") ||
+		!strings.Contains(r.Body, `name="token" value="link-1"`) {
+		t.Fatalf("weak: %d %s", r.StatusCode, r.Body)
+	}
+	if r := send("新的密码很长很长2026", "新的密码很长很长2026"); r.StatusCode != 200 || !strings.Contains(r.Body, "密码已设置") {
 		t.Fatalf("set: %d %s", r.StatusCode, r.Body)
 	}
-	if f.acc.staff["cashier-a"].password != "新的密码很长很长" {
+	if f.acc.staff["cashier-a"].password != "新的密码很长很长2026" {
 		t.Fatal("password not set")
 	}
-	if r := send("another-password", "another-password"); r.StatusCode != 400 || !strings.Contains(r.Body, "链接已失效") {
+	// The used link: the service's ErrBadToken is 链接已失效 (400), not a 500.
+	if r := send("another-password-1", "another-password-1"); r.StatusCode != 400 || !strings.Contains(r.Body, "链接已失效") {
 		t.Fatalf("second use: %d %s", r.StatusCode, r.Body)
 	}
 }
@@ -522,7 +541,7 @@ func TestAPIPayments(t *testing.T) {
 			u += "&cursor=" + url.QueryEscape(cursor)
 		}
 		r := f.as(cashier, get(u))
-		var pg PaymentsPage
+		var pg RecordsPageJSON
 		if err := json.Unmarshal([]byte(r.Body), &pg); err != nil || r.StatusCode != 200 || len(pg.Payments) > 2 {
 			t.Fatalf("page %d: %d %s", pages, r.StatusCode, r.Body)
 		}
@@ -553,5 +572,74 @@ func TestAPIPayments(t *testing.T) {
 	}
 	if r := f.as(cashier, get("/admin/api/communities/"+cmB+"/payments")); r.StatusCode != 404 || strings.Contains(r.Body, "EPB") {
 		t.Fatalf("company B's records: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// The records API applies the records filters (README "Contracts").
+func TestAPIPaymentsFilters(t *testing.T) {
+	f := newFixture(t)
+	start := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	ids := seedPaid(t, f, cmA, coA, "F", 5, start) // 1.00 … 5.00 yuan, Alipay
+	cashier := f.login("cashier-a")
+	count := func(q string) int {
+		t.Helper()
+		r := f.as(cashier, get("/admin/api/communities/"+cmA+"/payments?"+q))
+		var pg RecordsPageJSON
+		if err := json.Unmarshal([]byte(r.Body), &pg); err != nil || r.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", q, r.StatusCode, r.Body)
+		}
+		return len(pg.Payments)
+	}
+	for q, want := range map[string]int{"": 5, "min=3": 3, "max=2.00": 2, "channel=wechat": 0, "channel=alipay": 5,
+		"q=3-201": 1, "q=" + ids[2]: 1, "from=2025-03-02": 0, "to=2025-03-01": 5} {
+		if got := count(q); got != want {
+			t.Errorf("payments?%s: %d records, want %d", q, got, want)
+		}
+	}
+	if r := f.as(cashier, get("/admin/api/communities/"+cmA+"/payments?min=abc")); r.StatusCode != 400 || errorCode(t, r) != "invalid" {
+		t.Errorf("bad filter: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// The records page: rows newest first with times in Beijing time, the
+// filters kept in the export and paging links, a bad filter shown on the
+// page, another company's community 404.
+func TestRecordsPage(t *testing.T) {
+	f := newFixture(t)
+	start := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	ids := seedPaid(t, f, cmA, coA, "P", 25, start)
+	cashier := f.login("cashier-a")
+	r := f.as(cashier, get("/admin/communities/"+cmA+"/records"))
+	if r.StatusCode != 200 || !strings.Contains(r.Body, "小区A") || !strings.Contains(r.Body, ids[0]) || strings.Contains(r.Body, ids[24]) ||
+		!strings.Contains(r.Body, "2025-03-01 16:24:00") || !strings.Contains(r.Body, "25.00") || !strings.Contains(r.Body, "房号：3-201") && !strings.Contains(r.Body, "room：3-201") {
+		t.Fatalf("records page: %d %s", r.StatusCode, r.Body)
+	}
+	if strings.Index(r.Body, ids[0]) > strings.Index(r.Body, ids[1]) {
+		t.Error("the newest record is not first")
+	}
+	next := regexp.MustCompile(`id="next" href="([^"]+)"`).FindStringSubmatch(r.Body)
+	if next == nil {
+		t.Fatalf("no next page link: %s", r.Body)
+	}
+	u, _ := url.Parse(html.UnescapeString(next[1]))
+	q := map[string]string{}
+	for k, v := range u.Query() {
+		q[k] = v[0]
+	}
+	r2 := f.as(cashier, rq{method: "GET", path: u.Path, query: q})
+	if r2.StatusCode != 200 || !strings.Contains(r2.Body, ids[24]) || strings.Contains(r2.Body, ids[0]+"<") || !strings.Contains(r2.Body, "回到第一页") {
+		t.Fatalf("second page: %d %s", r2.StatusCode, r2.Body)
+	}
+	r = f.as(cashier, rq{method: "GET", path: "/admin/communities/" + cmA + "/records", query: map[string]string{"min": "24", "channel": "alipay"}})
+	if !strings.Contains(r.Body, ids[0]) || strings.Contains(r.Body, ids[2]) || !strings.Contains(r.Body, `payments.csv?channel=alipay&amp;min=24`) ||
+		!strings.Contains(r.Body, `value="alipay" selected`) {
+		t.Fatalf("filtered page: %s", r.Body)
+	}
+	r = f.as(cashier, rq{method: "GET", path: "/admin/communities/" + cmA + "/records", query: map[string]string{"min": "abc"}})
+	if r.StatusCode != 200 || !strings.Contains(r.Body, "最低金额格式不正确") || !strings.Contains(r.Body, `value="abc"`) {
+		t.Fatalf("bad filter page: %d %s", r.StatusCode, r.Body)
+	}
+	if r := f.as(cashier, get("/admin/communities/"+cmB+"/records")); r.StatusCode != 404 || strings.Contains(r.Body, "小区B") {
+		t.Fatalf("company B's records page: %d %s", r.StatusCode, r.Body)
 	}
 }

@@ -10,18 +10,20 @@ import (
 
 // Records (C7): the records page with its filters and the CSV export. The
 // routes, tenancy and permission checks are here; RecordViews, filled by the
-// records part of the console, renders them. (The JSON records API,
-// GET /admin/api/communities/{id}/payments, is in api.go.)
+// records part of the console, renders them: the page, the JSON API (the
+// contract: same filters, limit and cursor) and the CSV export.
 
 // RecordViews renders a community's records (h and c give the page helpers).
 type RecordViews interface {
-	RecordsPage(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response // GET /admin/communities/{id}/records
-	PaymentsCSV(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response // GET /admin/api/communities/{id}/payments.csv
+	RecordsPage(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response  // GET /admin/communities/{id}/records
+	PaymentsJSON(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response // GET /admin/api/communities/{id}/payments
+	PaymentsCSV(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response  // GET /admin/api/communities/{id}/payments.csv
 }
 
 func init() {
 	register(
 		route{method: "GET", pattern: "/admin/communities/{id}/records", action: ActRecordsView, handle: recordsRoute(RecordViews.RecordsPage)},
+		route{method: "GET", pattern: "/admin/api/communities/{id}/payments", action: ActRecordsView, handle: recordsRoute(RecordViews.PaymentsJSON)},
 		route{method: "GET", pattern: "/admin/api/communities/{id}/payments.csv", action: ActRecordsView, handle: recordsRoute(RecordViews.PaymentsCSV)},
 	)
 }

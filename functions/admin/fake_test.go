@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/auth"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/store"
@@ -154,9 +156,12 @@ func (f *fakeAccounts) CreateStaff(_ context.Context, by Principal, in NewStaff)
 func (f *fakeAccounts) SetPassword(_ context.Context, token, pw string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := auth.CheckPasswordPolicy(pw); err != nil { // as the service: the policy first
+		return &accounts.InvalidError{Msg: err.Error()}
+	}
 	id, ok := f.setpw[token]
 	if !ok {
-		return ErrNotFound
+		return accounts.ErrBadToken
 	}
 	delete(f.setpw, token)
 	f.staff[id].password, f.staff[id].Status = pw, "active"
@@ -274,8 +279,10 @@ func newFixture(t *testing.T) *fixture {
 	acc.add("risk-a", coA, RoleRiskOfficer, "13800000004")
 	acc.add("admin-b", coB, RoleAdmin, "13800000011")
 	keys := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := &Handler{Store: st, Accounts: acc, Secrets: &secrets.Writer{Base: "file://" + keys}, PublicBaseURL: "https://pay.example.com",
-		MaxAmountFen: 5_000_000, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Records:      recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
+		MaxAmountFen: 5_000_000, Log: log}
 	return &fixture{t: t, h: h, acc: acc, st: st, keys: keys, sessions: map[string]session{}}
 }
 

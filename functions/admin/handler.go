@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/estatepay/estatepay/shared/accounts"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 	"github.com/estatepay/estatepay/shared/web/console"
@@ -224,7 +225,10 @@ func errorInfo(err error) (code string, status int, msg string) {
 	case errors.Is(err, ErrBadCode):
 		return "bad_code", http.StatusBadRequest, "验证码错误或已过期"
 	}
-	return "internal", http.StatusInternalServerError, "系统繁忙，请稍后再试"
+	// The rest as the service describes them (a used or expired link, a
+	// taken phone number, a password the policy refuses, …; else 500).
+	status, code, msg = accounts.Describe(err)
+	return code, status, msg
 }
 
 // fail answers an error: JSON for the API, a message page for people.

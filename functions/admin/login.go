@@ -18,12 +18,21 @@ type setPasswordBody struct {
 	Done  bool
 }
 
-// home sends a signed-in person to their start page.
+// home sends a signed-in person to their start page: the operator to the
+// companies, company staff to the communities or the dashboard; a role with
+// neither (a business manager, whose own codes and records come with the
+// bills) gets a welcome page rather than 没有权限.
 func (h *Handler) home(ctx context.Context, c *call) web.Response {
-	if c.p.Role == RoleOperator {
+	switch {
+	case c.p.Role == RoleOperator:
 		return web.Redirect("/admin/companies")
+	case can(c.p.Role, ActCommunityView):
+		return web.Redirect("/admin/communities")
+	case can(c.p.Role, ActDashboardView):
+		return web.Redirect("/admin/dashboard")
 	}
-	return web.Redirect("/admin/communities")
+	return h.render(http.StatusOK, "message.html", h.page(c, "欢迎", messageBody{
+		Text: c.p.Name + "，您好！您已以" + roleNames[c.p.Role] + "身份登录，目前没有可用的管理页面。"}))
 }
 
 // safeNext keeps a post-login redirect inside the console.
@@ -170,9 +179,12 @@ func (h *Handler) setPasswordSubmit(ctx context.Context, c *call) web.Response {
 		return again("两次输入的密码不一致")
 	}
 	if err := h.Accounts.SetPassword(ctx, token, pw); err != nil {
-		_, status, _ := errorInfo(err)
+		code, status, msg := errorInfo(err)
 		if status == http.StatusInternalServerError {
 			return h.internal(ctx, c, "set password", err)
+		}
+		if code == "invalid" { // the password policy: correct it on the same link
+			return again(msg)
 		}
 		h.Log.InfoContext(ctx, "set password refused", "security_event", true, "reason", "bad_link", "source_ip", web.ClientIP(c.req))
 		return h.message(c, http.StatusBadRequest, "链接已失效", "设置密码的链接已使用或已过期，请联系管理员重新发送。", "/admin/login", "去登录")

@@ -33,11 +33,19 @@ var staffActions = map[Action]staff.Action{
 }
 
 // can reports whether role r may do the route action a (tenancy is checked
-// by the handlers: company roles act on their own company only).
+// by the handlers: company roles act on their own company only). Every
+// console route acts on a whole company (its communities, their records,
+// …), so a permission scoped to what the caller owns (a business manager's
+// own codes and records, staff.Own) does not open them: that data has its
+// own routes (the managers' app).
 func can(r Role, a Action) bool {
 	if a == actSignedIn {
 		return r != ""
 	}
 	sa, ok := staffActions[a]
-	return ok && staff.Can(r, sa)
+	if !ok {
+		return false
+	}
+	sc := staff.ScopeOf(r, sa)
+	return sc == staff.Company || sc == staff.Platform
 }

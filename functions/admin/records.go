@@ -95,15 +95,45 @@ func ParseRecordFilter(q map[string]string) (store.RecordFilter, error) {
 	return f, f.Check()
 }
 
-// community finds the tenant's community {id}, or answers.
-func (h *Records) community(ctx context.Context, t Tenant, req web.Request) (store.Community, web.Response, bool) {
-	com, err := h.Directory.GetCommunity(ctx, req.PathParameters["id"])
+// recordsError is a records request that gets no records: its HTTP status,
+// error code and message (Chinese).
+type recordsError struct {
+	status    int
+	code, msg string
+}
+
+func (e *recordsError) Error() string { return e.msg }
+
+var errRecordsInternal = &recordsError{http.StatusInternalServerError, "internal", "服务暂时不可用，请稍后再试"}
+
+// errorResponse is the JSON answer of a records error.
+func errorResponse(err error) web.Response {
+	var re *recordsError
+	if !errors.As(err, &re) {
+		re = errRecordsInternal
+	}
+	return web.Error(re.status, re.code, re.msg)
+}
+
+// find reads the tenant's community id (404 for another company's, as for
+// none).
+func (h *Records) find(ctx context.Context, t Tenant, id string) (store.Community, error) {
+	com, err := h.Directory.GetCommunity(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !t.Sees(com.CompanyID)) {
-		return com, web.Error(http.StatusNotFound, "not_found", msgNoCommunity), false
+		return com, &recordsError{http.StatusNotFound, "not_found", msgNoCommunity}
 	}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "get community", "err", err)
-		return com, web.Error(http.StatusInternalServerError, "internal", "服务暂时不可用，请稍后再试"), false
+		return com, errRecordsInternal
+	}
+	return com, nil
+}
+
+// community finds the tenant's community {id}, or answers.
+func (h *Records) community(ctx context.Context, t Tenant, req web.Request) (store.Community, web.Response, bool) {
+	com, err := h.find(ctx, t, req.PathParameters["id"])
+	if err != nil {
+		return com, errorResponse(err), false
 	}
 	return com, web.Response{}, true
 }
@@ -145,43 +175,56 @@ func RecordOf(o order.Order) RecordJSON {
 	return r
 }
 
-func badFilterResponse(err error) web.Response {
-	return web.Error(http.StatusBadRequest, "invalid", store.FilterMessage(err))
+func badFilter(err error) *recordsError {
+	return &recordsError{http.StatusBadRequest, "invalid", store.FilterMessage(err)}
 }
+
+func badFilterResponse(err error) web.Response { return errorResponse(badFilter(err)) }
 
 // JSON answers one page of records.
 func (h *Records) JSON(ctx context.Context, t Tenant, req web.Request) web.Response {
-	com, resp, ok := h.community(ctx, t, req)
-	if !ok {
-		return resp
+	page, err := h.Query(ctx, t, req)
+	if err != nil {
+		return errorResponse(err)
+	}
+	return web.JSON(http.StatusOK, page)
+}
+
+// Query reads one page of the records of the tenant's community {id} with
+// the request's filters, limit and cursor (the JSON answer and the records
+// page); its errors are *recordsError.
+func (h *Records) Query(ctx context.Context, t Tenant, req web.Request) (RecordsPageJSON, error) {
+	com, err := h.find(ctx, t, req.PathParameters["id"])
+	if err != nil {
+		return RecordsPageJSON{}, err
 	}
 	f, err := ParseRecordFilter(req.QueryStringParameters)
 	if err != nil {
-		return badFilterResponse(err)
+		return RecordsPageJSON{}, badFilter(err)
 	}
 	limit := defaultRecordsPage
 	if s := req.QueryStringParameters["limit"]; s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxRecordsPage {
-			return web.Error(http.StatusBadRequest, "bad_limit", fmt.Sprintf("每页条数应为 1-%d", maxRecordsPage))
+			return RecordsPageJSON{}, &recordsError{http.StatusBadRequest, "bad_limit", fmt.Sprintf("每页条数应为 1-%d", maxRecordsPage)}
 		}
 		limit = n
 	}
 	page, err := h.Orders.QueryRecords(ctx, com.ID, f, req.QueryStringParameters["cursor"], limit)
 	switch {
 	case errors.Is(err, store.ErrBadCursor):
-		return web.Error(http.StatusBadRequest, "bad_cursor", "翻页参数无效，请从第一页重新查询")
+		return RecordsPageJSON{}, &recordsError{http.StatusBadRequest, "bad_cursor", "翻页参数无效，请从第一页重新查询"}
 	case errors.Is(err, store.ErrBadFilter):
-		return badFilterResponse(err)
+		return RecordsPageJSON{}, badFilter(err)
 	case err != nil:
 		h.Log.ErrorContext(ctx, "query records", "err", err)
-		return web.Error(http.StatusInternalServerError, "internal", "服务暂时不可用，请稍后再试")
+		return RecordsPageJSON{}, errRecordsInternal
 	}
 	out := RecordsPageJSON{CommunityID: com.ID, Community: com.Name, Payments: make([]RecordJSON, 0, len(page.Orders)), NextCursor: page.Next}
 	for _, o := range page.Orders {
 		out.Payments = append(out.Payments, RecordOf(o))
 	}
-	return web.JSON(http.StatusOK, out)
+	return out, nil
 }
 
 var (

@@ -85,7 +85,6 @@ func init() {
 		route{method: "POST", pattern: "/admin/api/session", public: true, handle: (*Handler).apiLogin},
 		route{method: "DELETE", pattern: "/admin/api/session", action: actSignedIn, handle: (*Handler).apiLogout},
 		route{method: "GET", pattern: "/admin/api/communities", action: ActCommunityView, handle: (*Handler).apiCommunities},
-		route{method: "GET", pattern: "/admin/api/communities/{id}/payments", action: ActRecordsView, handle: (*Handler).apiPayments},
 	)
 }
 

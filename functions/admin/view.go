@@ -70,7 +70,9 @@ func (h *Handler) page(c *call, title string, body any) view {
 			}
 			href += "?company=" + url.QueryEscape(v.CompanyID)
 		}
-		v.Nav = append(v.Nav, navLink{Label: l.label, Href: href, On: c.path == l.href || strings.HasPrefix(c.path, l.href+"/")})
+		on := c.path == l.href || strings.HasPrefix(c.path, l.href+"/") ||
+			l.href == "/admin/communities" && strings.HasPrefix(c.path, "/admin/codes/") // a code's pages are under its community
+		v.Nav = append(v.Nav, navLink{Label: l.label, Href: href, On: on})
 	}
 	return v
 }

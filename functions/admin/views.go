@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/qrprint"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
+	"github.com/estatepay/estatepay/shared/web/console"
 )
 
 // The console's routes (console_codes.go, console_records.go,
@@ -81,9 +86,103 @@ func (v codeViews) SVG(ctx context.Context, h *Handler, c *call, t CodeTarget) w
 // recordViews serves records with Records.
 type recordViews struct{ records *Records }
 
+// recordFilters are the records page's filter fields (query parameters),
+// kept in the paging and export links.
+var recordFilters = []string{"from", "to", "channel", "status", "min", "max", "q"}
+
+type recordRow struct {
+	PaidAt, Amount, Channel, Status, StatusClass, Payer, OrderID, TxnID string
+}
+
+type recordsPage struct {
+	ID, Community    string
+	Filter           map[string]string // the filters as entered
+	Rows             []recordRow
+	Error            string // a filter to correct
+	CSV, Next, First string // links: export, next page, back to the first
+	Filtered         bool
+}
+
+// RecordsPage is the community's records for people: the filters (GET
+// form), one page newest first, the next page's link, the CSV export with
+// the same filters.
 func (v recordViews) RecordsPage(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response {
-	// The records page is the JSON records of the community for now, with
-	// its filters; the CSV export is linked from the community page.
+	req := communityRequest(c, cm.ID, "")
+	q := url.Values{}
+	b := recordsPage{ID: cm.ID, Community: cm.Name, Filter: map[string]string{}}
+	for _, k := range recordFilters {
+		if val := strings.TrimSpace(req.QueryStringParameters[k]); val != "" {
+			b.Filter[k] = val
+			q.Set(k, val)
+		}
+	}
+	b.Filtered = len(q) > 0
+	base := "/admin/communities/" + url.PathEscape(cm.ID) + "/records"
+	b.CSV = "/admin/api/communities/" + url.PathEscape(cm.ID) + "/payments.csv"
+	if len(q) > 0 {
+		b.CSV += "?" + q.Encode()
+	}
+	if req.QueryStringParameters["cursor"] != "" {
+		b.First = base
+		if len(q) > 0 {
+			b.First += "?" + q.Encode()
+		}
+	}
+	delete(req.QueryStringParameters, "limit") // the page's own size
+	page, err := v.records.Query(ctx, tenantOf(c), req)
+	var re *recordsError
+	switch {
+	case errors.As(err, &re) && re.status == http.StatusBadRequest:
+		b.Error = re.msg // a filter to correct: the form again, with the message
+	case err != nil:
+		if errors.As(err, &re) {
+			return h.fail(c, re.status, re.code, re.msg)
+		}
+		return h.internal(ctx, c, "records page", err)
+	}
+	labels := map[string]string{}
+	if co, err := h.Store.GetCompany(ctx, cm.CompanyID); err == nil {
+		for _, f := range csvFields(co.PayerFields, cm.PayerFields) {
+			labels[f.Key] = f.Label
+		}
+	}
+	for _, r := range page.Payments {
+		row := recordRow{Amount: r.Amount, Channel: channelName(r.Channel), Status: statusName(r.Status), StatusClass: "ok",
+			OrderID: r.OrderID, TxnID: r.ProviderTxnID, PaidAt: r.PaidAt}
+		if t, err := time.Parse(time.RFC3339, r.PaidAt); err == nil {
+			row.PaidAt = console.When(t)
+		}
+		if r.Status != order.Paid {
+			row.StatusClass = "bad"
+		}
+		keys := make([]string, 0, len(r.Fields))
+		for k := range r.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			l := labels[k]
+			if l == "" {
+				l = k
+			}
+			parts = append(parts, l+"："+r.Fields[k])
+		}
+		row.Payer = strings.Join(parts, "；")
+		b.Rows = append(b.Rows, row)
+	}
+	if page.NextCursor != "" {
+		nq := url.Values{}
+		for k, vs := range q {
+			nq[k] = vs
+		}
+		nq.Set("cursor", page.NextCursor)
+		b.Next = base + "?" + nq.Encode()
+	}
+	return h.render(http.StatusOK, "records.html", h.page(c, cm.Name+" · 收款记录", b))
+}
+
+func (v recordViews) PaymentsJSON(ctx context.Context, h *Handler, c *call, cm store.Community) web.Response {
 	return v.records.JSON(ctx, tenantOf(c), communityRequest(c, cm.ID, ""))
 }
 
