@@ -39,20 +39,6 @@ import (
 // consoleBudget bounds one console test (its browser and its stack calls).
 const consoleBudget = 4 * time.Minute
 
-// shotDir is where the console screenshots go ($CONSOLE_SHOTS, default
-// /tmp/j2-shots) for a person to look at after the run.
-func shotDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("CONSOLE_SHOTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "j2-shots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // consoleBrowser starts a headless Chromium for a console test (a longer
 // budget than the resident tests: a console walk-through is many pages).
 func consoleBrowser(t *testing.T) context.Context {
@@ -282,11 +268,13 @@ func getWith(t *testing.T, c *http.Client, u string) (int, http.Header, []byte) 
 	return resp.StatusCode, resp.Header, raw
 }
 
-// consoleShots saves the page at 390×844 and 1280×800 as <name>-390.png and
-// <name>-1280.png in the screenshot directory, leaving the tab at phone size.
+// consoleShots saves the page at 390×844 and 1280×800 as
+// console-<name>-390.png and console-<name>-1280.png (see saveScreenshot:
+// also into $E2E_SCREENSHOT_DIR when set), leaving the tab at phone size.
 func consoleShots(t *testing.T, tab context.Context, name string) {
 	t.Helper()
-	dir := shotDir(t)
+	dir := t.TempDir()
+	name = "console-" + name
 	saveScreenshot(t, tab, dir, name+"-390.png")
 	do(t, tab, "desktop viewport", desktopViewport)
 	saveScreenshot(t, tab, dir, name+"-1280.png")
@@ -478,8 +466,9 @@ func TestConsoleOnboardPayRecords(t *testing.T) {
 
 	// The community now takes Alipay; its code page, the PNG and the poster.
 	open(t, tab, s.URLs.Gateway+"/admin/communities/"+cid)
-	if txt := bodyText(t, tab); !strings.Contains(txt, "支付宝") || !strings.Contains(txt, "公司支付宝接口") && !strings.Contains(txt, m[1]) && !strings.Contains(txt, "申请成功") {
-		t.Fatalf("the community's page after onboarding:\n%s", txt)
+	apps := run(t, tab, "apps", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("p.sub .tag.ok")).map(e => e.textContent)`))
+	if len(apps) != 1 || apps[0] != "支付宝" || !strings.Contains(bodyText(t, tab), "支付宝 · 自研应用 · "+fmt.Sprint(alipay["seller_id"])+"（申请成功）") {
+		t.Fatalf("the community's page after onboarding (apps %q):\n%s", apps, bodyText(t, tab))
 	}
 	consoleShots(t, tab, "community")
 	codeLinks := run(t, tab, "code links", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('a[href^="/admin/codes/"]')).map(a => a.getAttribute("href")).filter(h => !h.endsWith("/payer-fields"))`))
@@ -578,6 +567,9 @@ func TestConsoleOnboardPayRecords(t *testing.T) {
 	loc := waitLocation(t, resident, "the result page", func(l string) bool { return strings.HasPrefix(l, codeURL+"/orders/") })
 	orderID := resultOrder(t, loc, s.URLs.Gateway, token)
 	waitStatus(t, resident, statusPaid)
+	if o := stacktest.StoredOrder(t, s, orderID); o.IfaceID != iid || o.CommunityID != cid || o.AmountFen != 888 {
+		t.Fatalf("the order went through interface %s of community %s (%d fen); want the new interface %s of %s", o.IfaceID, o.CommunityID, o.AmountFen, iid, cid)
+	}
 
 	// The records: JSON.
 	var rec struct {
@@ -819,8 +811,10 @@ func TestConsoleStaffRegistration(t *testing.T) {
 		t.Fatalf("the used link answered %d:\n%s", st, txt)
 	}
 	open(t, tab, s.URLs.Gateway+"/admin/staff")
-	if txt := bodyText(t, tab); strings.Contains(txt, "待设置密码") && strings.Count(txt, "正常") < 5 {
-		t.Fatalf("the cashier is not active on the staff page:\n%s", txt)
+	row := run(t, tab, "the cashier's row", chromedp.Evaluate[string](fmt.Sprintf(
+		`(Array.from(document.querySelectorAll("tbody tr")).find(r => r.textContent.includes(%q)) || {}).textContent || ""`, phone)))
+	if !strings.Contains(row, "收银员") || !strings.Contains(row, "正常") {
+		t.Fatalf("the cashier's row on the staff page: %q, want 收银员 正常", row)
 	}
 }
 
