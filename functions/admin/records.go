@@ -387,7 +387,7 @@ func (c *RecordsCSV) Write(o order.Order) error {
 	}
 	row := []string{
 		c.community, o.ID, calendar.Format(o.PaidAt), string(calendar.BusinessDay(o.PaidAt)),
-		channelName(o.Channel), statusName(o.Status), domain.FormatYuan(o.AmountFen), refunded, o.ProviderTxnID, o.PayerID,
+		o.Channel.Name(), statusName(o.Status), domain.FormatYuan(o.AmountFen), refunded, o.ProviderTxnID, o.PayerID,
 	}
 	known := map[string]bool{}
 	for _, f := range c.fields {
@@ -433,16 +433,6 @@ func defuse(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-func channelName(ch domain.Channel) string {
-	switch ch {
-	case domain.WeChat:
-		return "微信支付"
-	case domain.Alipay:
-		return "支付宝"
-	}
-	return string(ch)
 }
 
 func statusName(s order.Status) string {

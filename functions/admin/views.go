@@ -147,7 +147,7 @@ func (v recordViews) RecordsPage(ctx context.Context, h *Handler, c *call, cm st
 		}
 	}
 	for _, r := range page.Payments {
-		row := recordRow{Amount: r.Amount, Channel: channelName(r.Channel), Status: statusName(r.Status), StatusClass: "ok",
+		row := recordRow{Amount: r.Amount, Channel: r.Channel.Name(), Status: statusName(r.Status), StatusClass: "ok",
 			OrderID: r.OrderID, TxnID: r.ProviderTxnID, PaidAt: r.PaidAt}
 		if t, err := time.Parse(time.RFC3339, r.PaidAt); err == nil {
 			row.PaidAt = console.When(t)

@@ -282,7 +282,7 @@ func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, er
 func receipt(col store.Collection, o order.Order) web.ResultPage {
 	p := web.ResultPage{
 		Title: "支付结果 - " + col.Community.Name, Community: col.Community.Name, Company: col.Company.Name,
-		Token: o.CodeToken, OrderID: o.ID, Amount: domain.FormatYuan(o.AmountFen), ChannelName: channelName(o.Channel),
+		Token: o.CodeToken, OrderID: o.ID, Amount: domain.FormatYuan(o.AmountFen), ChannelName: o.Channel.Name(),
 	}
 	switch o.Status {
 	case order.Paid:
@@ -314,14 +314,4 @@ func receipt(col store.Collection, o order.Order) web.ResultPage {
 		p.Fields = append(p.Fields, web.ReceiptField{Label: k, Value: o.Fields[k]})
 	}
 	return p
-}
-
-func channelName(ch domain.Channel) string {
-	switch ch {
-	case domain.WeChat:
-		return "微信支付"
-	case domain.Alipay:
-		return "支付宝"
-	}
-	return string(ch)
 }

@@ -105,3 +105,14 @@ func DecideLanding(userAgent string, av Availability) LandingDecision {
 	}
 	return LandingDecision{Message: MsgNotOpen}
 }
+
+// Name is the channel as people read it (微信支付, 支付宝).
+func (c Channel) Name() string {
+	switch c {
+	case WeChat:
+		return "微信支付"
+	case Alipay:
+		return "支付宝"
+	}
+	return string(c)
+}

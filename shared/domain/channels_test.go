@@ -172,3 +172,11 @@ func TestDecideLandingFromInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestChannelName(t *testing.T) {
+	for ch, want := range map[Channel]string{WeChat: "微信支付", Alipay: "支付宝", "unionpay": "unionpay"} {
+		if got := ch.Name(); got != want {
+			t.Errorf("%q.Name() = %q, want %q", ch, got, want)
+		}
+	}
+}
