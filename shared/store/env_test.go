@@ -15,7 +15,7 @@ import (
 // newStore is a store on the embedded DynamoDB with the template's tables;
 // with ESTATEPAY_DYNAMODB_REGION set it is a store on real DynamoDB instead,
 // on the deployed tables named by ESTATEPAY_DIRECTORY_TABLE and
-// ESTATEPAY_ORDERS_TABLE (and ESTATEPAY_ACCESS_TABLE for the AccessTable
+// ESTATEPAY_ORDERS_TABLE (ESTATEPAY_ACCESS_TABLE and ESTATEPAY_BILLS_TABLE for the AccessTable and BillsTable
 // contract; credentials from the environment, as the SDK finds
 // them). Tests write orders with unique ids there and never delete them.
 func newStore(t *testing.T) *store.Store {
@@ -32,5 +32,5 @@ func newStore(t *testing.T) *store.Store {
 	if dir == "" || orders == "" {
 		t.Fatal("ESTATEPAY_DYNAMODB_REGION needs ESTATEPAY_DIRECTORY_TABLE and ESTATEPAY_ORDERS_TABLE")
 	}
-	return &store.Store{DB: dynamodb.NewFromConfig(cfg), Directory: dir, Orders: orders, Access: os.Getenv("ESTATEPAY_ACCESS_TABLE")}
+	return &store.Store{DB: dynamodb.NewFromConfig(cfg), Directory: dir, Orders: orders, Access: os.Getenv("ESTATEPAY_ACCESS_TABLE"), Bills: os.Getenv("ESTATEPAY_BILLS_TABLE")}
 }

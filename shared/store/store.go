@@ -20,6 +20,7 @@ type Store struct {
 	Directory string // DirectoryTable name
 	Orders    string // OrdersTable name
 	Access    string // AccessTable name (staff, sessions, throttles, audit)
+	Bills     string // BillsTable name
 }
 
 // ErrNotFound is returned when an item does not exist.

@@ -206,7 +206,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 	if s.Tables["DirectoryTable"] != "" && s.Tables["OrdersTable"] != "" {
-		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"]}
+		st := &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"], Bills: s.Tables["BillsTable"]}
 		if s.Demo, err = s.seedDemo(ctx, st); err != nil {
 			return nil, fmt.Errorf("seed demo: %w", err)
 		}
@@ -393,7 +393,7 @@ func (s *Stack) Alipay() *alipaysb.Server { return s.alipay }
 
 // Store returns a store on the stack's tables, for tests and tools.
 func (s *Stack) Store() *store.Store {
-	return &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"]}
+	return &store.Store{DB: dynamo.Client(s.URLs.DynamoDB), Directory: s.Tables["DirectoryTable"], Orders: s.Tables["OrdersTable"], Access: s.Tables["AccessTable"], Bills: s.Tables["BillsTable"]}
 }
 
 // Keys returns the sandbox and demo-merchant keys.

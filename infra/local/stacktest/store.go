@@ -33,7 +33,7 @@ func NewStore(t testing.TB) *store.Store {
 	if err := srv.CreateTables(context.Background(), stack.DynamoTables(tmpl)); err != nil {
 		t.Fatal(err)
 	}
-	return &store.Store{DB: dynamo.Client(srv.URL()), Directory: "DirectoryTable", Orders: "OrdersTable", Access: "AccessTable"}
+	return &store.Store{DB: dynamo.Client(srv.URL()), Directory: "DirectoryTable", Orders: "OrdersTable", Access: "AccessTable", Bills: "BillsTable"}
 }
 
 // ScanOrders returns every item of the orders table.
