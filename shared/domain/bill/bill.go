@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/transition"
 )
 
 // Status is a bill's state.
@@ -39,7 +40,7 @@ const (
 )
 
 // transitions lists, for each target state, the states it may be reached from.
-var transitions = map[Status][]Status{
+var transitions = transition.Table[Status]{
 	Unpaid:   {Reserved},
 	Reserved: {Unpaid, Reserved},
 	Paid:     {Unpaid, Reserved},
@@ -47,17 +48,10 @@ var transitions = map[Status][]Status{
 }
 
 // From returns the states from which `to` may be reached (nil: none).
-func From(to Status) []Status { return append([]Status(nil), transitions[to]...) }
+func From(to Status) []Status { return transitions.From(to) }
 
 // CanTransition reports whether from → to is allowed.
-func CanTransition(from, to Status) bool {
-	for _, s := range transitions[to] {
-		if s == from {
-			return true
-		}
-	}
-	return false
-}
+func CanTransition(from, to Status) bool { return transitions.Allows(from, to) }
 
 // Final reports whether the bill takes no more changes.
 func (s Status) Final() bool { return s == Paid || s == Waived }

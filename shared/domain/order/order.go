@@ -22,6 +22,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/transition"
 )
 
 // Status is an order's state.
@@ -36,7 +37,7 @@ const (
 )
 
 // transitions lists, for each target state, the states it may be reached from.
-var transitions = map[Status][]Status{
+var transitions = transition.Table[Status]{
 	Pending:  {Created, Pending},
 	Paid:     {Created, Pending, Closed},
 	Closed:   {Created, Pending},
@@ -44,17 +45,10 @@ var transitions = map[Status][]Status{
 }
 
 // From returns the states from which `to` may be reached (nil: none).
-func From(to Status) []Status { return append([]Status(nil), transitions[to]...) }
+func From(to Status) []Status { return transitions.From(to) }
 
 // CanTransition reports whether from → to is allowed.
-func CanTransition(from, to Status) bool {
-	for _, s := range transitions[to] {
-		if s == from {
-			return true
-		}
-	}
-	return false
-}
+func CanTransition(from, to Status) bool { return transitions.Allows(from, to) }
 
 // Final reports whether the order takes no more payment attempts.
 func (s Status) Final() bool { return s == Paid || s == Closed || s == Refunded }
