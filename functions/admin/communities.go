@@ -408,24 +408,12 @@ func (h *Handler) apiCommunities(ctx context.Context, c *call) web.Response {
 			return h.internal(ctx, c, "list codes", err)
 		}
 		j := CommunityJSON{ID: cm.ID, Name: cm.Name}
-		if code, ok := activeCode(codes); ok {
+		if code, ok := store.ActiveCode(codes); ok {
 			j.CodeURL = h.codeURL(code.Token)
 		}
 		out = append(out, j)
 	}
 	return web.JSON(http.StatusOK, map[string]any{"communities": out})
-}
-
-// activeCode is a community's code to print: the active one (the first by
-// token when several are).
-func activeCode(codes []store.Code) (store.Code, bool) {
-	var best store.Code
-	for _, c := range codes {
-		if c.Status == "active" && (best.Token == "" || c.Token < best.Token) {
-			best = c
-		}
-	}
-	return best, best.Token != ""
 }
 
 func (h *Handler) codeURL(token string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/estatepay/estatepay/shared/store"
@@ -61,13 +62,12 @@ func communityCodeRoute(v codeView) func(*Handler, context.Context, *call) web.R
 		if !ok {
 			return resp
 		}
-		codes, err := h.Store.ListCodes(ctx, cm.ID)
-		if err != nil {
-			return h.internal(ctx, c, "list codes", err)
-		}
-		code, ok := activeCode(codes)
-		if !ok {
+		code, err := h.Store.CommunityCode(ctx, cm.ID)
+		if errors.Is(err, store.ErrNotFound) {
 			return h.fail(c, http.StatusNotFound, "no_active_code", "该小区没有使用中的收款码")
+		}
+		if err != nil {
+			return h.internal(ctx, c, "community code", err)
 		}
 		return h.serveCode(ctx, c, v, code, cm)
 	}

@@ -159,7 +159,7 @@ func TestCodesRevokeRotate(t *testing.T) {
 		t.Fatalf("old code %+v", c)
 	}
 	codes, _ := f.st.ListCodes(ctx, cmA)
-	active, ok := activeCode(codes)
+	active, ok := store.ActiveCode(codes)
 	if !ok || active.Token == codeA || len(codes) != 2 {
 		t.Fatalf("codes %+v", codes)
 	}
@@ -176,7 +176,7 @@ func TestCodesRevokeRotate(t *testing.T) {
 		t.Fatalf("new code: %d", r.StatusCode)
 	}
 	codes, _ = f.st.ListCodes(ctx, cmA)
-	if _, ok := activeCode(codes); !ok || len(codes) != 3 {
+	if _, ok := store.ActiveCode(codes); !ok || len(codes) != 3 {
 		t.Fatalf("codes %+v", codes)
 	}
 	var actions []string

@@ -30,9 +30,6 @@ type Community struct {
 	MaxAmountFen  int64  `dynamodbav:"max_amount_fen,omitempty"`  // 0: the deployment default (C4)
 	// PayerFields the community's payers fill in (M5); replaces the company's.
 	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
-	// CodeToken is the community's current collection code (C1: one per
-	// community); creating or rotating the code updates it.
-	CodeToken string `dynamodbav:"code_token,omitempty"`
 }
 
 // Interface is a company's payment interface at one provider. Keys are not here:
@@ -303,22 +300,28 @@ func (s *Store) companyAndInterface(ctx context.Context, companyID, ifaceID stri
 	return *company, iface, nil
 }
 
-// CommunityCode returns a community's current collection code; ErrNotFound
-// when it has none.
+// CommunityCode returns a community's code to print: its active code (C1:
+// one per community; the first by token should there be several), from the
+// community's codes; ErrNotFound when none is active.
 func (s *Store) CommunityCode(ctx context.Context, communityID string) (Code, error) {
-	com, err := s.GetCommunity(ctx, communityID)
+	codes, err := s.ListCodes(ctx, communityID)
 	if err != nil {
 		return Code{}, err
 	}
-	if com.CodeToken == "" {
-		return Code{}, ErrNotFound
+	if code, ok := ActiveCode(codes); ok {
+		return code, nil
 	}
-	code, err := s.GetCode(ctx, com.CodeToken)
-	if err != nil {
-		return Code{}, err
+	return Code{}, ErrNotFound
+}
+
+// ActiveCode picks the code to print among a community's codes: the active
+// one (the first by token when several are).
+func ActiveCode(codes []Code) (Code, bool) {
+	var best Code
+	for _, c := range codes {
+		if c.Status == "active" && (best.Token == "" || c.Token < best.Token) {
+			best = c
+		}
 	}
-	if code.CommunityID != communityID {
-		return Code{}, ErrNotFound
-	}
-	return code, nil
+	return best, best.Token != ""
 }

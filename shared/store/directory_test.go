@@ -158,22 +158,31 @@ func TestDirectoryRoundTrip(t *testing.T) {
 	}
 }
 
+// A community's code to print is its active code, found among its codes: a
+// community with none, or only revoked ones, has none; a rotated code's
+// successor replaces it; another community's codes are not its own.
 func TestCommunityCode(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	if err := s.PutCommunity(ctx, store.Community{ID: "com-x", CompanyID: "co-1", Name: "X", CodeToken: "tok-x-0123456789abcdefghij"}); err != nil {
+	if err := s.PutCommunity(ctx, store.Community{ID: "com-x", CompanyID: "co-1", Name: "X"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CommunityCode(ctx, "com-x"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("community naming a missing code: %v", err)
+		t.Fatalf("community without codes: %v", err)
 	}
-	if err := s.PutCode(ctx, store.Code{Token: "tok-x-0123456789abcdefghij", CommunityID: "com-x", Kind: "community", Status: "active"}); err != nil {
+	if err := s.PutCode(ctx, store.Code{Token: "tok-x-0123456789abcdefghij", CommunityID: "com-x", Kind: "community", Status: "revoked"}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.CommunityCode(ctx, "com-x"); err != nil || c.Token != "tok-x-0123456789abcdefghij" {
-		t.Fatalf("code = %+v %v", c, err)
+	if _, err := s.CommunityCode(ctx, "com-x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("only a revoked code: %v", err)
 	}
-	if err := s.PutCommunity(ctx, store.Community{ID: "com-y", CompanyID: "co-1", Name: "Y", CodeToken: "tok-x-0123456789abcdefghij"}); err != nil {
+	if err := s.PutCode(ctx, store.Code{Token: "tok-x-1123456789abcdefghij", CommunityID: "com-x", Kind: "community", Status: "active"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.CommunityCode(ctx, "com-x"); err != nil || c.Token != "tok-x-1123456789abcdefghij" {
+		t.Fatalf("code = %+v %v, want the active one", c, err)
+	}
+	if err := s.PutCommunity(ctx, store.Community{ID: "com-y", CompanyID: "co-1", Name: "Y"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CommunityCode(ctx, "com-y"); !errors.Is(err, store.ErrNotFound) {

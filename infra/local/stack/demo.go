@@ -178,7 +178,6 @@ func seedSecondCompany(ctx context.Context, st *store.Store, demo *Demo) error {
 
 func seedCommunity(ctx context.Context, st *store.Store, c store.Community, accepts string) (DemoCommunity, error) {
 	tok := newToken()
-	c.CodeToken = tok
 	if err := st.PutCommunity(ctx, c); err != nil {
 		return DemoCommunity{}, err
 	}
