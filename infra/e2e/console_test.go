@@ -610,15 +610,7 @@ func TestConsoleOnboardPayRecords(t *testing.T) {
 	}
 
 	// The filters apply: no WeChat Pay payment, one Alipay payment of 8.88.
-	for q, want := range map[string]int{"channel=wechat": 0, "channel=alipay&min=8.88&max=8.88": 1, "min=8.89": 0} {
-		st, _, raw := getWith(t, api, s.URLs.Gateway+"/admin/api/communities/"+cid+"/payments?"+q)
-		var p struct {
-			Payments []json.RawMessage `json:"payments"`
-		}
-		if st != http.StatusOK || json.Unmarshal(raw, &p) != nil || len(p.Payments) != want {
-			t.Errorf("payments?%s: %d %s; want %d records", q, st, raw, want)
-		}
-	}
+	paymentCounts(t, api, s.URLs.Gateway+"/admin/api/communities/"+cid+"/payments", map[string]int{"channel=wechat": 0, "channel=alipay&min=8.88&max=8.88": 1, "min=8.89": 0})
 
 	// The records page, and its CSV export read back.
 	open(t, tab, s.URLs.Gateway+"/admin/communities/"+cid+"/records")
@@ -884,5 +876,20 @@ func TestConsoleTenancy(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("POST to its own community: %d, want 200 after the redirect", resp.StatusCode)
+	}
+}
+
+// paymentCounts checks how many records the records API answers for each
+// query string.
+func paymentCounts(t *testing.T, api *http.Client, payments string, want map[string]int) {
+	t.Helper()
+	for q, n := range want {
+		st, _, raw := getWith(t, api, payments+"?"+q)
+		var p struct {
+			Payments []json.RawMessage `json:"payments"`
+		}
+		if st != http.StatusOK || json.Unmarshal(raw, &p) != nil || len(p.Payments) != n {
+			t.Errorf("payments?%s: %d %s; want %d records", q, st, raw, n)
+		}
 	}
 }
