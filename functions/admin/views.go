@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,11 +156,7 @@ func (v recordViews) RecordsPage(ctx context.Context, h *Handler, c *call, cm st
 		if r.Status != order.Paid {
 			row.StatusClass = "bad"
 		}
-		keys := make([]string, 0, len(r.Fields))
-		for k := range r.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(r.Fields))
 		var parts []string
 		for _, k := range keys {
 			l := labels[k]

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -232,11 +234,7 @@ func printCost(w io.Writer, m *CostModel) {
 			fmt.Fprintf(w, "     %s\n", s)
 		}
 	}
-	keys := make([]string, 0, len(m.Assumptions))
-	for k := range m.Assumptions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m.Assumptions))
 	fmt.Fprintln(w, "\n   assumptions:")
 	for _, k := range keys {
 		fmt.Fprintf(w, "   - %s: %s\n", k, m.Assumptions[k])

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -258,11 +260,7 @@ func printReport(w io.Writer, rep *Report) {
 		}
 	}
 	if len(rep.DynamoDBPerPayment) > 0 {
-		keys := make([]string, 0, len(rep.DynamoDBPerPayment))
-		for k := range rep.DynamoDBPerPayment {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(rep.DynamoDBPerPayment))
 		var parts []string
 		for _, k := range keys {
 			parts = append(parts, fmt.Sprintf("%s %d", k, rep.DynamoDBPerPayment[k]))
@@ -288,11 +286,7 @@ func printReport(w io.Writer, rep *Report) {
 	printCost(w, rep.Cost)
 
 	if len(rep.ColdStartRatio) > 0 {
-		keys := make([]string, 0, len(rep.ColdStartRatio))
-		for k := range rep.ColdStartRatio {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(rep.ColdStartRatio))
 		var parts []string
 		for _, k := range keys {
 			parts = append(parts, fmt.Sprintf("%s ×%.2f", k, rep.ColdStartRatio[k]))
@@ -350,11 +344,7 @@ func fmtCalls(calls map[string]int64) string {
 	if len(calls) == 0 {
 		return ""
 	}
-	keys := make([]string, 0, len(calls))
-	for k := range calls {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(calls))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, calls[k])

@@ -3,7 +3,8 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -116,11 +117,7 @@ func (fs PayerFields) Validate(values map[string]string) (map[string]string, err
 	for _, f := range fs {
 		offered[f.Key] = true
 	}
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(values))
 	for _, k := range keys {
 		if !offered[k] {
 			return nil, &FieldError{Key: k, Msg: "不支持的填写项：" + truncate(k, 32)}

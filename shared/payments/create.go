@@ -8,7 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/estatepay/estatepay/shared/domain"
@@ -53,11 +54,7 @@ func IsOrderID(id string) bool {
 func requestHash(r CreateRequest) string {
 	h := sha256.New()
 	h.Write([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + r.PayerID))
-	keys := make([]string, 0, len(r.Fields))
-	for k := range r.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(r.Fields))
 	for _, k := range keys {
 		h.Write([]byte("\x00" + k + "=" + r.Fields[k]))
 	}
