@@ -76,6 +76,12 @@ type orderItem struct {
 	RefundedAt    string            `dynamodbav:"refunded_at,omitempty"`
 	ProviderTxnID string            `dynamodbav:"provider_txn_id,omitempty"`
 	BusinessDay   string            `dynamodbav:"business_day,omitempty"`
+	NoticeID      string            `dynamodbav:"notice_id,omitempty"`
+	HouseID       string            `dynamodbav:"house_id,omitempty"`
+	BillIDs       []string          `dynamodbav:"bill_ids,omitempty"`
+	RefundFen     int64             `dynamodbav:"refund_fen,omitempty"`
+	RefundedFen   int64             `dynamodbav:"refunded_fen,omitempty"`
+	BillsRefused  bool              `dynamodbav:"bills_refused,omitempty"`
 
 	WorkPK   string `dynamodbav:"work_pk,omitempty"`
 	WorkAt   string `dynamodbav:"work_at,omitempty"`
@@ -123,6 +129,7 @@ func toItem(o order.Order) orderItem {
 		Status: o.Status, Version: o.Version, Prepay: o.Prepay,
 		CreatedAt: ts(o.CreatedAt), ExpireAt: ts(o.ExpireAt), NextCheckAt: ts(o.NextCheckAt), PaidAt: ts(o.PaidAt),
 		ClosedAt: ts(o.ClosedAt), RefundedAt: ts(o.RefundedAt), ProviderTxnID: o.ProviderTxnID, BusinessDay: string(o.BusinessDay),
+		NoticeID: o.NoticeID, HouseID: o.HouseID, BillIDs: o.BillIDs, RefundFen: o.RefundFen, RefundedFen: o.RefundedFen, BillsRefused: o.BillsRefused,
 	}
 	if !o.Status.Final() && !o.NextCheckAt.IsZero() {
 		it.WorkPK, it.WorkAt = "W#"+shard(o.ID, WorkShards), ts(o.NextCheckAt)
@@ -144,6 +151,7 @@ func fromItem(it orderItem) order.Order {
 		CreatedAt: parseTS(it.CreatedAt), ExpireAt: parseTS(it.ExpireAt), NextCheckAt: parseTS(it.NextCheckAt),
 		PaidAt: parseTS(it.PaidAt), ClosedAt: parseTS(it.ClosedAt), RefundedAt: parseTS(it.RefundedAt),
 		ProviderTxnID: it.ProviderTxnID, BusinessDay: calendar.Day(it.BusinessDay),
+		NoticeID: it.NoticeID, HouseID: it.HouseID, BillIDs: it.BillIDs, RefundFen: it.RefundFen, RefundedFen: it.RefundedFen, BillsRefused: it.BillsRefused,
 	}
 }
 

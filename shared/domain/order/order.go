@@ -73,6 +73,11 @@ type Order struct {
 	PayerID     string
 	Fields      map[string]string // payer fields (M5)
 	Method      string            // payment method within the channel ("" = ordinary; later: 分付)
+	// A notice payment (C6) pays exactly these bills of one house; a code
+	// payment has none.
+	NoticeID string
+	HouseID  string
+	BillIDs  []string
 
 	Status    Status
 	Version   int64  // bumped by every change; the store's optimistic lock
@@ -87,6 +92,14 @@ type Order struct {
 	RefundedAt    time.Time
 	ProviderTxnID string
 	BusinessDay   calendar.Day // Asia/Shanghai day of PaidAt (settlement)
+
+	// Refunds (X3): RefundFen is what refunds not failed take from the
+	// payment (requested + succeeded: never above AmountFen), RefundedFen
+	// what the provider confirmed. BillsRefused: the confirmation came for
+	// bills someone else had paid, so the whole payment goes back.
+	RefundFen    int64
+	RefundedFen  int64
+	BillsRefused bool
 }
 
 // Errors of the transitions.

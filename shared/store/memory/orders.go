@@ -33,6 +33,7 @@ func clone(o order.Order) order.Order {
 		}
 		o.Fields = f
 	}
+	o.BillIDs = append([]string(nil), o.BillIDs...)
 	return o
 }
 
