@@ -16,8 +16,9 @@ import (
 func main() {
 	cfg := platform.MustAWSConfig(context.Background())
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	st.Bills = platform.Env("BILLS_TABLE") // notice payments pay bills; refunds reopen them
 	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger()}
 	h := &Handler{Payments: svc}
 	platform.Start(h.Handle)
 }

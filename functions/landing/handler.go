@@ -41,6 +41,7 @@ type Handler struct {
 	Directory     Directory
 	Store         *store.Store // health check: one uncached directory read
 	Orders        OrderReader
+	Notices       Notices
 	OAuth         OAuthSource
 	Log           *slog.Logger
 	PublicBaseURL string
@@ -80,6 +81,10 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		return h.landing(ctx, req)
 	case "GET /c/{token}/orders/{id}":
 		return h.result(ctx, req)
+	case "GET /n/{id}":
+		return h.notice(ctx, req)
+	case "GET /n/{id}/orders/{oid}":
+		return h.noticeResult(ctx, req)
 	}
 	return web.NotFound(req), nil
 }
@@ -130,7 +135,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if decision.App != domain.WeChat {
 		return web.Render(http.StatusOK, "pay.html", page), nil
 	}
-	cookies, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, token)
+	cookies, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, "/c/"+url.PathEscape(token))
 	if err != nil {
 		h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil
@@ -154,7 +159,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 //     failure in a row is an error (微信授权失败), never a redirect loop.
 //
 // It returns the cookies to set, or a redirect to WeChat's authorize page.
-func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.Interface, token string) ([]string, *web.Response, error) {
+func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.Interface, page string) ([]string, *web.Response, error) {
 	now := h.now()
 	appID := iface.OAuthAppID()
 	p, cerr := h.Payers.Read(req, now)
@@ -164,26 +169,27 @@ func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.
 		if haveCookie {
 			return nil, nil, nil
 		}
-		return h.authorize(ctx, req, iface, token, false)
+		return h.authorize(ctx, req, iface, page, false)
 	}
-	cookies, err := h.exchange(ctx, req, iface, code, now)
+	cookies, err := h.exchange(ctx, req, iface, code, statePath(page), now)
 	if err == nil {
 		return cookies, nil, nil
 	}
 	if haveCookie {
 		// The code was replayed (Back, reload): the identity we issued stands.
-		h.Log.InfoContext(ctx, "oauth code not usable; payer cookie kept", "token_prefix", token[:6], "err", err)
-		return []string{clearState(h.secureAttr())}, nil, nil
+		h.Log.InfoContext(ctx, "oauth code not usable; payer cookie kept", "page_prefix", page[:9], "err", err)
+		return []string{clearState(statePath(page), h.secureAttr())}, nil, nil
 	}
 	if req.QueryStringParameters[retryParam] != "" {
 		return nil, nil, err
 	}
-	h.Log.InfoContext(ctx, "oauth code not usable; authorising again", "token_prefix", token[:6], "err", err)
-	return h.authorize(ctx, req, iface, token, true)
+	h.Log.InfoContext(ctx, "oauth code not usable; authorising again", "page_prefix", page[:9], "err", err)
+	return h.authorize(ctx, req, iface, page, true)
 }
 
-// authorize redirects to WeChat with a fresh state (also set as a cookie).
-func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.Interface, token string, retry bool) ([]string, *web.Response, error) {
+// authorize redirects to WeChat with a fresh state (also set as a cookie),
+// coming back to page (a code's /c/… or a notice's /n/…).
+func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.Interface, page string, retry bool) ([]string, *web.Response, error) {
 	oauth, err := h.OAuth.OAuth(ctx, iface)
 	if err != nil {
 		return nil, nil, err
@@ -193,18 +199,18 @@ func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.In
 		return nil, nil, err
 	}
 	state := hex.EncodeToString(b)
-	back := "/c/" + url.PathEscape(token)
+	back := page
 	if retry {
 		back += "?" + retryParam + "=1"
 	}
 	r := web.Redirect(oauth.AuthorizeURL(h.selfURL(req, back), state))
-	r.Cookies = []string{stateCookie + "=" + state + "; Path=/c/; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}
+	r.Cookies = []string{stateCookie + "=" + state + "; Path=" + statePath(page) + "; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}
 	return nil, &r, nil
 }
 
 // exchange checks the state and trades the code for the openid, returning the
 // payer cookies to set (and the cleared state: it is single use).
-func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Interface, code string, now time.Time) ([]string, error) {
+func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Interface, code, cookiePath string, now time.Time) ([]string, error) {
 	state := req.QueryStringParameters["state"]
 	if state == "" || state != web.Cookie(req, stateCookie) {
 		return nil, errors.New("oauth state mismatch")
@@ -221,11 +227,15 @@ func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Int
 	if err != nil {
 		return nil, err
 	}
-	return append(cookies, clearState(h.secureAttr())), nil
+	return append(cookies, clearState(cookiePath, h.secureAttr())), nil
 }
 
-func clearState(secure string) string {
-	return stateCookie + "=; Path=/c/; Max-Age=0; HttpOnly; SameSite=Lax" + secure
+// statePath is the path the OAuth state cookie is scoped to: the kind of
+// page that asked ("/c/" codes, "/n/" notices).
+func statePath(page string) string { return page[:3] }
+
+func clearState(path, secure string) string {
+	return stateCookie + "=; Path=" + path + "; Max-Age=0; HttpOnly; SameSite=Lax" + secure
 }
 
 // selfURL is this deployment's URL for path, on the host the browser used (so a
@@ -282,7 +292,7 @@ func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, er
 func receipt(col store.Collection, o order.Order) web.ResultPage {
 	p := web.ResultPage{
 		Title: "支付结果 - " + col.Community.Name, Community: col.Community.Name, Company: col.Company.Name,
-		Token: o.CodeToken, OrderID: o.ID, Amount: domain.FormatYuan(o.AmountFen), ChannelName: o.Channel.Name(),
+		Back: "/c/" + url.PathEscape(o.CodeToken), OrderID: o.ID, Amount: domain.FormatYuan(o.AmountFen), ChannelName: o.Channel.Name(),
 	}
 	switch o.Status {
 	case order.Paid:
@@ -294,6 +304,15 @@ func receipt(col store.Collection, o order.Order) web.ResultPage {
 		p.State, p.StatusText = "closed", "已退款"
 	default:
 		p.State, p.StatusText = "closed", "订单已关闭"
+	}
+	if o.BillsRefused {
+		p.State, p.StatusText = "closed", "已退款"
+		p.Note = "这笔付款对应的账单已由他人缴清，款项已原路退回"
+		if o.RefundedFen < o.AmountFen {
+			p.Note = "这笔付款对应的账单已由他人缴清，款项将原路退回"
+		}
+	} else if o.RefundedFen > 0 && o.Status == order.Paid {
+		p.Note = "已退款 ¥" + domain.FormatYuan(o.RefundedFen)
 	}
 	shown := map[string]bool{}
 	for _, f := range col.PayerFields() {

@@ -1,12 +1,14 @@
 // Command landing is the scan landing function: GET /c/{token} (C2, C3, C4 and the
 // WeChat OAuth round trip), GET /c/{token}/orders/{id} (the receipt), GET /healthz,
-// and the Chinese 404 for every other route ($default).
+// GET /n/{id} and /n/{id}/orders/{oid} (a payment notice's pay page and
+// receipt, C6), and the Chinese 404 for every other route ($default).
 package main
 
 import (
 	"context"
 	"strings"
 
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
@@ -20,6 +22,8 @@ func main() {
 	cfg := platform.MustAWSConfig(ctx)
 	sec := secrets.NewLoader(cfg)
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	st.Bills = platform.Env("BILLS_TABLE")
+	dir := store.NewCachedDirectory(st, nil)
 	prov := setup.Providers(sec, setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL")})
 	key, err := web.LoadPayerKey(ctx, sec, platform.Env("PAYER_COOKIE_KEY_REF")) // signs the WeChat payer cookie (bug 9)
 	if err != nil {
@@ -27,7 +31,8 @@ func main() {
 	}
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
-		Directory: store.NewCachedDirectory(st, nil), Store: st, Orders: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
+		Directory: dir, Store: st, Orders: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
+		Notices:       &payments.Service{Directory: dir, Billing: st.LedgerRepo(), Log: platform.Logger()},
 		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")},
 	}

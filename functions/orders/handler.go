@@ -23,6 +23,7 @@ import (
 // OrderService creates and reads orders (payments.Service).
 type OrderService interface {
 	CreateOrder(ctx context.Context, r payments.CreateRequest) (payments.Created, error)
+	CreateNoticeOrder(ctx context.Context, r payments.NoticeOrderRequest) (payments.Created, error)
 	Order(ctx context.Context, id string) (order.Order, error)
 }
 
@@ -62,6 +63,7 @@ const maxCreateBody = 8 << 10
 // openid is sent to WeChat.
 type createBody struct {
 	Token     string            `json:"token"`
+	Notice    string            `json:"notice"` // a payment notice's id instead of a code (C6): pays what it has left
 	Channel   string            `json:"channel"`
 	AmountFen json.RawMessage   `json:"amount_fen"`
 	PayerID   *string           `json:"payer_id"`
@@ -70,18 +72,23 @@ type createBody struct {
 
 // OrderView is what the payer's page may see: no payer or merchant data.
 type OrderView struct {
-	OrderID   string            `json:"order_id"`
-	Status    order.Status      `json:"status"`
-	AmountFen int64             `json:"amount_fen"`
-	Amount    string            `json:"amount"`
-	Channel   domain.Channel    `json:"channel"`
-	PaidAt    string            `json:"paid_at,omitempty"` // ISO 8601, Asia/Shanghai (+08:00)
-	ResultURL string            `json:"result_url,omitempty"`
-	Pay       *pay.PrepayResult `json:"pay,omitempty"`
+	OrderID   string         `json:"order_id"`
+	Status    order.Status   `json:"status"`
+	AmountFen int64          `json:"amount_fen"`
+	Amount    string         `json:"amount"`
+	Channel   domain.Channel `json:"channel"`
+	PaidAt    string         `json:"paid_at,omitempty"` // ISO 8601, Asia/Shanghai (+08:00)
+	ResultURL string         `json:"result_url,omitempty"`
+	// A notice payment whose bills someone else paid first: the money goes
+	// back automatically (RefundedFen counts what the provider confirmed).
+	BillsRefused bool              `json:"bills_refused,omitempty"`
+	RefundedFen  int64             `json:"refunded_fen,omitempty"`
+	Pay          *pay.PrepayResult `json:"pay,omitempty"`
 }
 
 func view(o order.Order) OrderView {
-	v := OrderView{OrderID: o.ID, Status: o.Status, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel}
+	v := OrderView{OrderID: o.ID, Status: o.Status, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
+		BillsRefused: o.BillsRefused, RefundedFen: o.RefundedFen}
 	if !o.PaidAt.IsZero() {
 		v.PaidAt = calendar.Format(o.PaidAt)
 	}
@@ -102,6 +109,7 @@ func isAmountFen(b []byte) bool {
 const (
 	msgPayerRequired = "微信授权已过期，请刷新页面后重试"
 	msgOrderExpired  = "订单已过期，请重新支付"
+	msgUnknownNotice = "缴费通知单不存在或已作废"
 )
 
 // parseCreate checks the shape, length and charset of every part of the
@@ -126,7 +134,16 @@ func parseCreate(req web.Request) (createBody, int64, *web.Response) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || dec.More() {
-		return bad(http.StatusBadRequest, "bad_json", "请求须为一个 JSON 对象：token、channel、amount_fen，可选 fields")
+		return bad(http.StatusBadRequest, "bad_json", "请求须为一个 JSON 对象：token（或 notice）、channel、amount_fen，可选 fields")
+	}
+	if body.Notice != "" {
+		switch {
+		case body.Token != "" || len(body.Fields) > 0:
+			return bad(http.StatusBadRequest, "bad_json", "缴费通知单付款只需 notice、channel 和 amount_fen（页面显示的应缴金额）")
+		case !domain.IsCodeToken(body.Notice):
+			return bad(http.StatusNotFound, "unknown_notice", msgUnknownNotice)
+		}
+		body.Token = body.Notice // checked below like a token; never used as one
 	}
 	if !domain.IsURLSafe(web.Header(req, "Idempotency-Key"), 16, 64) {
 		return bad(http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key 须为 16-64 位字母、数字、_ 或 -")
@@ -189,7 +206,16 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		}
 		cr.PayerID, cr.PayerIface, cr.PayerApp = p.OpenID, p.Iface, p.AppID
 	}
-	created, err := h.Payments.CreateOrder(ctx, cr)
+	var created payments.Created
+	var err error
+	orderID := payments.OrderID(body.Token, key)
+	if body.Notice != "" {
+		orderID = payments.NoticeOrderID(body.Notice, key)
+		created, err = h.Payments.CreateNoticeOrder(ctx, payments.NoticeOrderRequest{NoticeID: body.Notice, Channel: cr.Channel,
+			ExpectFen: amount, PayerID: cr.PayerID, PayerIface: cr.PayerIface, PayerApp: cr.PayerApp, IdempotencyKey: key, ClientIP: cr.ClientIP})
+	} else {
+		created, err = h.Payments.CreateOrder(ctx, cr)
+	}
 	var inv *payments.InvalidError
 	switch {
 	case err == nil:
@@ -197,6 +223,14 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		return web.Error(http.StatusBadRequest, "invalid", inv.Msg)
 	case errors.Is(err, payments.ErrUnknownCode):
 		return web.Error(http.StatusNotFound, "unknown_code", "收款码不存在或已停用")
+	case errors.Is(err, payments.ErrUnknownNotice):
+		return web.Error(http.StatusNotFound, "unknown_notice", msgUnknownNotice)
+	case errors.Is(err, payments.ErrNoticeSettled):
+		return web.Error(http.StatusConflict, "notice_settled", "已缴清：通知单上的费用都已缴纳，无需再付")
+	case errors.Is(err, payments.ErrNoticePaying):
+		return web.Error(http.StatusConflict, "notice_paying", "正在支付：这些费用正由他人支付，请稍后刷新查看")
+	case errors.Is(err, payments.ErrNoticeChanged):
+		return web.Error(http.StatusConflict, "notice_changed", "应缴金额已变化，请刷新页面后按新的金额支付")
 	case errors.Is(err, payments.ErrChannelUnavailable):
 		return web.Error(http.StatusForbidden, "channel_unavailable", domain.MsgNotOpen)
 	case errors.Is(err, payments.ErrPayerMismatch):
@@ -207,14 +241,17 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	case errors.Is(err, payments.ErrIdempotencyConflict):
 		return web.Error(http.StatusConflict, "idempotency_conflict", "订单信息已变更，请刷新页面后重试")
 	case errors.Is(err, pay.ErrProvider):
-		h.Log.ErrorContext(ctx, "prepay failed", "order_id", payments.OrderID(body.Token, key), "err", err)
+		h.Log.ErrorContext(ctx, "prepay failed", "order_id", orderID, "err", err)
 		return web.Error(http.StatusBadGateway, "provider_error", "支付渠道暂不可用，请稍后重试")
 	default:
-		h.Log.ErrorContext(ctx, "create order failed", "order_id", payments.OrderID(body.Token, key), "err", err)
+		h.Log.ErrorContext(ctx, "create order failed", "order_id", orderID, "err", err)
 		return web.Error(http.StatusInternalServerError, "internal", "下单失败，请稍后重试")
 	}
 	v := view(created.Order)
 	v.ResultURL = "/c/" + created.Order.CodeToken + "/orders/" + created.Order.ID
+	if created.Order.NoticeID != "" {
+		v.ResultURL = "/n/" + created.Order.NoticeID + "/orders/" + created.Order.ID
+	}
 	if !created.Order.Status.Final() {
 		p := created.Prepay
 		v.Pay = &p

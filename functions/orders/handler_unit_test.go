@@ -34,6 +34,14 @@ func (f *fakeOrders) CreateOrder(_ context.Context, r payments.CreateRequest) (p
 		Channel: r.Channel, AmountFen: r.AmountFen, Status: order.Pending}, Prepay: pay.PrepayResult{RedirectURL: "https://cashier"}}, nil
 }
 
+func (f *fakeOrders) CreateNoticeOrder(_ context.Context, r payments.NoticeOrderRequest) (payments.Created, error) {
+	if f.err != nil {
+		return payments.Created{}, f.err
+	}
+	return payments.Created{New: true, Order: order.Order{ID: payments.NoticeOrderID(r.NoticeID, r.IdempotencyKey), NoticeID: r.NoticeID,
+		Channel: r.Channel, AmountFen: r.ExpectFen, Status: order.Pending}, Prepay: pay.PrepayResult{RedirectURL: "https://cashier"}}, nil
+}
+
 func (f *fakeOrders) Order(context.Context, string) (order.Order, error) {
 	return order.Order{}, payments.ErrUnknownOrder
 }

@@ -18,12 +18,13 @@ func main() {
 	cfg := platform.MustAWSConfig(ctx)
 	sec := secrets.NewLoader(cfg)
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	st.Bills = platform.Env("BILLS_TABLE") // notice payments pay bills; refunds reopen them
 	prov := setup.Providers(sec, setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
 	key, err := web.LoadPayerKey(ctx, sec, platform.Env("PAYER_COOKIE_KEY_REF")) // verifies the WeChat payer cookie (bug 9)
 	if err != nil {
 		platform.Fail("payer cookie key", err)
 	}
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger(),
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
 		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000)}
 	h := &Handler{Payments: svc, Payers: web.PayerCookies{Key: key}, Log: svc.Log}
 	platform.Start(h.Handle)

@@ -17,6 +17,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	refundpkg "github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -124,7 +125,8 @@ func TestRefundOfACountedPayment(t *testing.T) {
 	h, s := newHandler(t)
 	pay := event("EPR", 3, order.EventPaid, order.Pending, "c1", "alipay", 5000)
 	other := event("EPO", 3, order.EventPaid, order.Pending, "c1", "alipay", 700)
-	refund := event("EPR", 4, order.EventRefunded, order.Paid, "c1", "alipay", 5000)
+	refund := event("EPR", 4, refundpkg.EventSucceeded, order.Paid, "c1", "alipay", 5000)
+	refund.ID, refund.Aggregate = "RFEPR:2", "refund"
 	refund.At = t0.Add(26 * time.Hour) // refunded the next day: still the payment's day
 	neverPaid := event("EPN", 3, order.EventRefunded, order.Pending, "c1", "alipay", 900)
 	closed := event("EPC", 2, order.EventClosed, order.Pending, "c1", "alipay", 900)
@@ -133,8 +135,8 @@ func TestRefundOfACountedPayment(t *testing.T) {
 		t.Fatalf("failures %v", f)
 	}
 	got := aggregate(t, s, "c1", "alipay")
-	if got.Count != 1 || got.AmountFen != 700 || got.RefundedCount != 1 || got.RefundedFen != 5000 {
-		t.Fatalf("aggregate = %+v, want 1 held (700) and 1 refunded (5000)", got)
+	if got.Count != 2 || got.AmountFen != 700 || got.RefundedCount != 1 || got.RefundedFen != 5000 {
+		t.Fatalf("aggregate = %+v, want 2 payments, 700 held and 1 refund of 5000", got)
 	}
 }
 
@@ -142,7 +144,7 @@ func TestFailuresReportedPerMessageAndGroup(t *testing.T) {
 	h, s := newHandler(t)
 	good := event("EPG", 3, order.EventPaid, order.Pending, "c1", "alipay", 100)
 	bad := event("EPB", 3, order.EventPaid, order.Pending, "", "alipay", 100) // no community: cannot be counted
-	badLater := event("EPB", 4, order.EventRefunded, order.Paid, "c1", "alipay", 100)
+	badLater := event("EPB", 4, refundpkg.EventSucceeded, order.Paid, "c1", "alipay", 100)
 	after := event("EPH", 3, order.EventPaid, order.Pending, "c1", "alipay", 200)
 	notJSON := lambdaevents.SQSMessage{MessageId: "m-junk", Body: "{not json", Attributes: map[string]string{"MessageGroupId": "EPJ"}}
 	f := handle(t, h, message(t, "m-good", good), message(t, "m-bad", bad), notJSON, message(t, "m-bad-later", badLater), message(t, "m-after", after))
@@ -198,7 +200,7 @@ func TestSampleEvent(t *testing.T) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("aggregates %+v %v", ds, err)
 	}
-	if d := ds[0]; d.Channel != "alipay" || d.Count != 0 || d.AmountFen != 0 || d.RefundedCount != 1 || d.RefundedFen != 1234 {
+	if d := ds[0]; d.Channel != "alipay" || d.Count != 1 || d.AmountFen != 0 || d.RefundedCount != 1 || d.RefundedFen != 1234 {
 		t.Fatalf("after the sample's payment and refund: %+v", d)
 	}
 }

@@ -1,6 +1,6 @@
 // Command stats keeps the dashboard's aggregates: StatsEventsQueue (a FIFO
 // copy of every order event the relay publishes) hands it batches of up to
-// 10 events, and it counts each payment.succeeded and order.refunded once
+// 10 events, and it counts each payment.succeeded and refund.succeeded once
 // per company × community × business day × channel in StatsTable.
 package main
 

@@ -25,8 +25,8 @@ func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (payments.Sweep
 	}
 	rep, err := h.Payments.Sweep(ctx, opt)
 	h.Log.InfoContext(ctx, "sweep done", "examined", rep.Examined, "paid", rep.Paid, "refunded", rep.Refunded, "closed", rep.Closed,
-		"postponed", rep.Postponed, "failed", rep.Failed, "stopped", rep.Stopped)
-	if err != nil && rep.Examined == 0 {
+		"postponed", rep.Postponed, "refunds_checked", rep.RefundsChecked, "failed", rep.Failed, "stopped", rep.Stopped)
+	if err != nil && rep.Examined == 0 && rep.RefundsChecked == 0 {
 		return rep, err
 	}
 	return rep, nil

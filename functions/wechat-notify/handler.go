@@ -25,7 +25,11 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	if err != nil {
 		return fail(http.StatusBadRequest, "bad request"), nil
 	}
-	switch h.Payments.HandleNotification(ctx, req.PathParameters["iface"], domain.WeChat, r) {
+	handle := h.Payments.HandleNotification
+	if req.RouteKey == "POST /notify/wechat/{iface}/refund" {
+		handle = h.Payments.HandleRefundNotification // a refund's result (REFUND.*)
+	}
+	switch handle(ctx, req.PathParameters["iface"], domain.WeChat, r) {
 	case payments.Accepted:
 		return web.Response{StatusCode: http.StatusNoContent}, nil
 	case payments.Rejected:

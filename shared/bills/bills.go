@@ -44,4 +44,7 @@ type Repository interface {
 	// someone else paid (bill.ErrPaid), holds (bill.ErrReserved) or waived —
 	// the caller refunds the payment. Returns the bills as stored after.
 	PayAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error)
+	// ReleaseAll gives back, all at once, every one of the bills orderID
+	// still holds (its payment did not start); others are left as they are.
+	ReleaseAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error)
 }

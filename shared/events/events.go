@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -95,6 +96,9 @@ func Derive(rec lambdaevents.DynamoDBEventRecord) (order.Event, bool, error) {
 	if rec.EventName == "REMOVE" || len(rec.Change.NewImage) == 0 {
 		return order.Event{}, false, nil // orders are never deleted; TTL has nothing to say
 	}
+	if store.IsRefundItem(AttributeValues(rec.Change.NewImage)) {
+		return deriveRefund(rec)
+	}
 	after, err := store.DecodeOrder(AttributeValues(rec.Change.NewImage))
 	if err != nil {
 		return order.Event{}, false, fmt.Errorf("new image: %w", err)
@@ -108,5 +112,23 @@ func Derive(rec lambdaevents.DynamoDBEventRecord) (order.Event, bool, error) {
 		before = &b
 	}
 	ev, ok := order.Change(before, after)
+	return ev, ok, nil
+}
+
+// deriveRefund is Derive for a refund item of the OrdersTable.
+func deriveRefund(rec lambdaevents.DynamoDBEventRecord) (order.Event, bool, error) {
+	after, err := store.DecodeRefund(AttributeValues(rec.Change.NewImage))
+	if err != nil {
+		return order.Event{}, false, fmt.Errorf("new image: %w", err)
+	}
+	var before *refund.Refund
+	if len(rec.Change.OldImage) > 0 {
+		b, err := store.DecodeRefund(AttributeValues(rec.Change.OldImage))
+		if err != nil {
+			return order.Event{}, false, fmt.Errorf("old image: %w", err)
+		}
+		before = &b
+	}
+	ev, ok := refund.Change(before, after)
 	return ev, ok, nil
 }

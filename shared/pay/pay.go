@@ -82,16 +82,46 @@ type Notification struct {
 // RefundRequest refunds (part of) a paid trade.
 type RefundRequest struct {
 	OrderID   string
-	RefundID  string // our out_refund_no, idempotent on the provider side
+	RefundID  string // our out_refund_no (WeChat) / out_request_no (Alipay), idempotent on the provider side
 	AmountFen int64  // refund amount
 	TotalFen  int64  // original trade amount
 	Reason    string
+	NotifyURL string // WeChat: notify_url for the REFUND.* notification (optional); ignored by Alipay
 }
+
+// RefundState is the provider-side state of a refund, normalised.
+type RefundState string
+
+const (
+	RefundSuccess    RefundState = "SUCCESS"    // the money went back: SUCCESS, REFUND_SUCCESS
+	RefundProcessing RefundState = "PROCESSING" // accepted, not settled yet
+	RefundClosed     RefundState = "CLOSED"     // WeChat: closed without refunding
+	RefundAbnormal   RefundState = "ABNORMAL"   // WeChat: the payer's account could not receive it; needs the merchant
+)
 
 // RefundResult reports a refund.
 type RefundResult struct {
-	ProviderRefundID string
-	Status           string // provider's status string (SUCCESS, PROCESSING, ...)
+	ProviderRefundID string      // WeChat refund_id; Alipay trade_no (Alipay has no refund id)
+	Status           string      // provider's status string (SUCCESS, PROCESSING, REFUND_SUCCESS, ...)
+	State            RefundState //
+	AmountFen        int64       // this refund's amount
+	SucceededAt      time.Time   // zero unless State is RefundSuccess (and the provider said when)
+}
+
+// RefundNotification is a verified (signature, timestamp) and decrypted refund
+// result callback (WeChat REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED).
+type RefundNotification struct {
+	EventID          string // notification id
+	OrderID          string // out_trade_no
+	RefundID         string // out_refund_no
+	ProviderRefundID string // refund_id
+	State            RefundState
+	AmountFen        int64     // amount.refund
+	TotalFen         int64     // amount.total (the trade)
+	SucceededAt      time.Time // success_time (zero unless RefundSuccess)
+	// The merchant the refund was made for, as the provider reported it: mchid
+	// (direct) or sub_mchid (partner). Adapters reject reports naming another.
+	MerchantID string
 }
 
 // Provider is one merchant interface at one provider.
@@ -105,6 +135,15 @@ type Provider interface {
 	Query(ctx context.Context, orderID string) (Trade, error)
 	Close(ctx context.Context, orderID string) error
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
+	// QueryRefund reports the refund refundID (our out_refund_no /
+	// out_request_no) of the order orderID. An unknown refund is an error
+	// wrapping ErrRefundNotFound.
+	QueryRefund(ctx context.Context, orderID, refundID string) (RefundResult, error)
+	// ParseRefundNotification verifies and decrypts a refund result callback
+	// like ParseNotification (errors wrap ErrBadSignature, ErrStaleTimestamp or
+	// ErrMalformed). Providers without refund callbacks (Alipay) return an error
+	// wrapping ErrUnsupported.
+	ParseRefundNotification(ctx context.Context, r *http.Request) (RefundNotification, error)
 	// TradeBill downloads the provider's trade bill for a business day (Asia/Shanghai).
 	TradeBill(ctx context.Context, day time.Time) ([]byte, error)
 }
@@ -115,4 +154,8 @@ var (
 	ErrMalformed      = errors.New("pay: malformed notification")
 	// ErrProvider is a business or transport failure reported by the provider.
 	ErrProvider = errors.New("pay: provider error")
+	// ErrRefundNotFound: the provider knows no such refund for the order.
+	ErrRefundNotFound = errors.New("pay: refund not found")
+	// ErrUnsupported: the provider has no such operation.
+	ErrUnsupported = errors.New("pay: not supported by this provider")
 )

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/estatepay/estatepay/shared/domain/bill"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -30,6 +32,9 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 		}
 		switch t.State {
 		case pay.TradePaid:
+			if len(o.BillIDs) > 0 && o.Status != order.Paid && o.Status != order.Refunded {
+				return errPaysBills // one transaction with its bills: confirmBills
+			}
 			return o.Pay(payment(t))
 		case pay.TradeRefunded:
 			return o.Refund(payment(t), now)
@@ -38,6 +43,9 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 		}
 		return order.ErrNoChange
 	})
+	if errors.Is(err, errPaysBills) {
+		o, err = s.confirmBills(ctx, iface, t)
+	}
 	switch {
 	case err == nil:
 		s.Log.InfoContext(ctx, "order "+string(o.Status), "order_id", o.ID, "channel", o.Channel, "amount_fen", o.AmountFen, "provider_txn_id", o.ProviderTxnID, "version", o.Version)
@@ -54,3 +62,71 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 	}
 	return o, err
 }
+
+var errPaysBills = errors.New("the order pays bills")
+
+// confirmBills applies a payment of a notice order (C6): the order and
+// every bill it reserved become paid in ONE transaction. When some bill was
+// paid by someone else meanwhile (its reservation expired and another
+// payment or the cashier took it), the money still arrived: the order is
+// PAID, marked BillsRefused, and a refund of all of it is created in the
+// same transaction (automatic, recorded, visible), then submitted to the
+// provider; the bills it still holds are released. Losing a race re-reads
+// and decides again.
+func (s *Service) confirmBills(ctx context.Context, iface store.Interface, t pay.Trade) (order.Order, error) {
+	now := s.now()
+	for attempt := 0; ; attempt++ {
+		before, err := s.Orders.Get(ctx, t.OrderID)
+		if err != nil {
+			return before, err
+		}
+		after := before
+		if err := after.Pay(payment(t)); err != nil {
+			return before, err
+		}
+		bills, err := s.Billing.ReadBills(ctx, after.BillIDs)
+		if err != nil {
+			return before, fmt.Errorf("bills of order %s: %w", after.ID, err)
+		}
+		u := store.Unit{}
+		var auto *refund.Refund
+		plan, perr := bill.PlanPay(bills, after.ID, after.PaidAt)
+		var refused *bill.RefusedError
+		switch {
+		case perr == nil:
+			u.Bills = plan
+		case errors.As(perr, &refused) || errors.Is(perr, bill.ErrNotFound):
+			rid := refund.ID(after.ID, "auto")
+			after.BillsRefused = true
+			if err := after.StartRefund(rid, after.AmountFen); err != nil {
+				return before, err
+			}
+			rf, err := refund.New(rid, after, after.AmountFen, refund.AutoReason, "auto", nil, now, now.Add(s.sweepAfter()))
+			if err != nil {
+				return before, err
+			}
+			auto = &rf
+			u.Refunds = []store.RefundChange{{After: rf}}
+			u.Bills = bill.PlanRelease(bills, after.ID, now)
+		default:
+			return before, perr
+		}
+		u.Orders = []store.OrderChange{{Before: &before, After: after}}
+		err = s.Billing.Commit(ctx, u)
+		if errors.Is(err, store.ErrUnitConflict) && attempt+1 < maxUnitAttempts {
+			continue
+		}
+		if err != nil {
+			return before, err
+		}
+		if auto != nil {
+			s.Log.WarnContext(ctx, "notice paid twice: refunding automatically", "order_id", after.ID, "refund_id", auto.ID,
+				"amount_fen", auto.AmountFen, "refused_bills", fmt.Sprint(refused.IDs(nil)))
+			s.submitRefund(ctx, *auto)
+		}
+		return after, nil
+	}
+}
+
+// maxUnitAttempts bounds how often a unit of work re-reads after losing a race.
+const maxUnitAttempts = 5

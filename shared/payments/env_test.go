@@ -98,7 +98,24 @@ func (p *fakeProvider) Close(ctx context.Context, orderID string) error {
 	return nil
 }
 func (p *fakeProvider) Refund(ctx context.Context, req pay.RefundRequest) (pay.RefundResult, error) {
-	return pay.RefundResult{}, errors.New("not used")
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.refunds = append(p.f.refunds, req)
+	if p.f.refund == nil {
+		return pay.RefundResult{}, errors.New("not used")
+	}
+	return p.f.refund(req)
+}
+func (p *fakeProvider) QueryRefund(ctx context.Context, orderID, refundID string) (pay.RefundResult, error) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	if p.f.queryRefund == nil {
+		return pay.RefundResult{}, errors.New("not used")
+	}
+	return p.f.queryRefund(orderID, refundID)
+}
+func (p *fakeProvider) ParseRefundNotification(ctx context.Context, r *http.Request) (pay.RefundNotification, error) {
+	return pay.RefundNotification{}, errors.New("not used")
 }
 func (p *fakeProvider) TradeBill(ctx context.Context, day time.Time) ([]byte, error) {
 	return nil, errors.New("not used")
@@ -112,6 +129,10 @@ type fakeProviders struct {
 	queries   []string                        // order ids queried, in order
 	closed    []string                        // order ids closed at the provider
 	query     func(string) (pay.Trade, error) // Query's answer; nil: an error
+	// refunds asked, Refund's answer and QueryRefund's (nil: an error)
+	refunds     []pay.RefundRequest
+	refund      func(pay.RefundRequest) (pay.RefundResult, error)
+	queryRefund func(orderID, refundID string) (pay.RefundResult, error)
 }
 
 func (f *fakeProviders) Provider(ctx context.Context, iface store.Interface) (pay.Provider, error) {

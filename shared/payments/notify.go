@@ -29,6 +29,17 @@ const (
 // applies it. It never changes anything unless the callback is verified and
 // matches the order.
 func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch domain.Channel, r *http.Request) Outcome {
+	return s.handle(ctx, ifaceID, ch, false, r)
+}
+
+// HandleRefundNotification verifies a provider's refund result callback
+// (WeChat's REFUND.SUCCESS / ABNORMAL / CLOSED at the refund's notify_url)
+// for interface ifaceID and applies it to our refund, the same way.
+func (s *Service) HandleRefundNotification(ctx context.Context, ifaceID string, ch domain.Channel, r *http.Request) Outcome {
+	return s.handle(ctx, ifaceID, ch, true, r)
+}
+
+func (s *Service) handle(ctx context.Context, ifaceID string, ch domain.Channel, refundResult bool, r *http.Request) Outcome {
 	security := func(reason string, err error, attrs ...any) Outcome {
 		args := append([]any{"security_event", true, "reason", reason, "iface_id", ifaceID, "channel", ch, "err", errString(err)}, attrs...)
 		s.Log.WarnContext(ctx, "notification rejected", args...)
@@ -46,6 +57,9 @@ func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch dom
 	if err != nil {
 		s.Log.ErrorContext(ctx, "build provider", "iface_id", ifaceID, "err", err)
 		return Retry
+	}
+	if refundResult {
+		return s.refundNotification(ctx, iface, p, r, security)
 	}
 	n, err := p.ParseNotification(ctx, r)
 	switch {
@@ -70,6 +84,29 @@ func (s *Service) HandleNotification(ctx context.Context, ifaceID string, ch dom
 		return security("mismatch", err, "order_id", n.OrderID)
 	}
 	s.Log.ErrorContext(ctx, "confirm payment", "order_id", n.OrderID, "err", err)
+	return Retry
+}
+
+func (s *Service) refundNotification(ctx context.Context, iface store.Interface, p pay.Provider, r *http.Request, security func(string, error, ...any) Outcome) Outcome {
+	n, err := p.ParseRefundNotification(ctx, r)
+	switch {
+	case errors.Is(err, pay.ErrBadSignature):
+		return security("bad_signature", err)
+	case errors.Is(err, pay.ErrStaleTimestamp):
+		return security("stale_timestamp", err)
+	case err != nil:
+		return security("malformed", err)
+	}
+	_, err = s.ApplyRefundNotification(ctx, iface, n)
+	switch {
+	case err == nil:
+		return Accepted
+	case errors.Is(err, ErrUnknownOrder):
+		return security("unknown_refund", err, "refund_id", n.RefundID)
+	case errors.Is(err, ErrMismatch):
+		return security("mismatch", err, "refund_id", n.RefundID)
+	}
+	s.Log.ErrorContext(ctx, "apply refund result", "refund_id", n.RefundID, "err", err)
 	return Retry
 }
 

@@ -41,6 +41,7 @@ type Orders interface {
 // Directory is the read side of the directory the payments need.
 type Directory interface {
 	LoadCollection(ctx context.Context, token string) (store.Collection, error)
+	LoadCommunity(ctx context.Context, communityID string) (store.Collection, error)
 	GetInterface(ctx context.Context, id string) (store.Interface, error)
 }
 
@@ -54,6 +55,7 @@ type Service struct {
 	Orders    Orders
 	Directory Directory
 	Providers Providers
+	Billing   Billing // notices, bills and refunds
 	Log       *slog.Logger
 	Now       func() time.Time
 

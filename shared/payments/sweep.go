@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/pay"
 )
 
@@ -25,6 +26,8 @@ type SweepOptions struct {
 // SweepReport counts what one sweep did.
 type SweepReport struct {
 	Examined, Paid, Refunded, Closed, Postponed, Failed int
+	// RefundsChecked counts unfinished refunds submitted again or asked about.
+	RefundsChecked int
 	// Stopped is set when the sweep stopped at Until with work left.
 	Stopped bool
 }
@@ -61,6 +64,17 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepReport, err
 				if !opt.Until.IsZero() && !s.now().Before(opt.Until) {
 					mu.Lock()
 					rep.Stopped = true
+					mu.Unlock()
+					continue
+				}
+				if refund.IsID(id) { // an unfinished refund shares the work index
+					_, err := s.CheckRefund(ctx, id)
+					mu.Lock()
+					rep.RefundsChecked++
+					if err != nil {
+						rep.Failed++
+						errs = append(errs, fmt.Errorf("refund %s: %w", id, err))
+					}
 					mu.Unlock()
 					continue
 				}
@@ -182,6 +196,13 @@ func (s *Service) check(ctx context.Context, o order.Order) (order.Status, error
 	after, err := s.Orders.Update(ctx, o.ID, func(o *order.Order) error { return o.Close(now) })
 	if errors.Is(err, order.ErrNoChange) || errors.Is(err, order.ErrNotAllowed) {
 		return after.Status, nil // paid or closed meanwhile
+	}
+	if err == nil && len(after.BillIDs) > 0 && s.Billing != nil {
+		// A closed notice payment gives its bills back now rather than when
+		// the reservation lapses.
+		if _, rerr := s.Billing.ReleaseAll(ctx, after.ID, after.BillIDs, now); rerr != nil {
+			s.Log.WarnContext(ctx, "release bills of a closed order", "order_id", after.ID, "err", rerr)
+		}
 	}
 	return after.Status, err
 }

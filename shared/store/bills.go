@@ -159,6 +159,11 @@ func (r *Bills) ReserveAll(ctx context.Context, orderID string, billIDs []string
 	return r.batch(ctx, "reserve", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanReserve(bs, orderID, until, now) })
 }
 
+// ReleaseAll: see bills.Repository.
+func (r *Bills) ReleaseAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error) {
+	return r.batch(ctx, "release", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanRelease(bs, orderID, at), nil })
+}
+
 // PayAll: see bills.Repository.
 func (r *Bills) PayAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error) {
 	return r.batch(ctx, "pay", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanPay(bs, orderID, at) })

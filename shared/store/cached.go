@@ -18,6 +18,7 @@ const DirectoryTTL = 30 * time.Second
 type CachedDirectory struct {
 	Store       *Store
 	collections *ttlcache.Cache[string, Collection]
+	communities *ttlcache.Cache[string, Collection]
 	interfaces  *ttlcache.Cache[string, Interface]
 }
 
@@ -26,6 +27,7 @@ func NewCachedDirectory(s *Store, now func() time.Time) *CachedDirectory {
 	return &CachedDirectory{
 		Store:       s,
 		collections: ttlcache.New[string, Collection](DirectoryTTL, 4096, now),
+		communities: ttlcache.New[string, Collection](DirectoryTTL, 4096, now),
 		interfaces:  ttlcache.New[string, Interface](DirectoryTTL, 1024, now),
 	}
 }
@@ -33,6 +35,11 @@ func NewCachedDirectory(s *Store, now func() time.Time) *CachedDirectory {
 // LoadCollection is Store.LoadCollection, cached (not-found answers are not).
 func (d *CachedDirectory) LoadCollection(ctx context.Context, token string) (Collection, error) {
 	return d.collections.Load(token, func() (Collection, error) { return d.Store.LoadCollection(ctx, token) })
+}
+
+// LoadCommunity is Store.LoadCommunity, cached.
+func (d *CachedDirectory) LoadCommunity(ctx context.Context, id string) (Collection, error) {
+	return d.communities.Load(id, func() (Collection, error) { return d.Store.LoadCommunity(ctx, id) })
 }
 
 // GetInterface is Store.GetInterface, cached.

@@ -226,9 +226,19 @@ func (s *Store) LoadCollection(ctx context.Context, token string) (Collection, e
 	if code.Status != "active" {
 		return c, ErrNotFound
 	}
+	c, err = s.LoadCommunity(ctx, code.CommunityID)
 	c.Code = code
-	if c.Community, err = s.GetCommunity(ctx, code.CommunityID); err != nil {
-		return c, fmt.Errorf("store: community of code: %w", err)
+	return c, err
+}
+
+// LoadCommunity resolves a community to its company and interfaces (a
+// Collection without a code: what a payment notice of the community pays
+// through). An unknown community is ErrNotFound.
+func (s *Store) LoadCommunity(ctx context.Context, communityID string) (Collection, error) {
+	var c Collection
+	var err error
+	if c.Community, err = s.GetCommunity(ctx, communityID); err != nil {
+		return c, fmt.Errorf("store: community: %w", err)
 	}
 	// The company and the community's WeChat interface in one round trip.
 	var wechat *Interface

@@ -82,6 +82,7 @@ type orderItem struct {
 	RefundFen     int64             `dynamodbav:"refund_fen,omitempty"`
 	RefundedFen   int64             `dynamodbav:"refunded_fen,omitempty"`
 	BillsRefused  bool              `dynamodbav:"bills_refused,omitempty"`
+	RefundIDs     []string          `dynamodbav:"refund_ids,omitempty"`
 
 	WorkPK   string `dynamodbav:"work_pk,omitempty"`
 	WorkAt   string `dynamodbav:"work_at,omitempty"`
@@ -129,7 +130,7 @@ func toItem(o order.Order) orderItem {
 		Status: o.Status, Version: o.Version, Prepay: o.Prepay,
 		CreatedAt: ts(o.CreatedAt), ExpireAt: ts(o.ExpireAt), NextCheckAt: ts(o.NextCheckAt), PaidAt: ts(o.PaidAt),
 		ClosedAt: ts(o.ClosedAt), RefundedAt: ts(o.RefundedAt), ProviderTxnID: o.ProviderTxnID, BusinessDay: string(o.BusinessDay),
-		NoticeID: o.NoticeID, HouseID: o.HouseID, BillIDs: o.BillIDs, RefundFen: o.RefundFen, RefundedFen: o.RefundedFen, BillsRefused: o.BillsRefused,
+		NoticeID: o.NoticeID, HouseID: o.HouseID, BillIDs: o.BillIDs, RefundFen: o.RefundFen, RefundedFen: o.RefundedFen, BillsRefused: o.BillsRefused, RefundIDs: o.RefundIDs,
 	}
 	if !o.Status.Final() && !o.NextCheckAt.IsZero() {
 		it.WorkPK, it.WorkAt = "W#"+shard(o.ID, WorkShards), ts(o.NextCheckAt)
@@ -151,7 +152,7 @@ func fromItem(it orderItem) order.Order {
 		CreatedAt: parseTS(it.CreatedAt), ExpireAt: parseTS(it.ExpireAt), NextCheckAt: parseTS(it.NextCheckAt),
 		PaidAt: parseTS(it.PaidAt), ClosedAt: parseTS(it.ClosedAt), RefundedAt: parseTS(it.RefundedAt),
 		ProviderTxnID: it.ProviderTxnID, BusinessDay: calendar.Day(it.BusinessDay),
-		NoticeID: it.NoticeID, HouseID: it.HouseID, BillIDs: it.BillIDs, RefundFen: it.RefundFen, RefundedFen: it.RefundedFen, BillsRefused: it.BillsRefused,
+		NoticeID: it.NoticeID, HouseID: it.HouseID, BillIDs: it.BillIDs, RefundFen: it.RefundFen, RefundedFen: it.RefundedFen, BillsRefused: it.BillsRefused, RefundIDs: it.RefundIDs,
 	}
 }
 
@@ -260,29 +261,13 @@ var errRace = errors.New("store: order changed concurrently")
 // put writes after over before, conditioned on the version read and, for a
 // status change, on the transition table.
 func (r *Orders) put(ctx context.Context, before, after order.Order) error {
-	item, err := EncodeOrder(after)
-	if err != nil {
-		return err
-	}
-	cond := expression.Name("version").Equal(expression.Value(before.Version))
-	if after.Status != before.Status {
-		from := order.From(after.Status)
-		if len(from) == 0 {
-			return fmt.Errorf("%w: nothing moves to %s", order.ErrNotAllowed, after.Status)
-		}
-		ops := make([]expression.OperandBuilder, 0, len(from))
-		for _, s := range from[1:] {
-			ops = append(ops, expression.Value(s))
-		}
-		cond = cond.And(expression.Name("status").In(expression.Value(from[0]), ops...))
-	}
-	ex, err := expression.NewBuilder().WithCondition(cond).Build()
+	put, err := orderPut(r.Table, &before, after)
 	if err != nil {
 		return err
 	}
 	_, err = r.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(r.Table), Item: item,
-		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
+		TableName: put.TableName, Item: put.Item,
+		ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames, ExpressionAttributeValues: put.ExpressionAttributeValues,
 	})
 	if isConditionFailed(err) {
 		return errRace
@@ -291,6 +276,40 @@ func (r *Orders) put(ctx context.Context, before, after order.Order) error {
 		return fmt.Errorf("store: write order %s: %w", after.ID, err)
 	}
 	return nil
+}
+
+// orderPut is the conditional write of after over before (nil: a new order,
+// written only if the id is free): conditioned on the version read and, for
+// a status change, on the transition table (order.From).
+func orderPut(table string, before *order.Order, after order.Order) (*types.Put, error) {
+	item, err := EncodeOrder(after)
+	if err != nil {
+		return nil, err
+	}
+	var cond expression.ConditionBuilder
+	switch {
+	case before == nil:
+		cond = expression.AttributeNotExists(expression.Name("pk"))
+	default:
+		cond = expression.Name("version").Equal(expression.Value(before.Version))
+		if after.Status != before.Status {
+			from := order.From(after.Status)
+			if len(from) == 0 {
+				return nil, fmt.Errorf("%w: nothing moves to %s", order.ErrNotAllowed, after.Status)
+			}
+			ops := make([]expression.OperandBuilder, 0, len(from))
+			for _, s := range from[1:] {
+				ops = append(ops, expression.Value(s))
+			}
+			cond = cond.And(expression.Name("status").In(expression.Value(from[0]), ops...))
+		}
+	}
+	ex, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return nil, err
+	}
+	return &types.Put{TableName: aws.String(table), Item: item, ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}, nil
 }
 
 // Due lists ids of unpaid orders in work shard i whose next check is before

@@ -19,6 +19,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 )
 
 // Stats is the dashboard's aggregate store (StatsTable). It holds two kinds
@@ -34,15 +35,15 @@ import (
 //     often it is delivered, concurrently or not.
 //
 // Semantics (README, "Dashboard"): payment.succeeded adds 1 and the amount
-// to the cell of the payment's business day and channel. order.refunded of
-// an order that was PAID (so its payment.succeeded was, or will be, counted)
-// moves 1 and the amount from count/amount_fen to refunded_count/
-// refunded_fen of the same cell (the payment's day, not the refund's): a
-// day's figures are the payments made that day, net of those refunded since.
-// ADDs commute, so a payment event redriven from the dead-letter queue after
-// its refund still ends at the same figures. A refund of an order never seen
-// paid (PENDING → REFUNDED) was never counted and changes nothing; nor do
-// other events (order.closed).
+// to the cell of the payment's business day and channel. refund.succeeded
+// (a full or partial refund the provider confirmed) moves its amount from
+// amount_fen to refunded_fen and adds 1 to refunded_count, in the same cell
+// (the payment's day, not the refund's): a day's figures are the payments
+// made that day, net of what was refunded since; count stays the number of
+// payments. ADDs commute, so a payment event redriven from the dead-letter
+// queue after its refund still ends at the same figures. Other events
+// (order.closed, order.refunded — which follows the refunds already
+// counted, or an order never seen paid — refund.failed) change nothing.
 type Stats struct {
 	DB    *dynamodb.Client
 	Table string // StatsTable name
@@ -101,7 +102,7 @@ func (s *Stats) Add(ctx context.Context, ev order.Event) (StatResult, error) {
 	switch {
 	case ev.Type == order.EventPaid:
 		sign = 1
-	case ev.Type == order.EventRefunded && ev.From == order.Paid:
+	case ev.Type == refund.EventSucceeded:
 		sign = -1
 	default:
 		return StatIgnored, nil
@@ -123,9 +124,10 @@ func (s *Stats) Add(ctx context.Context, ev order.Event) (StatResult, error) {
 		Set(expression.Name("community_id"), expression.Value(ev.CommunityID)).
 		Set(expression.Name("day"), expression.Value(string(day))).
 		Set(expression.Name("channel"), expression.Value(ev.Channel)).
-		Add(expression.Name("count"), expression.Value(sign)).
 		Add(expression.Name("amount_fen"), expression.Value(sign*ev.AmountFen))
-	if sign < 0 {
+	if sign > 0 {
+		upd = upd.Add(expression.Name("count"), expression.Value(1))
+	} else {
 		upd = upd.Add(expression.Name("refunded_count"), expression.Value(1)).
 			Add(expression.Name("refunded_fen"), expression.Value(ev.AmountFen))
 	}

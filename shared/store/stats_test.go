@@ -14,6 +14,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -42,8 +43,11 @@ func paid(id, community, channel string, amount int64, day calendar.Day) order.E
 	return statEvent(id, 3, order.EventPaid, order.Pending, "co1", community, channel, amount, day)
 }
 
+// refunded is a refund.succeeded of (part of) order id's payment.
 func refunded(id, community, channel string, amount int64, day calendar.Day) order.Event {
-	return statEvent(id, 4, order.EventRefunded, order.Paid, "co1", community, channel, amount, day)
+	ev := statEvent(id, 4, refund.EventSucceeded, order.Paid, "co1", community, channel, amount, day)
+	ev.ID, ev.Aggregate, ev.RefundID = "RF"+id+":2", "refund", "RF"+id
+	return ev
 }
 
 func mustAdd(t *testing.T, s *store.Stats, ev order.Event, want store.StatResult) {
@@ -138,16 +142,24 @@ func TestStatsRefundSemantics(t *testing.T) {
 	mustAdd(t, s, r, store.StatRefunded)
 	mustAdd(t, s, r, store.StatDuplicate)
 	got := cell(t, s, "c1", payDay, "alipay")
-	if got.Count != 1 || got.AmountFen != 250 || got.RefundedCount != 1 || got.RefundedFen != 1000 {
-		t.Fatalf("after the refund: %+v, want 1 held (250) and 1 refunded (1000)", got)
+	if got.Count != 2 || got.AmountFen != 250 || got.RefundedCount != 1 || got.RefundedFen != 1000 {
+		t.Fatalf("after the refund: %+v, want 2 payments, 250 held and 1 refund of 1000", got)
+	}
+	// A partial refund of the other payment nets only its amount.
+	part := refunded("EPK", "c1", "alipay", 50, payDay)
+	mustAdd(t, s, part, store.StatRefunded)
+	got = cell(t, s, "c1", payDay, "alipay")
+	if got.Count != 2 || got.AmountFen != 200 || got.RefundedCount != 2 || got.RefundedFen != 1050 {
+		t.Fatalf("after a partial refund: %+v", got)
 	}
 	if d := daily(t, s, "co1", []string{"c1"}, refundDay, refundDay); len(d) != 0 {
 		t.Fatalf("the refund day got figures: %+v", d)
 	}
 
-	// A trade refunded before we ever saw it paid (PENDING → REFUNDED) was
-	// never counted: nothing changes.
+	// order.refunded (the order after its refunds, or a trade refunded
+	// before we ever saw it paid) counts nothing: the refunds did.
 	mustAdd(t, s, statEvent("EPN", 3, order.EventRefunded, order.Pending, "co1", "c1", "alipay", 700, payDay), store.StatIgnored)
+	mustAdd(t, s, statEvent("EPR", 5, order.EventRefunded, order.Paid, "co1", "c1", "alipay", 1000, payDay), store.StatIgnored)
 	// Neither does a closed order.
 	mustAdd(t, s, statEvent("EPX", 2, order.EventClosed, order.Pending, "co1", "c1", "alipay", 700, payDay), store.StatIgnored)
 	if again := cell(t, s, "c1", payDay, "alipay"); again != got {
@@ -157,11 +169,11 @@ func TestStatsRefundSemantics(t *testing.T) {
 	// The refund handled before its payment (the payment redriven from the
 	// DLQ later): ADDs commute, the end state is the same.
 	mustAdd(t, s, refunded("EPL", "c2", "wechat", 300, payDay), store.StatRefunded)
-	if mid := cell(t, s, "c2", payDay, "wechat"); mid.Count != -1 || mid.RefundedCount != 1 {
+	if mid := cell(t, s, "c2", payDay, "wechat"); mid.Count != 0 || mid.AmountFen != -300 || mid.RefundedCount != 1 {
 		t.Fatalf("refund first: %+v", mid)
 	}
 	mustAdd(t, s, paid("EPL", "c2", "wechat", 300, payDay), store.StatCounted)
-	if end := cell(t, s, "c2", payDay, "wechat"); end.Count != 0 || end.AmountFen != 0 || end.RefundedCount != 1 || end.RefundedFen != 300 {
+	if end := cell(t, s, "c2", payDay, "wechat"); end.Count != 1 || end.AmountFen != 0 || end.RefundedCount != 1 || end.RefundedFen != 300 {
 		t.Fatalf("refund, then its payment: %+v", end)
 	}
 }

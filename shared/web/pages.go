@@ -78,7 +78,7 @@ func Prepare() {
 	for _, p := range []struct {
 		name string
 		data any
-	}{{"pay.html", PayPage{}}, {"message.html", MessagePage{}}, {"result.html", ResultPage{}}} {
+	}{{"pay.html", PayPage{}}, {"message.html", MessagePage{}}, {"result.html", ResultPage{}}, {"notice.html", NoticePage{}}} {
 		var buf bytes.Buffer
 		if err := pages().ExecuteTemplate(&buf, p.name, p.data); err == nil {
 			cspFor(p.name, buf.Bytes())
@@ -103,13 +103,41 @@ type PayPage struct {
 // A pending order's page polls until it is paid or closed.
 type ResultPage struct {
 	Title, Community, Company string
-	Token, OrderID            string
-	Amount                    string // yuan, "12.34"
-	ChannelName               string // 微信支付 / 支付宝
-	State                     string // paid | closed | pending
+	Back                      string // where 完成 leads: the code's or the notice's page
+	OrderID                   string
+	House                     string        // a notice payment's house
+	Items                     []ReceiptItem // a notice payment's bills
+	Note                      string        // e.g. why the money went back
+	Amount                    string        // yuan, "12.34"
+	ChannelName               string        // 微信支付 / 支付宝
+	State                     string        // paid | closed | pending
 	StatusText                string
 	PaidAt                    string // Asia/Shanghai, "2026-11-29 10:00:05"; empty until paid
 	Fields                    []ReceiptField
+}
+
+// ReceiptItem is one bill a notice payment paid.
+type ReceiptItem struct{ Label, Amount string }
+
+// NoticePage is a payment notice as its payer sees it (C6): the items, what
+// is left to pay (only that), and the pay button of the scanning app.
+type NoticePage struct {
+	Title, Community, Company string
+	NoticeID, House, Owner    string
+	DueDate                   string
+	Channel                   string // wechat | alipay: the app that scanned
+	Items                     []NoticeItem
+	OpenFen                   int64
+	Open                      string // yuan
+	Settled                   bool   // 已缴清: no amount to pay
+	Paying                    bool   // 正在支付: someone's payment holds what is left
+}
+
+// NoticeItem is one line of a notice.
+type NoticeItem struct {
+	FeeItem, Period, Amount string
+	State                   string // open | paying | paid | waived
+	StateText               string
 }
 
 // ReceiptField is one payer field as the receipt shows it.

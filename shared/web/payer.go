@@ -26,7 +26,7 @@ const PayerCookieTTL = 30 * time.Minute
 // payerCookiePaths are the paths the cookie is sent to: the landing pages (so a
 // Back or a reload without a fresh OAuth code still has the identity) and order
 // creation. It is set once per path.
-var payerCookiePaths = []string{"/c/", "/api/orders"}
+var payerCookiePaths = []string{"/c/", "/n/", "/api/orders"}
 
 // MinPayerKeyLen is the shortest accepted HMAC key (bytes).
 const MinPayerKeyLen = 32

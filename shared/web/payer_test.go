@@ -39,8 +39,8 @@ func TestPayerCookieRoundTripAndAttributes(t *testing.T) {
 		}
 		paths[ck[0].Path] = true
 	}
-	if len(paths) != 2 || !paths["/c/"] || !paths["/api/orders"] {
-		t.Fatalf("cookie paths %v, want /c/ and /api/orders", paths)
+	if len(paths) != 3 || !paths["/c/"] || !paths["/n/"] || !paths["/api/orders"] {
+		t.Fatalf("cookie paths %v, want /c/, /n/ and /api/orders", paths)
 	}
 	got, err := c.Read(cookieRequest(set[0]), now.Add(PayerCookieTTL-time.Second))
 	if err != nil || got.OpenID != p.OpenID || got.AppID != p.AppID || got.Iface != p.Iface || !got.Expires.Equal(now.Add(PayerCookieTTL)) {

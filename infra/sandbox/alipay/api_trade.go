@@ -1,9 +1,10 @@
 package alipay
 
 import (
-	"github.com/estatepay/estatepay/shared/domain"
-
+	"slices"
 	"time"
+
+	"github.com/estatepay/estatepay/shared/domain"
 )
 
 const okCode, okMsg = "10000", "Success"
@@ -204,7 +205,11 @@ func (s *Server) refundQuery(c *call) any {
 	}
 	resp.TradeNo, resp.OutTradeNo, resp.OutRequestNo = t.tradeNo, t.outTrade, rf.outRequestNo
 	resp.TotalAmount, resp.RefundAmount = domain.FormatYuan(t.totalFen), domain.FormatYuan(rf.amountFen)
-	resp.RefundStatus, resp.GmtRefundPay, resp.SendBackFee = "REFUND_SUCCESS", fmtTime(rf.at), domain.FormatYuan(rf.amountFen)
+	resp.RefundStatus, resp.SendBackFee = "REFUND_SUCCESS", domain.FormatYuan(rf.amountFen)
+	// Like Alipay, the refund time only comes back when query_options asks for it.
+	if slices.Contains(c.bizStrings("query_options"), "gmt_refund_pay") {
+		resp.GmtRefundPay = fmtTime(rf.at)
+	}
 	return resp
 }
 

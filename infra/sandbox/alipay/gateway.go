@@ -41,6 +41,15 @@ type call struct {
 	now    time.Time
 }
 
+// bizStrings reads a biz_content array of strings (nil if absent or not one).
+func (c *call) bizStrings(key string) []string {
+	var out []string
+	if raw, ok := c.biz[key]; ok && json.Unmarshal(raw, &out) == nil {
+		return out
+	}
+	return nil
+}
+
 func (c *call) bizString(key string) string {
 	raw, ok := c.biz[key]
 	if !ok {

@@ -314,3 +314,57 @@ func TestGatewayTokenNeedsTheVerifyingKey(t *testing.T) {
 		}
 	}
 }
+
+func TestRefundsThroughSDK(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	h.open(t, wap("T1", "10.00"))
+	if err := h.s.Pay("T1"); err != nil {
+		t.Fatal(err)
+	}
+	refund := func(no, amount string) *sdk.TradeRefundRsp {
+		t.Helper()
+		rsp, err := h.client.TradeRefund(ctx, sdk.TradeRefund{OutTradeNo: "T1", RefundAmount: amount, OutRequestNo: no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rsp
+	}
+	if r := refund("R1", "4.00"); !r.IsSuccess() || r.FundChange != "Y" || r.RefundFee != "4.00" {
+		t.Fatalf("first partial: %+v", r)
+	}
+	h.advance(time.Minute)
+	if r := refund("R2", "5.00"); !r.IsSuccess() || r.FundChange != "Y" || r.RefundFee != "9.00" {
+		t.Fatalf("second partial: %+v", r)
+	}
+	// Same out_request_no: no money moves again.
+	if r := refund("R1", "4.00"); !r.IsSuccess() || r.FundChange != "N" || r.RefundFee != "9.00" {
+		t.Fatalf("repeat: %+v", r)
+	}
+	if r := refund("R1", "3.00"); r.SubCode != "ACQ.DISCORDANT_REPEAT_REQUEST" {
+		t.Fatalf("repeat with another amount: %+v", r)
+	}
+	if r := refund("R3", "1.01"); r.IsSuccess() || r.SubCode != "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" {
+		t.Fatalf("past the refundable amount: %+v", r)
+	}
+
+	query := func(no string, options ...string) *sdk.TradeFastPayRefundQueryRsp {
+		t.Helper()
+		rsp, err := h.client.TradeFastPayRefundQuery(ctx, sdk.TradeFastPayRefundQuery{OutTradeNo: "T1", OutRequestNo: no, QueryOptions: options})
+		if err != nil || !rsp.IsSuccess() {
+			t.Fatalf("refund query %s: %+v %v", no, rsp, err)
+		}
+		return rsp
+	}
+	q := query("R2", "gmt_refund_pay")
+	if q.RefundStatus != "REFUND_SUCCESS" || q.RefundAmount != "5.00" || q.TotalAmount != "10.00" || q.OutRequestNo != "R2" ||
+		q.GMTRefundPay != h.clock().Format(timeLayout) {
+		t.Fatalf("refund query: %+v", q)
+	}
+	if q := query("R1"); q.RefundStatus != "REFUND_SUCCESS" || q.RefundAmount != "4.00" || q.GMTRefundPay != "" {
+		t.Fatalf("refund query without query_options: %+v", q)
+	}
+	if q := query("R3"); q.RefundStatus != "" || q.RefundAmount != "" || q.OutRequestNo != "" {
+		t.Fatalf("refused refund: %+v", q)
+	}
+}

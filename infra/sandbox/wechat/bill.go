@@ -126,7 +126,8 @@ func (s *Server) buildBill(mchID, sub, billType string, from, to time.Time) ([]b
 	}
 	for _, f := range s.refunds {
 		t := f.trade
-		if !owns(t) || !in(f.created) || billType == "SUCCESS" {
+		// Only refunds that went through (not processing, closed or abnormal).
+		if !owns(t) || !in(f.created) || billType == "SUCCESS" || f.status != RefundSuccess {
 			continue
 		}
 		fee := -feeFen(f.amount)

@@ -23,20 +23,22 @@ var ErrTradeState = errors.New("wechat sandbox: trade is not payable")
 
 // Delivery is one callback attempt.
 type Delivery struct {
-	OutTradeNo string
-	EventID    string
-	URL        string
-	Attempt    int // 1 = first delivery
-	Status     int // HTTP status; 0 on transport error
-	Err        string
-	OK         bool // the receiver answered 200/204
-	Final      bool // no further retry will follow
+	OutTradeNo  string
+	OutRefundNo string // set for refund notifications
+	EventType   string // TRANSACTION.SUCCESS, REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED
+	EventID     string
+	URL         string
+	Attempt     int // 1 = first delivery
+	Status      int // HTTP status; 0 on transport error
+	Err         string
+	OK          bool // the receiver answered 200/204
+	Final       bool // no further retry will follow
 }
 
 // NotifyOptions varies a callback built by SignedNotification, to forge or
 // replay variants. Zero values mean "like production".
 type NotifyOptions struct {
-	URL              string          // default: the trade's notify_url
+	URL              string          // default: the trade's (refund's) notify_url
 	EventID          string          // default: a fresh id
 	Timestamp        time.Time       // Wechatpay-Timestamp; default: wall clock now
 	KeyID            string          // Wechatpay-Serial; default: Config.PlatformKeyID
@@ -47,6 +49,12 @@ type NotifyOptions struct {
 	// Transaction, when set, edits the transaction before it is encrypted and
 	// signed (a genuine-looking callback with forged contents).
 	Transaction func(map[string]any)
+	// Refund, when set, edits a refund notification's resource the same way
+	// (SignedRefundNotification).
+	Refund func(map[string]any)
+	// EventType overrides the event_type (default: TRANSACTION.SUCCESS, or
+	// REFUND.<status> for refunds).
+	EventType string
 }
 
 // Pay marks the unpaid trade with this out_trade_no as paid and starts
@@ -96,9 +104,26 @@ func (s *Server) payTrade(t *trade) error {
 	s.byTxn[t.txnID] = t
 	s.mu.Unlock()
 	s.log.Info("trade paid", "out_trade_no", t.outTradeNo, "transaction_id", t.txnID, "total", t.total)
-	s.wg.Add(1)
-	go s.deliver(t)
+	s.startDelivery(s.tradeNotice(t))
 	return nil
+}
+
+// notice is a notification to deliver: what it is about, where it goes and
+// how to build (sign and encrypt) one attempt of it.
+type notice struct {
+	outTradeNo, outRefundNo, eventType, url string
+	build                                   func(context.Context, NotifyOptions) (*http.Request, error)
+}
+
+func (s *Server) tradeNotice(t *trade) notice {
+	return notice{outTradeNo: t.outTradeNo, eventType: "TRANSACTION.SUCCESS", url: t.notifyURL,
+		build: func(ctx context.Context, o NotifyOptions) (*http.Request, error) { return s.notification(ctx, t, o) }}
+}
+
+// startDelivery delivers n in the background, with retries.
+func (s *Server) startDelivery(n notice) {
+	s.wg.Add(1)
+	go s.deliver(n)
 }
 
 // SignedNotification builds the callback request WeChat would POST for the
@@ -126,12 +151,38 @@ func (s *Server) notification(ctx context.Context, t *trade, o NotifyOptions) (*
 	}
 	plain, err := json.Marshal(txn)
 	paidAt, notifyURL := t.paidAt, t.notifyURL
+	if paidAt.IsZero() {
+		paidAt = s.now()
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	return s.signedCallback(ctx, callback{
+		mchID: t.mchID, url: notifyURL, created: paidAt, eventType: "TRANSACTION.SUCCESS", summary: "支付成功",
+		originalType: "transaction", plain: plain,
+	}, o)
+}
+
+// callback is one notification's envelope and plaintext resource.
+type callback struct {
+	mchID        string // whose APIv3 key encrypts the resource
+	url          string
+	created      time.Time // create_time
+	eventType    string
+	summary      string
+	originalType string // transaction | refund; also the associated data
+	plain        []byte
+}
+
+// signedCallback encrypts cb's resource (AEAD_AES_256_GCM with the merchant's
+// APIv3 key) and signs the envelope with the platform key, varied by o.
+func (s *Server) signedCallback(ctx context.Context, cb callback, o NotifyOptions) (*http.Request, error) {
 	if o.URL == "" {
-		o.URL = notifyURL
+		o.URL = cb.url
+	}
+	if o.EventType == "" {
+		o.EventType = cb.eventType
 	}
 	if o.EventID == "" {
 		o.EventID = randomUUID()
@@ -146,32 +197,29 @@ func (s *Server) notification(ctx context.Context, t *trade, o NotifyOptions) (*
 		o.SigningKey = s.cfg.PlatformKey
 	}
 	if o.APIv3Key == "" {
-		if m := s.merchants[t.mchID]; m != nil {
+		if m := s.merchants[cb.mchID]; m != nil {
 			o.APIv3Key = m.APIv3Key
 		}
 	}
 	nonce := randomNonce()[:12]
-	ct, err := sealAESGCM(o.APIv3Key, nonce, "transaction", plain)
+	ct, err := sealAESGCM(o.APIv3Key, nonce, cb.originalType, cb.plain)
 	if err != nil {
 		return nil, err
 	}
 	if o.TamperCiphertext {
 		ct[0] ^= 0x01
 	}
-	if paidAt.IsZero() {
-		paidAt = s.now()
-	}
 	env := map[string]any{
 		"id":            o.EventID,
-		"create_time":   paidAt.In(shanghai).Format(time.RFC3339),
+		"create_time":   cb.created.In(shanghai).Format(time.RFC3339),
 		"resource_type": "encrypt-resource",
-		"event_type":    "TRANSACTION.SUCCESS",
-		"summary":       "支付成功",
+		"event_type":    o.EventType,
+		"summary":       cb.summary,
 		"resource": map[string]string{
-			"original_type":   "transaction",
+			"original_type":   cb.originalType,
 			"algorithm":       "AEAD_AES_256_GCM",
 			"ciphertext":      base64.StdEncoding.EncodeToString(ct),
-			"associated_data": "transaction",
+			"associated_data": cb.originalType,
 			"nonce":           nonce,
 		},
 	}
@@ -222,11 +270,11 @@ func randomUUID() string {
 
 // deliver posts the callback until the receiver accepts it or the retry
 // schedule is exhausted. Each attempt is re-signed with a fresh timestamp.
-func (s *Server) deliver(t *trade) {
+func (s *Server) deliver(n notice) {
 	defer s.wg.Done()
 	eventID := randomUUID()
 	for attempt := 1; ; attempt++ {
-		d := s.attempt(t, eventID, attempt)
+		d := s.attempt(n, eventID, attempt)
 		retry := !d.OK && attempt <= len(s.cfg.RetrySchedule)
 		d.Final = !retry
 		s.record(d)
@@ -243,11 +291,11 @@ func (s *Server) deliver(t *trade) {
 	}
 }
 
-func (s *Server) attempt(t *trade, eventID string, n int) Delivery {
-	d := Delivery{OutTradeNo: t.outTradeNo, EventID: eventID, URL: t.notifyURL, Attempt: n}
+func (s *Server) attempt(no notice, eventID string, n int) Delivery {
+	d := Delivery{OutTradeNo: no.outTradeNo, OutRefundNo: no.outRefundNo, EventType: no.eventType, EventID: eventID, URL: no.url, Attempt: n}
 	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
 	defer cancel()
-	req, err := s.notification(ctx, t, NotifyOptions{EventID: eventID})
+	req, err := no.build(ctx, NotifyOptions{EventID: eventID})
 	if err != nil {
 		d.Err = err.Error()
 		return d
@@ -265,7 +313,7 @@ func (s *Server) attempt(t *trade, eventID string, n int) Delivery {
 }
 
 func (s *Server) record(d Delivery) {
-	s.log.Info("callback delivery", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt, "status", d.Status, "ok", d.OK, "err", d.Err)
+	s.log.Info("callback delivery", "event_type", d.EventType, "out_trade_no", d.OutTradeNo, "out_refund_no", d.OutRefundNo, "attempt", d.Attempt, "status", d.Status, "ok", d.OK, "err", d.Err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deliveries = append(s.deliveries, d)

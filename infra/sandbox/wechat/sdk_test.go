@@ -2,16 +2,20 @@ package wechat_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"testing"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
 
+	"github.com/estatepay/estatepay/infra/sandbox/wechat"
 	"github.com/estatepay/estatepay/shared/pay"
 )
 
@@ -84,5 +88,84 @@ func TestNativeQueryByIDAndRefundQuery(t *testing.T) {
 	res, err := nat.CloseOrder(ctx, native.CloseOrderRequest{OutTradeNo: core.String("NATIVE_0002"), Mchid: core.String(mchID)})
 	if err != nil || res.Response.StatusCode != http.StatusNoContent {
 		t.Fatalf("close: %v", err)
+	}
+}
+
+// The refund notification verifies and decrypts with the SDK's own notify
+// handler, independently of the adapter, and the refund API answers like WeChat.
+func TestRefundNotificationWithSDKNotifyHandler(t *testing.T) {
+	f := newFixture(t)
+	c := sdkClient(t, f)
+	ctx := context.Background()
+	f.prepay(t, "REFUND_SDK_1", "物业费", 1000)
+	if err := f.sb.Pay("REFUND_SDK_1"); err != nil {
+		t.Fatal(err)
+	}
+	rs := refunddomestic.RefundsApiService{Client: c}
+	create := func(no string, fen int64, notifyURL string) (*refunddomestic.Refund, error) {
+		r := refunddomestic.CreateRequest{OutTradeNo: core.String("REFUND_SDK_1"), OutRefundNo: core.String(no),
+			Amount: &refunddomestic.AmountReq{Refund: core.Int64(fen), Total: core.Int64(1000), Currency: core.String("CNY")}}
+		if notifyURL != "" {
+			r.NotifyUrl = core.String(notifyURL)
+		}
+		resp, _, err := rs.Create(ctx, r)
+		return resp, err
+	}
+	if _, err := create("RS_BAD", 100, "https://example.com/n?x=1"); !core.IsAPIError(err, "PARAM_ERROR") {
+		t.Fatalf("notify_url with a query: %v", err)
+	}
+	r, err := create("RS_1", 600, "https://example.com/refund-notify")
+	if err != nil || *r.Status != refunddomestic.STATUS_SUCCESS || r.SuccessTime == nil || *r.Amount.Refund != 600 {
+		t.Fatalf("refund: %v %v", r, err)
+	}
+	if _, err := create("RS_2", 401, ""); !core.IsAPIError(err, "INVALID_REQUEST") {
+		t.Fatalf("over-refund: %v", err)
+	}
+	f.sb.SetRefundOutcome("RS_3", wechat.RefundClosed)
+	r3, err := create("RS_3", 400, "")
+	if err != nil || *r3.Status != refunddomestic.STATUS_PROCESSING || r3.SuccessTime != nil {
+		t.Fatalf("refund to be closed: %v %v", r3, err)
+	}
+	q, _, err := rs.QueryByOutRefundNo(ctx, refunddomestic.QueryByOutRefundNoRequest{OutRefundNo: core.String("RS_3")})
+	if err != nil || *q.Status != refunddomestic.STATUS_CLOSED {
+		t.Fatalf("closed refund query: %v %v", q, err)
+	}
+	// The closed 400 is refundable again.
+	if _, err := create("RS_4", 400, ""); err != nil {
+		t.Fatalf("refund after a closed one: %v", err)
+	}
+
+	handler, err := notify.NewRSANotifyHandler(apiV3, verifiers.NewSHA256WithRSAPubkeyVerifier(keyID, keys()[0].PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := f.sb.SignedRefundNotification(ctx, "RS_1", wechat.NotifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.URL.String() != "https://example.com/refund-notify" {
+		t.Fatalf("notification goes to %s", req.URL)
+	}
+	var plain map[string]any
+	n, err := handler.ParseNotifyRequest(ctx, req, &plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount, _ := plain["amount"].(map[string]any)
+	if n.EventType != "REFUND.SUCCESS" || n.ResourceType != "encrypt-resource" || n.Resource.OriginalType != "refund" || n.Summary != "退款成功" ||
+		plain["mchid"] != mchID || plain["out_refund_no"] != "RS_1" || plain["refund_id"] != *r.RefundId || plain["refund_status"] != "SUCCESS" ||
+		plain["out_trade_no"] != "REFUND_SDK_1" || plain["success_time"] == nil || amount["refund"] != 600.0 || amount["total"] != 1000.0 {
+		t.Fatalf("refund notification %+v %v", n, plain)
+	}
+	closed, err := f.sb.SignedRefundNotification(ctx, "RS_3", wechat.NotifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain = nil
+	if n, err := handler.ParseNotifyRequest(ctx, closed, &plain); err != nil || n.EventType != "REFUND.CLOSED" || plain["refund_status"] != "CLOSED" || plain["success_time"] != nil {
+		t.Fatalf("closed notification %+v %v %v", n, plain, err)
+	}
+	if _, err := f.sb.SignedRefundNotification(ctx, "RS_404", wechat.NotifyOptions{}); !errors.Is(err, wechat.ErrRefundNotFound) {
+		t.Fatalf("unknown refund: %v", err)
 	}
 }

@@ -71,19 +71,21 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	baseURL    string
-	trades     map[string]*trade // key: merchantKey + "|" + out_trade_no
-	byPrepay   map[string]*trade
-	byTxn      map[string]*trade
-	refunds    map[string]*refund // key: merchantKey + "|" + out_refund_no
-	codes      map[string]*oauthCode
-	openids    map[string]string    // openid -> appid it was issued for
-	bills      map[string]*billFile // download token -> file
-	deliveries []Delivery
-	subs       map[int]chan Delivery
-	nextSub    int
-	seq        int64
+	mu       sync.Mutex
+	baseURL  string
+	trades   map[string]*trade // key: merchantKey + "|" + out_trade_no
+	byPrepay map[string]*trade
+	byTxn    map[string]*trade
+	refunds  map[string]*refund // key: merchantKey + "|" + out_refund_no
+	// refundOutcomes: how refunds with an out_refund_no end (SetRefundOutcome).
+	refundOutcomes map[string]string
+	codes          map[string]*oauthCode
+	openids        map[string]string    // openid -> appid it was issued for
+	bills          map[string]*billFile // download token -> file
+	deliveries     []Delivery
+	subs           map[int]chan Delivery
+	nextSub        int
+	seq            int64
 	// answerEdits rewrite query answers per out_trade_no (EditQueryAnswers).
 	answerEdits map[string]func(map[string]any)
 }

@@ -39,6 +39,7 @@ type Event struct {
 	BusinessDay   calendar.Day      `json:"business_day,omitempty"`
 	ProviderTxnID string            `json:"provider_txn_id,omitempty"`
 	Fields        map[string]string `json:"fields,omitempty"`
+	RefundID      string            `json:"refund_id,omitempty"` // refund events (Aggregate "refund")
 }
 
 // Change derives the event of one stored change from the order before and

@@ -100,7 +100,11 @@ type Order struct {
 	RefundFen    int64
 	RefundedFen  int64
 	BillsRefused bool
+	RefundIDs    []string // every refund asked of it, oldest first (at most MaxRefunds)
 }
+
+// MaxRefunds bounds the refunds of one order (the item stays small).
+const MaxRefunds = 20
 
 // Errors of the transitions.
 var (
@@ -261,3 +265,57 @@ var (
 	// ErrExists: an order with that id exists already.
 	ErrExists = errors.New("order: exists")
 )
+
+// ErrRefundExceeds: a refund would take back more than the payment left.
+var ErrRefundExceeds = errors.New("order: refund exceeds what is left of the payment")
+
+// Refundable is what refunds can still take from the order.
+func (o Order) Refundable() int64 {
+	if o.Status != Paid {
+		return 0
+	}
+	return o.AmountFen - o.RefundFen
+}
+
+// StartRefund takes amount from what the payment can still give back (X3:
+// refunds together never exceed what was paid). Only a PAID order refunds.
+func (o *Order) StartRefund(refundID string, amount int64) error {
+	switch {
+	case refundID == "":
+		return fmt.Errorf("%w: a refund needs its id", ErrNotAllowed)
+	case len(o.RefundIDs) >= MaxRefunds:
+		return fmt.Errorf("%w: at most %d refunds per payment", ErrNotAllowed, MaxRefunds)
+	case o.Status != Paid:
+		return fmt.Errorf("%w: only a paid order refunds (%s)", ErrNotAllowed, o.Status)
+	case amount <= 0 || amount > o.Refundable():
+		return fmt.Errorf("%w: %d fen asked, %d left", ErrRefundExceeds, amount, o.Refundable())
+	}
+	o.RefundFen += amount
+	o.RefundIDs = append(append([]string(nil), o.RefundIDs...), refundID)
+	o.Version++
+	return nil
+}
+
+// RefundFailed gives a failed refund's amount back to what can be refunded.
+func (o *Order) RefundFailed(amount int64) error {
+	if amount <= 0 || amount > o.RefundFen-o.RefundedFen {
+		return fmt.Errorf("%w: %d fen failed, %d pending", ErrNotAllowed, amount, o.RefundFen-o.RefundedFen)
+	}
+	o.RefundFen -= amount
+	o.Version++
+	return nil
+}
+
+// RefundSucceeded counts a confirmed refund; when the whole payment went
+// back the order is REFUNDED.
+func (o *Order) RefundSucceeded(amount int64, at time.Time) error {
+	if amount <= 0 || o.RefundedFen+amount > o.RefundFen {
+		return fmt.Errorf("%w: %d fen confirmed, %d pending", ErrNotAllowed, amount, o.RefundFen-o.RefundedFen)
+	}
+	o.RefundedFen += amount
+	if o.RefundedFen == o.AmountFen && CanTransition(o.Status, Refunded) {
+		o.Status, o.RefundedAt = Refunded, at
+	}
+	o.Version++
+	return nil
+}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,55 @@ func TestRefund(t *testing.T) {
 	}
 	if _, err := e.p.Refund(ctx, pay.RefundRequest{OrderID: "ORD-R1", RefundID: "RF-11", AmountFen: 0}); err == nil {
 		t.Fatal("zero refund accepted")
+	}
+}
+
+func TestQueryRefund(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	paid := e.paidTrade(t, "ORD-Q1", 2000)
+	refund := func(id string, fen int64) (pay.RefundResult, error) {
+		// NotifyURL is WeChat's; Alipay ignores it.
+		return e.p.Refund(ctx, pay.RefundRequest{OrderID: "ORD-Q1", RefundID: id, AmountFen: fen, TotalFen: 2000, NotifyURL: "https://example.com/ignored"})
+	}
+	r1, err := refund("RQ-1", 500)
+	if err != nil || r1.State != pay.RefundSuccess || r1.AmountFen != 500 {
+		t.Fatalf("first partial refund: %+v %v", r1, err)
+	}
+	e.waitNote(t)
+	e.clock.Advance(time.Minute)
+	r2, err := refund("RQ-2", 700)
+	if err != nil || r2.State != pay.RefundSuccess || r2.AmountFen != 700 {
+		t.Fatalf("second partial refund: %+v %v", r2, err)
+	}
+	e.waitNote(t)
+	// A replay is confirmed through the refund query and carries its time.
+	if again, err := refund("RQ-1", 500); err != nil || again.State != pay.RefundSuccess || again.AmountFen != 500 || again.SucceededAt.IsZero() {
+		t.Fatalf("replayed refund: %+v %v", again, err)
+	}
+	// 800 fen are left.
+	if _, err := refund("RQ-3", 801); alipay.SubCode(err) != "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" {
+		t.Fatalf("over-refund: %v", err)
+	}
+
+	q1, err := e.p.QueryRefund(ctx, "ORD-Q1", "RQ-1")
+	if err != nil || q1.State != pay.RefundSuccess || q1.Status != "REFUND_SUCCESS" || q1.AmountFen != 500 || q1.ProviderRefundID != paid.ProviderTxnID {
+		t.Fatalf("QueryRefund RQ-1: %+v %v", q1, err)
+	}
+	q2, err := e.p.QueryRefund(ctx, "ORD-Q1", "RQ-2")
+	if err != nil || q2.State != pay.RefundSuccess || q2.AmountFen != 700 || q2.SucceededAt.Sub(q1.SucceededAt) != time.Minute {
+		t.Fatalf("QueryRefund RQ-2: %+v (RQ-1 %+v) %v", q2, q1, err)
+	}
+	for _, c := range []struct{ order, refund string }{{"ORD-Q1", "RQ-3"}, {"ORD-Q1", "RQ-404"}, {"ORD-NONE", "RQ-1"}} {
+		if _, err := e.p.QueryRefund(ctx, c.order, c.refund); !errors.Is(err, pay.ErrRefundNotFound) {
+			t.Fatalf("QueryRefund(%s, %s): %v", c.order, c.refund, err)
+		}
+	}
+
+	// Alipay sends no refund result notification.
+	req := httptest.NewRequest(http.MethodPost, "/notify/alipay/x", strings.NewReader("notify_type=trade_status_sync"))
+	if _, err := e.p.ParseRefundNotification(ctx, req); !errors.Is(err, pay.ErrUnsupported) {
+		t.Fatalf("ParseRefundNotification: %v", err)
 	}
 }
 

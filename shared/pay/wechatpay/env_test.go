@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,14 +68,22 @@ type parsed struct {
 	err error
 }
 
+type parsedRefund struct {
+	n   pay.RefundNotification
+	err error
+}
+
 type env struct {
 	sb        *wechat.Server
 	url       string
 	clock     *clock
 	notifyURL string
 	parsed    chan parsed
-	p         *wechatpay.Provider
-	cfg       wechatpay.Config
+	// refundNotifyURL receives refund notifications, parsed into refunds.
+	refundNotifyURL string
+	refunds         chan parsedRefund
+	p               *wechatpay.Provider
+	cfg             wechatpay.Config
 	// status decides the receiver's answer for the n-th callback (1-based).
 	mu     sync.Mutex
 	status func(n int) int
@@ -84,7 +93,7 @@ type env struct {
 func newEnv(t *testing.T, mode string, retry []time.Duration) *env {
 	t.Helper()
 	k := keys()
-	e := &env{clock: &clock{}, parsed: make(chan parsed, 64)}
+	e := &env{clock: &clock{}, parsed: make(chan parsed, 64), refunds: make(chan parsedRefund, 64)}
 	if retry == nil {
 		retry = []time.Duration{time.Hour} // never retried within a test
 	}
@@ -106,8 +115,13 @@ func newEnv(t *testing.T, mode string, retry []time.Duration) *env {
 	e.sb.SetBaseURL(srv.URL)
 
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := e.p.ParseNotification(r.Context(), r)
-		e.parsed <- parsed{n, err}
+		if strings.HasPrefix(r.URL.Path, "/notify/wechat-refund/") {
+			n, err := e.p.ParseRefundNotification(r.Context(), r)
+			e.refunds <- parsedRefund{n, err}
+		} else {
+			n, err := e.p.ParseNotification(r.Context(), r)
+			e.parsed <- parsed{n, err}
+		}
 		e.mu.Lock()
 		e.hits++
 		status := http.StatusOK
@@ -118,6 +132,7 @@ func newEnv(t *testing.T, mode string, retry []time.Duration) *env {
 		w.WriteHeader(status)
 	}))
 	e.notifyURL = receiver.URL + "/notify/wechat/test"
+	e.refundNotifyURL = receiver.URL + "/notify/wechat-refund/test"
 	t.Cleanup(func() {
 		e.sb.Close()
 		receiver.Close()
@@ -163,6 +178,30 @@ func (e *env) prepayReq(order string, amount int64, openid string) pay.PrepayReq
 		NotifyURL:   e.notifyURL,
 		PayerID:     openid,
 		ClientIP:    "127.0.0.1",
+	}
+}
+
+// nextRefund waits for the next parsed refund notification.
+func (e *env) nextRefund(t *testing.T) parsedRefund {
+	t.Helper()
+	select {
+	case p := <-e.refunds:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refund notification received")
+		return parsedRefund{}
+	}
+}
+
+// paid opens and pays an order and consumes its payment callback.
+func (e *env) paid(t *testing.T, order string, amount int64) {
+	t.Helper()
+	e.prepay(t, order, amount, "oRefundPayer")
+	if err := e.sb.Pay(order); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.next(t); got.err != nil || got.n.OrderID != order {
+		t.Fatalf("payment callback: %+v", got)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
+
 	"github.com/estatepay/estatepay/shared/pay"
 )
 
@@ -14,15 +16,10 @@ import (
 // pay.ErrBadSignature (bad/missing signature, unknown key id, AEAD tag
 // failure), pay.ErrStaleTimestamp or pay.ErrMalformed.
 func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.Notification, error) {
-	for _, h := range []string{"Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce"} {
-		if strings.TrimSpace(r.Header.Get(h)) == "" {
-			return pay.Notification{}, fmt.Errorf("%w: missing header %s", pay.ErrBadSignature, h)
-		}
-	}
 	var txn transaction
-	req, err := p.notifier.ParseNotifyRequest(ctx, r, &txn)
+	req, err := p.parseNotify(ctx, r, &txn)
 	if err != nil {
-		return pay.Notification{}, classifyNotifyError(err)
+		return pay.Notification{}, err
 	}
 	if req.Resource == nil || req.Resource.OriginalType != "transaction" {
 		return pay.Notification{}, fmt.Errorf("%w: not a transaction notification (event %s)", pay.ErrMalformed, req.EventType)
@@ -38,6 +35,23 @@ func (p *Provider) ParseNotification(ctx context.Context, r *http.Request) (pay.
 		return pay.Notification{}, fmt.Errorf("%w: transaction without out_trade_no", pay.ErrMalformed)
 	}
 	return pay.Notification{EventID: req.ID, Trade: tr}, nil
+}
+
+// parseNotify is the one verification path of every callback: the four
+// Wechatpay-* headers must be present, the platform signature and timestamp
+// window must hold, and the AEAD_AES_256_GCM resource must decrypt (with the
+// APIv3 key) into content. Errors are classified as pay error kinds.
+func (p *Provider) parseNotify(ctx context.Context, r *http.Request, content any) (*notify.Request, error) {
+	for _, h := range []string{"Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce"} {
+		if strings.TrimSpace(r.Header.Get(h)) == "" {
+			return nil, fmt.Errorf("%w: missing header %s", pay.ErrBadSignature, h)
+		}
+	}
+	req, err := p.notifier.ParseNotifyRequest(ctx, r, content)
+	if err != nil {
+		return nil, classifyNotifyError(err)
+	}
+	return req, nil
 }
 
 // ownsTransaction checks, on what WeChat Pay itself reported, that the

@@ -235,4 +235,34 @@ func Run(t *testing.T, newRepo func(t *testing.T) bills.Repository) {
 			t.Fatalf("B's bill %+v", got[1])
 		}
 	})
+
+	t.Run("release all gives back only what the order holds", func(t *testing.T) {
+		r, bs := setup(t, 3)
+		if _, err := r.ReserveAll(ctx, "A", ids(bs[:2]), until, T0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.ReserveAll(ctx, "B", ids(bs[2:]), until, T0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.ReleaseAll(ctx, "A", ids(bs), T0.Add(time.Minute))
+		if err != nil || len(got) != 3 {
+			t.Fatalf("release: %v", err)
+		}
+		after := status(t, r, bs)
+		for i := 0; i < 2; i++ {
+			if after[i].Status != bill.Unpaid || after[i].ReservedBy != "" || after[i].Version != 3 {
+				t.Fatalf("released bill %+v", after[i])
+			}
+		}
+		if after[2].Status != bill.Reserved || after[2].ReservedBy != "B" || after[2].Version != 2 {
+			t.Fatalf("B's bill was touched: %+v", after[2])
+		}
+		// Releasing again is a no-op.
+		if _, err := r.ReleaseAll(ctx, "A", ids(bs), T0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if again := status(t, r, bs); again[0].Version != 3 {
+			t.Fatalf("second release wrote: %+v", again[0])
+		}
+	})
 }

@@ -68,6 +68,11 @@ func (r *Bills) ReserveAll(ctx context.Context, orderID string, billIDs []string
 	return r.batch("reserve", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanReserve(bs, orderID, until, now) })
 }
 
+// ReleaseAll: see bills.Repository.
+func (r *Bills) ReleaseAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error) {
+	return r.batch("release", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanRelease(bs, orderID, at), nil })
+}
+
 // PayAll: see bills.Repository.
 func (r *Bills) PayAll(ctx context.Context, orderID string, billIDs []string, at time.Time) ([]bill.Bill, error) {
 	return r.batch("pay", billIDs, func(bs []bill.Bill) (bill.Plan, error) { return bill.PlanPay(bs, orderID, at) })

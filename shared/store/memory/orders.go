@@ -34,6 +34,7 @@ func clone(o order.Order) order.Order {
 		o.Fields = f
 	}
 	o.BillIDs = append([]string(nil), o.BillIDs...)
+	o.RefundIDs = append([]string(nil), o.RefundIDs...)
 	return o
 }
 
