@@ -21,7 +21,7 @@ type Refusal struct {
 // errors.Is(err, ErrPaid) holds when any bill refused as paid (likewise
 // ErrReserved, ErrNotAllowed, ErrNotFound); Refusals names each.
 type RefusedError struct {
-	Op       string // reserve | pay
+	Op       string // reserve | pay | reopen
 	Refusals []Refusal
 }
 
@@ -113,7 +113,21 @@ func PlanReserve(bills []Bill, orderID string, until, now time.Time) (Plan, erro
 // else paid (or holds, or waived). Bills orderID already paid are Unchanged:
 // a second confirmation of the same payment is a no-op.
 func PlanPay(bills []Bill, orderID string, at time.Time) (Plan, error) {
-	return plan("pay", bills, func(b *Bill) error { return b.Pay(Payer{OrderID: orderID}, at) })
+	return PlanPayBy(bills, Payer{OrderID: orderID}, at)
+}
+
+// PlanPayBy pays every bill by p (an order or a cashier entry), or refuses
+// naming each bill someone else paid, holds (for a cashier entry: any live
+// reservation) or waived. Bills p already paid are Unchanged.
+func PlanPayBy(bills []Bill, p Payer, at time.Time) (Plan, error) {
+	return plan("pay", bills, func(b *Bill) error { return b.Pay(p, at) })
+}
+
+// PlanReopen takes paidBy's payment back from every bill (PAID by paidBy →
+// UNPAID), or refuses naming each bill someone else paid. Bills paidBy does
+// not hold as paid are Unchanged.
+func PlanReopen(bills []Bill, paidBy Payer, by, why string, at time.Time) (Plan, error) {
+	return plan("reopen", bills, func(b *Bill) error { return b.Reopen(paidBy, by, why, at) })
 }
 
 // NotFound is the refusal of a batch naming bills that do not exist.

@@ -9,12 +9,16 @@
 //	  │  │               │      once the reservation expired)
 //	  │  └──────pay──────┼────► PAID   (cashier entry, or money that arrived
 //	  │                  │             after the reservation was released)
-//	  └─────release──────┘
+//	  ├─────release──────┘
+//	  └─────reopen─────────────── PAID (by exactly the payer that paid it:
+//	                                    a reversed cashier entry, a refund)
 //	UNPAID | RESERVED (expired) ─waive─► WAIVED
 //
 // A reservation past its expiry counts as unpaid: another order may reserve
-// the bill, a cashier may mark it paid, an admin may waive it. PAID and
-// WAIVED are final. Every change bumps the version and appends an audit
+// the bill, a cashier may mark it paid, an admin may waive it. WAIVED is
+// final; PAID is settled, and only its own payer takes it back (Reopen: the
+// cashier entry that paid it is reversed, the order that paid it refunded),
+// with who and why. Every change bumps the version and appends an audit
 // entry (who or what, when, why) kept on the bill, the last MaxAudit of
 // them. The domain has no clock: callers pass the time.
 package bill
@@ -41,7 +45,7 @@ const (
 
 // transitions lists, for each target state, the states it may be reached from.
 var transitions = transition.Table[Status]{
-	Unpaid:   {Reserved},
+	Unpaid:   {Reserved, Paid},
 	Reserved: {Unpaid, Reserved},
 	Paid:     {Unpaid, Reserved},
 	Waived:   {Unpaid, Reserved},
@@ -53,7 +57,9 @@ func From(to Status) []Status { return transitions.From(to) }
 // CanTransition reports whether from → to is allowed.
 func CanTransition(from, to Status) bool { return transitions.Allows(from, to) }
 
-// Final reports whether the bill takes no more changes.
+// Final reports whether the bill is settled (paid or waived): nobody may
+// pay, reserve or waive it. A paid bill is reopened only by its own payer
+// (Reopen).
 func (s Status) Final() bool { return s == Paid || s == Waived }
 
 // MaxAudit is how many audit entries a bill keeps (the newest).
@@ -63,7 +69,7 @@ const MaxAudit = 50
 type Entry struct {
 	At     time.Time
 	By     string // "order:<id>", "cashier:<entry id>", "staff:<id>", "import:<job>"…
-	Action string // created, reserved, released, paid, waived
+	Action string // created, reserved, released, paid, reopened, waived
 	From   Status // "" for created
 	To     Status
 	Why    string
@@ -232,6 +238,29 @@ func (b *Bill) Pay(p Payer, at time.Time) error {
 	from := b.Status
 	b.Status, b.PaidBy, b.PaidAt, b.ReservedBy, b.ReservedUntil = Paid, p, at, "", time.Time{}
 	b.record(Entry{At: at, By: p.String(), Action: "paid", From: from, To: Paid})
+	return nil
+}
+
+// Reopen takes a payment back from the bill (a cashier entry reversed, an
+// order refunded): PAID by exactly paidBy → UNPAID, audited with who and
+// why. A bill paidBy does not hold as paid (unpaid, reserved, waived: never
+// paid by it, or reopened already) is ErrNoChange: nothing to take back. A
+// bill paid by someone else, or a request without a payer, who or why, is
+// ErrNotAllowed.
+func (b *Bill) Reopen(paidBy Payer, by, why string, at time.Time) error {
+	if (paidBy.OrderID == "") == (paidBy.EntryID == "") || by == "" || why == "" || at.IsZero() {
+		return fmt.Errorf("%w: reopening names one payer, who, why and when", ErrNotAllowed)
+	}
+	switch {
+	case b.Status != Paid:
+		return ErrNoChange
+	case b.PaidBy != paidBy:
+		return fmt.Errorf("%w: bill %s is paid by %s, not %s", ErrNotAllowed, b.ID, b.PaidBy, paidBy)
+	case !CanTransition(b.Status, Unpaid):
+		return b.refuse(Unpaid)
+	}
+	b.Status, b.PaidBy, b.PaidAt = Unpaid, Payer{}, time.Time{}
+	b.record(Entry{At: at, By: by, Action: "reopened", From: Paid, To: Unpaid, Why: "payment " + paidBy.String() + " taken back: " + why})
 	return nil
 }
 

@@ -42,7 +42,7 @@ func TestTransitionTable(t *testing.T) {
 	all := []Status{Unpaid, Reserved, Paid, Waived}
 	want := map[[2]Status]bool{
 		{Unpaid, Reserved}: true, {Reserved, Reserved}: true, {Reserved, Unpaid}: true,
-		{Unpaid, Paid}: true, {Reserved, Paid}: true, {Unpaid, Waived}: true, {Reserved, Waived}: true,
+		{Unpaid, Paid}: true, {Reserved, Paid}: true, {Paid, Unpaid}: true, {Unpaid, Waived}: true, {Reserved, Waived}: true,
 	}
 	for _, f := range all {
 		for _, to := range all {
@@ -122,6 +122,17 @@ func TestMethods(t *testing.T) {
 		{"pay waived", "waived", func(b *Bill) error { return b.Pay(Payer{OrderID: "A"}, held) }, ErrNotAllowed, Waived},
 		{"pay names both", "unpaid", func(b *Bill) error { return b.Pay(Payer{OrderID: "A", EntryID: "E"}, held) }, ErrNotAllowed, Unpaid},
 
+		{"reopen own cash payment", "paid by cash", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "收错了", held) }, nil, Unpaid},
+		{"reopen own order payment", "paid by A", func(b *Bill) error { return b.Reopen(Payer{OrderID: "A"}, "staff:s1", "退款", held) }, nil, Unpaid},
+		{"reopen another entry's payment", "paid by cash", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E2"}, "staff:s1", "x", held) }, ErrNotAllowed, Paid},
+		{"reopen an order's payment as an entry", "paid by A", func(b *Bill) error { return b.Reopen(Payer{EntryID: "A"}, "staff:s1", "x", held) }, ErrNotAllowed, Paid},
+		{"reopen unpaid", "unpaid", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "x", held) }, ErrNoChange, Unpaid},
+		{"reopen held", "held by A", func(b *Bill) error { return b.Reopen(Payer{OrderID: "A"}, "staff:s1", "x", held) }, ErrNoChange, Reserved},
+		{"reopen waived", "waived", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "x", held) }, ErrNoChange, Waived},
+		{"reopen without reason", "paid by cash", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "", held) }, ErrNotAllowed, Paid},
+		{"reopen without who", "paid by cash", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1"}, "", "x", held) }, ErrNotAllowed, Paid},
+		{"reopen names both", "paid by cash", func(b *Bill) error { return b.Reopen(Payer{EntryID: "E1", OrderID: "A"}, "staff:s1", "x", held) }, ErrNotAllowed, Paid},
+
 		{"waive unpaid", "unpaid", func(b *Bill) error { return b.Waive("staff:s1", "moved out", held) }, nil, Waived},
 		{"waive without reason", "unpaid", func(b *Bill) error { return b.Waive("staff:s1", "", held) }, ErrNotAllowed, Unpaid},
 		{"waive held", "held by A", func(b *Bill) error { return b.Waive("staff:s1", "x", held) }, ErrReserved, Reserved},
@@ -196,5 +207,54 @@ func TestPlansAreAllOrNothing(t *testing.T) {
 	}
 	if _, err := CheckIDs(nil); !errors.Is(err, ErrNotAllowed) {
 		t.Fatalf("empty batch: %v", err)
+	}
+}
+
+// A reopened bill is as good as unpaid: anyone may pay it again, and its
+// trail says who took the payment back and why.
+func TestReopenThenPayAgain(t *testing.T) {
+	b := state(t, "paid by cash")
+	at := t0.Add(time.Hour)
+	if err := b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "收错了户", at); err != nil {
+		t.Fatal(err)
+	}
+	if b.PaidBy != (Payer{}) || !b.PaidAt.IsZero() || !b.Open(at) {
+		t.Fatalf("reopened bill %+v", b)
+	}
+	last := b.Audit[len(b.Audit)-1]
+	if last.Action != "reopened" || last.By != "staff:s1" || last.From != Paid || last.To != Unpaid ||
+		last.Why != "payment cashier:E1 taken back: 收错了户" || !last.At.Equal(at) {
+		t.Fatalf("audit %+v", last)
+	}
+	if err := b.Reopen(Payer{EntryID: "E1"}, "staff:s1", "again", at); !errors.Is(err, ErrNoChange) {
+		t.Fatalf("second reopen: %v", err)
+	}
+	if err := b.Pay(Payer{OrderID: "C"}, at.Add(time.Minute)); err != nil || b.PaidBy.OrderID != "C" {
+		t.Fatalf("pay after reopen: %v %+v", err, b.PaidBy)
+	}
+}
+
+func TestPlanPayByAndReopen(t *testing.T) {
+	free, held, cash := state(t, "unpaid"), state(t, "held by A"), state(t, "paid by cash")
+	free.ID, held.ID, cash.ID = "free", "held", "cash"
+	at := t0.Add(5 * time.Minute)
+	// A cashier entry refuses the whole batch over a bill a payment holds.
+	_, err := PlanPayBy([]Bill{free, held}, Payer{EntryID: "E9"}, at)
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Op != "pay" || !errors.Is(err, ErrReserved) || len(re.IDs(nil)) != 1 || re.IDs(nil)[0] != "held" {
+		t.Fatalf("pay over a held bill: %v", err)
+	}
+	pl, err := PlanPayBy([]Bill{free}, Payer{EntryID: "E9"}, at)
+	if err != nil || len(pl.Changed) != 1 || pl.Changed[0].PaidBy.EntryID != "E9" || pl.Read[0].Status != Unpaid {
+		t.Fatalf("pay plan %+v %v", pl, err)
+	}
+	// Reopening E1's payment: its bill changes, the one never paid is left.
+	pl, err = PlanReopen([]Bill{cash, free}, Payer{EntryID: "E1"}, "staff:s1", "冲正", at)
+	if err != nil || len(pl.Changed) != 1 || pl.Changed[0].ID != "cash" || pl.Changed[0].Status != Unpaid || len(pl.Unchanged) != 1 {
+		t.Fatalf("reopen plan %+v %v", pl, err)
+	}
+	// Another payer's bill refuses the batch.
+	if _, err := PlanReopen([]Bill{cash}, Payer{EntryID: "E2"}, "staff:s1", "冲正", at); !errors.As(err, &re) || re.Op != "reopen" || !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("reopen someone else's: %v", err)
 	}
 }
