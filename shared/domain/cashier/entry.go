@@ -118,16 +118,19 @@ var (
 	// ErrLink: the code payment cannot be linked (not paid, another
 	// company or community, a notice payment, refunded, another amount).
 	ErrLink = errors.New("cashier: payment cannot be linked")
+	// ErrLinked: the code payment is linked to another active entry
+	// already (a payment is never linked twice).
+	ErrLinked = errors.New("cashier: payment already linked")
 	// ErrReversed: the entry is reversed already (a second reversal).
 	ErrReversed = errors.New("cashier: entry already reversed")
 	// ErrNotFound: no such entry (in the caller's company).
 	ErrNotFound = errors.New("cashier: entry not found")
 )
 
-// Message is the Chinese message of an ErrInvalid or ErrLink error.
+// Message is the Chinese message of an ErrInvalid, ErrLink or ErrLinked error.
 func Message(err error) string {
 	s := err.Error()
-	for _, sentinel := range []error{ErrInvalid, ErrLink} {
+	for _, sentinel := range []error{ErrInvalid, ErrLink, ErrLinked} {
 		if rest, ok := strings.CutPrefix(s, sentinel.Error()+": "); ok {
 			return rest
 		}
