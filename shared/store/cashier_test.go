@@ -50,7 +50,9 @@ func newDesk(t *testing.T, houses int) *deskFixture {
 	return f
 }
 
-func (f *deskFixture) billIDs(house string) []string { return []string{house + "-物业费", house + "-水费"} }
+func (f *deskFixture) billIDs(house string) []string {
+	return []string{house + "-物业费", house + "-水费"}
+}
 
 // paidOrder seeds a code payment of amount fen (edit changes it before it is stored).
 func (f *deskFixture) paidOrder(id string, fen int64, edit func(*order.Order)) {
