@@ -187,6 +187,9 @@ func (h *Handler) apiCashierReverse(ctx context.Context, c *call) web.Response {
 	if !ok {
 		return resp
 	}
+	if _, err := d.Entries.Get(ctx, c.p.CompanyID, c.params["eid"]); err != nil {
+		return h.deskError(ctx, c, "cashier entry", err) // another company's entry: 404 before anything else
+	}
 	var in struct {
 		Reason string `json:"reason"`
 	}
@@ -289,9 +292,9 @@ func (h *Handler) cashierSearch(ctx context.Context, c *call) web.Response {
 
 type billRow struct {
 	ID, FeeItem, Period, Amount, Due string
-	Selectable, Checked             bool
-	State, StateClass, PaidHow      string
-	ReceiptHref                     string
+	Selectable, Checked              bool
+	State, StateClass, PaidHow       string
+	ReceiptHref                      string
 }
 
 type entryRow struct {
