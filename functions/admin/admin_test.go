@@ -252,11 +252,11 @@ func TestPermissionsPerRole(t *testing.T) {
 // companies and their staff but reads no company's money; managers see only
 // their own collections (their app, issue 11), not the console's pages.
 func TestCanTable(t *testing.T) {
-	all := []Action{ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActRecordsView, ActDashboardView, ActStaffManage, ActAuditView}
+	all := []Action{ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActRecordsView, ActDashboardView, ActStaffManage, ActAuditView, ActBillsCollect}
 	want := map[Role][]Action{
 		RoleOperator:    {ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActStaffManage, ActAuditView},
 		RoleAdmin:       all[1:],
-		RoleCashier:     {ActCommunityView, ActRecordsView, ActDashboardView},
+		RoleCashier:     {ActCommunityView, ActRecordsView, ActDashboardView, ActBillsCollect},
 		RoleManager:     nil, // own records only: none of the console's company-wide routes
 		RoleRiskOfficer: {ActCommunityView, ActRecordsView, ActDashboardView},
 		"":              nil,

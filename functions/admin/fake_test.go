@@ -17,6 +17,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/accounts"
 	"github.com/estatepay/estatepay/shared/auth"
+	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/store"
@@ -281,7 +282,9 @@ func newFixture(t *testing.T) *fixture {
 	keys := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := &Handler{Store: st, Accounts: acc, Secrets: &secrets.Writer{Base: "file://" + keys}, PublicBaseURL: "https://pay.example.com",
-		Records:      recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
+		Records: recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
+		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
+			NewID: func() string { return newID("ce") }, Now: time.Now},
 		MaxAmountFen: 5_000_000, Log: log}
 	return &fixture{t: t, h: h, acc: acc, st: st, keys: keys, sessions: map[string]session{}}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 	"github.com/estatepay/estatepay/shared/web/console"
@@ -38,6 +39,8 @@ type Handler struct {
 	Codes     CodeViews
 	Records   RecordViews
 	Dashboard DashboardViews
+	// Cashier is the cashier desk (cashier.go; nil answers 501).
+	Cashier *bills.Desk
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

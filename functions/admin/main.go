@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
@@ -18,15 +19,18 @@ func main() {
 	log := platform.Logger()
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Access = platform.Env("ACCESS_TABLE")
+	st.Bills = platform.Env("BILLS_TABLE")
 	sec := secrets.NewLoader(cfg)
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
-		Store:         st,
-		Accounts:      accountsService(cfg, st, sec, log),
-		Secrets:       secrets.NewWriter(cfg, platform.Env("SECRETS_BASE")),
-		Codes:         codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
-		Records:       recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
-		Dashboard:     dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
+		Store:     st,
+		Accounts:  accountsService(cfg, st, sec, log),
+		Secrets:   secrets.NewWriter(cfg, platform.Env("SECRETS_BASE")),
+		Codes:     codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
+		Records:   recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
+		Dashboard: dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
+		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
+			NewID: func() string { return newID("ce") }, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),

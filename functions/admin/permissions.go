@@ -15,6 +15,7 @@ const (
 	ActDashboardView   Action = "dashboard.view"   // the dashboard
 	ActStaffManage     Action = "staff.manage"     // create, disable, reset staff
 	ActAuditView       Action = "audit.view"       // the audit log
+	ActBillsCollect    Action = "bills.collect"    // the cashier desk (C8); reversing also checks staff.BillsReverse's scope
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -30,6 +31,7 @@ var staffActions = map[Action]staff.Action{
 	ActDashboardView:   staff.DashboardView,
 	ActStaffManage:     staff.StaffManage,
 	ActAuditView:       staff.AuditView,
+	ActBillsCollect:    staff.BillsCollect,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

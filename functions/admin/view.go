@@ -55,6 +55,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"物业公司", "/admin/companies", ActCompanyManage, false},
 		{"概览", "/admin/dashboard", ActDashboardView, true},
 		{"小区", "/admin/communities", ActCommunityView, true},
+		{"收银台", "/admin/cashier", ActBillsCollect, false},
 		{"支付接口", "/admin/interfaces", ActInterfaceManage, true},
 		{"付款人填写项", "/admin/payer-fields", ActCommunityManage, true},
 		{"员工", "/admin/staff", ActStaffManage, false},

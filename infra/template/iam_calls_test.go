@@ -81,6 +81,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 		return err == nil && n == 2
 	})
 	consoleAsItsStaffUseIt(t, s)
+	cashierAtTheDesk(t, s)
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

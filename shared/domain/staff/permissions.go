@@ -69,13 +69,14 @@ const (
 	StaffManage     Action = "staff.manage"     // create, disable, reset password
 	AuditView       Action = "audit.view"       // the audit log
 	BillsCollect    Action = "bills.collect"    // mark bills paid at the counter (C8)
+	BillsReverse    Action = "bills.reverse"    // reverse a cashier entry with a reason (its bills reopen)
 	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
-		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, FenfuView}
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView}
 }
 
 // Scope is how far a permission reaches.
@@ -96,7 +97,9 @@ const (
 //   - a company admin does everything within the company except create
 //     companies; 分付 data is for risk officers "and above" (F6): admins;
 //   - a cashier sees the company's communities, codes and records and marks
-//     bills paid (C8);
+//     bills paid (C8); a cashier reverses only their own entries (a mistake
+//     at the counter, corrected at once, with a reason), an admin any of the
+//     company's;
 //   - a manager sees only their own codes and records (M3, M6);
 //   - a risk officer reads the company's records, charts and 分付 data.
 var permissions = map[Role]map[Action]Scope{
@@ -109,11 +112,11 @@ var permissions = map[Role]map[Action]Scope{
 		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
-		BillsCollect: Company, FenfuView: Company,
+		BillsCollect: Company, BillsReverse: Company, FenfuView: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
-		DashboardView: Company, BillsCollect: Company,
+		DashboardView: Company, BillsCollect: Company, BillsReverse: Own,
 	},
 	Manager: {
 		CodeDownload: Own, RecordsView: Own,
