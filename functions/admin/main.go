@@ -18,6 +18,7 @@ func main() {
 	log := platform.Logger()
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Access = platform.Env("ACCESS_TABLE")
+	st.Bills = platform.Env("BILLS_TABLE")
 	sec := secrets.NewLoader(cfg)
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{

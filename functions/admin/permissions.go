@@ -15,6 +15,8 @@ const (
 	ActDashboardView   Action = "dashboard.view"   // the dashboard
 	ActStaffManage     Action = "staff.manage"     // create, disable, reset staff
 	ActAuditView       Action = "audit.view"       // the audit log
+	ActBillsView       Action = "bills.view"       // houses, fee items, bills, their CSV
+	ActBillsImport     Action = "bills.import"     // import houses and bills, edit fee items
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -30,6 +32,8 @@ var staffActions = map[Action]staff.Action{
 	ActDashboardView:   staff.DashboardView,
 	ActStaffManage:     staff.StaffManage,
 	ActAuditView:       staff.AuditView,
+	ActBillsView:       staff.BillsView,
+	ActBillsImport:     staff.BillsImport,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

@@ -31,7 +31,9 @@ type feeItem struct {
 	UpdatedAt   string     `dynamodbav:"updated_at"`
 }
 
-func feePartition(companyID, communityID string) string { return "FEE#" + companyID + "#" + communityID }
+func feePartition(companyID, communityID string) string {
+	return "FEE#" + companyID + "#" + communityID
+}
 
 // PutFeeItem creates or replaces a community's fee item (by name).
 func (r *Houses) PutFeeItem(ctx context.Context, f bill.FeeItem) error {
