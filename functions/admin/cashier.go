@@ -105,14 +105,6 @@ func toEntryJSON(e cashier.Entry) entryJSON {
 		ReversedBy: e.ReversedBy, ReversedWhy: e.ReversedWhy, ReversedAt: jsonTime(e.ReversedAt)}
 }
 
-type billJSON struct {
-	ID        string `json:"id"`
-	FeeItem   string `json:"fee_item"`
-	Period    string `json:"period"`
-	AmountFen int64  `json:"amount_fen"`
-	Status    string `json:"status"`
-}
-
 // markPaid runs the command for the caller and audits it.
 func (h *Handler) markPaid(ctx context.Context, c *call, d *bills.Desk, in bills.MarkPaid) (cashier.Entry, error) {
 	in.CompanyID, in.StaffID, in.StaffName = c.p.CompanyID, c.p.StaffID, c.p.Name
@@ -175,9 +167,9 @@ func (h *Handler) apiCashierEntry(ctx context.Context, c *call) web.Response {
 	if err != nil {
 		return h.deskError(ctx, c, "cashier entry", err)
 	}
-	bs := make([]billJSON, 0, len(rc.Bills))
+	bs := make([]BillJSON, 0, len(rc.Bills))
 	for _, b := range rc.Bills {
-		bs = append(bs, billJSON{ID: b.ID, FeeItem: b.FeeItem, Period: b.Period, AmountFen: b.AmountFen, Status: string(b.Status)})
+		bs = append(bs, billJSON(b))
 	}
 	return web.JSON(http.StatusOK, map[string]any{"entry": toEntryJSON(rc.Entry), "house": rc.House.Label(), "bills": bs})
 }

@@ -100,7 +100,13 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 
 	if changes {
 		body, err := web.Body(req)
+		if rt.upload && c.api {
+			body, err = uploadBody(req)
+		}
 		if err != nil {
+			if rt.upload {
+				return h.fail(c, http.StatusRequestEntityTooLarge, "too_large", "文件超过 10 MB，请分成几个文件导入"), nil
+			}
 			return h.fail(c, http.StatusRequestEntityTooLarge, "too_large", "请求内容过大"), nil
 		}
 		c.body = body

@@ -16,6 +16,8 @@ const (
 	ActStaffManage     Action = "staff.manage"     // create, disable, reset staff
 	ActAuditView       Action = "audit.view"       // the audit log
 	ActBillsCollect    Action = "bills.collect"    // the cashier desk (C8); reversing also checks staff.BillsReverse's scope
+	ActBillsView       Action = "bills.view"       // houses, fee items, bills, their CSV
+	ActBillsImport     Action = "bills.import"     // import houses and bills, edit fee items
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -32,6 +34,8 @@ var staffActions = map[Action]staff.Action{
 	ActStaffManage:     staff.StaffManage,
 	ActAuditView:       staff.AuditView,
 	ActBillsCollect:    staff.BillsCollect,
+	ActBillsView:       staff.BillsView,
+	ActBillsImport:     staff.BillsImport,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

@@ -222,6 +222,42 @@ func consoleAsItsStaffUseIt(t *testing.T, s *stack.Stack) {
 		t.Fatalf("code.png: %d %.40q", status, body)
 	}
 
+	// Houses and bills: a fee item, an import of houses then of bills (the
+	// store's batch calls, the community's lock), the listings (community
+	// and house indexes), the job and the CSV.
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/communities/"+created[1]+"/fee-items", "application/json",
+		[]byte(`{"name":"物业费","per_m2":"2.50","cycle":"monthly"}`)); status != http.StatusOK {
+		t.Fatalf("fee item: %d %s", status, body)
+	}
+	for kind, csv := range map[string]string{"houses": "楼栋,单元,房号,业主姓名,手机号,面积\n1,1,101,张三,13800000009,90\n", "bills": "楼栋,单元,房号,收费项目,账期\n1,1,101,物业费,2026-11\n"} {
+		status, body := admin.Call(t, http.MethodPost, "/admin/api/communities/"+created[1]+"/imports?kind="+kind, "text/csv", []byte(csv))
+		if status != http.StatusOK || !strings.Contains(string(body), `"state":"done"`) {
+			t.Fatalf("import %s: %d %s", kind, status, body)
+		}
+		if kind == "bills" {
+			var j struct{ ID string }
+			json.Unmarshal(body, &j)
+			admin.GetJSON(t, "/admin/api/imports/"+j.ID, &j)
+		}
+	}
+	var houses struct {
+		Houses []struct{ ID string } `json:"houses"`
+	}
+	admin.GetJSON(t, "/admin/api/communities/"+created[1]+"/houses", &houses)
+	var billList struct {
+		Bills []struct {
+			AmountFen int64 `json:"amount_fen"`
+		} `json:"bills"`
+	}
+	admin.GetJSON(t, "/admin/api/communities/"+created[1]+"/bills?period=2026-11", &billList)
+	if len(houses.Houses) != 1 || len(billList.Bills) != 1 || billList.Bills[0].AmountFen != 22500 {
+		t.Fatalf("houses %+v, bills %+v", houses, billList)
+	}
+	admin.GetJSON(t, "/admin/api/houses/"+houses.Houses[0].ID+"/bills", &billList)
+	if status, body := admin.Call(t, http.MethodGet, "/admin/api/communities/"+created[1]+"/bills.csv", "", nil); status != http.StatusOK || !strings.Contains(string(body), "225.00") {
+		t.Fatalf("bills.csv: %d %.300s", status, body)
+	}
+
 	if status, body := admin.Call(t, http.MethodDelete, "/admin/api/session", "", nil); status != http.StatusNoContent {
 		t.Fatalf("sign out: %d %s", status, body)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/cashier"
 	"github.com/estatepay/estatepay/shared/domain/house"
 	"github.com/estatepay/estatepay/shared/domain/order"
-	"github.com/estatepay/estatepay/shared/store"
+	"github.com/estatepay/estatepay/shared/paging"
 )
 
 // Entries stores the cashier desk's entries (shared/store.Cashier): Record
@@ -22,8 +22,8 @@ type Entries interface {
 	Reverse(ctx context.Context, companyID, id, by, why string, at time.Time) (cashier.Entry, error)
 	Get(ctx context.Context, companyID, id string) (cashier.Entry, error)
 	Bills(ctx context.Context, ids []string) ([]bill.Bill, error)
-	ListByHouse(ctx context.Context, companyID, houseID, cursor string, limit int32) (store.EntryPage, error)
-	ListByCommunity(ctx context.Context, companyID, communityID, cursor string, limit int32) (store.EntryPage, error)
+	ListByHouse(ctx context.Context, companyID, houseID, cursor string, limit int32) (paging.Page[cashier.Entry], error)
+	ListByCommunity(ctx context.Context, companyID, communityID, cursor string, limit int32) (paging.Page[cashier.Entry], error)
 	Linked(ctx context.Context, orderIDs []string) (map[string]string, error)
 }
 
@@ -35,7 +35,7 @@ type Houses interface {
 // Payments reads a community's payments, newest first (the records index,
 // shared/store.Orders).
 type Payments interface {
-	Records(ctx context.Context, communityID, after string, limit int32) (store.RecordsPage, error)
+	Records(ctx context.Context, communityID, after string, limit int32) (order.Page, error)
 }
 
 // Desk is the cashier desk (C8): mark a house's chosen bills paid with a
@@ -211,7 +211,7 @@ func Describe(err error) (status int, code, msg string) {
 			return http.StatusConflict, "bill_changed", "收款单的账单已被其他付款缴清，不能冲正"
 		}
 		return http.StatusConflict, "bill_not_payable", fmt.Sprintf("有 %d 笔所选账单已减免或不能收款，请刷新后重新选择", len(re.Refusals))
-	case errors.Is(err, store.ErrBillsBusy):
+	case errors.Is(err, bill.ErrBusy):
 		return http.StatusServiceUnavailable, "busy", "账单正在被修改，请稍后再试"
 	}
 	return http.StatusInternalServerError, "internal", "系统繁忙，请稍后再试"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain/bill"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/house"
 )
 
 // Bills is the DynamoDB adapter of the bill repository (bills.Repository) on
@@ -48,6 +49,9 @@ type billItem struct {
 	CompanyID     string      `dynamodbav:"company_id"`
 	CommunityID   string      `dynamodbav:"community_id"`
 	HouseID       string      `dynamodbav:"house_id"`
+	Building      string      `dynamodbav:"building,omitempty"`
+	Unit          string      `dynamodbav:"unit,omitempty"`
+	Room          string      `dynamodbav:"room,omitempty"`
 	FeeItem       string      `dynamodbav:"fee_item"`
 	Period        string      `dynamodbav:"period"`
 	AmountFen     int64       `dynamodbav:"amount_fen"`
@@ -65,6 +69,8 @@ type billItem struct {
 
 	HousePK string `dynamodbav:"house_pk"`
 	HouseSK string `dynamodbav:"house_sk"`
+	CommPK  string `dynamodbav:"comm_pk"`
+	CommSK  string `dynamodbav:"comm_sk"`
 }
 
 func billKey(id string) map[string]types.AttributeValue {
@@ -74,15 +80,25 @@ func billKey(id string) map[string]types.AttributeValue {
 // EncodeBill writes a bill as it is stored, index keys included.
 func EncodeBill(b bill.Bill) (map[string]types.AttributeValue, error) {
 	it := billItem{PK: "BILL#" + b.ID, SK: "BILL", ID: b.ID, CompanyID: b.CompanyID, CommunityID: b.CommunityID, HouseID: b.HouseID,
+		Building: b.Building, Unit: b.Unit, Room: b.Room,
 		FeeItem: b.FeeItem, Period: b.Period, AmountFen: b.AmountFen, DueDate: string(b.DueDate), Status: b.Status, Version: b.Version,
 		ReservedBy: b.ReservedBy, ReservedUntil: ts(b.ReservedUntil), PaidOrder: b.PaidBy.OrderID, PaidEntry: b.PaidBy.EntryID,
 		PaidAt: ts(b.PaidAt), WaivedAt: ts(b.WaivedAt), CreatedAt: ts(b.CreatedAt),
-		HousePK: b.CompanyID + "#" + b.HouseID, HouseSK: b.Period + "#" + b.FeeItem + "#" + b.ID}
+		HousePK: b.CompanyID + "#" + b.HouseID, HouseSK: b.Period + "#" + b.FeeItem + "#" + b.ID,
+		CommPK: CommunityPartition("B", b.CompanyID, b.CommunityID), CommSK: BillCommunitySK(b)}
 	it.Audit = make([]billAudit, len(b.Audit))
 	for i, e := range b.Audit {
 		it.Audit[i] = billAudit{At: ts(e.At), By: e.By, Action: e.Action, From: e.From, To: e.To, Why: e.Why}
 	}
 	return attributevalue.MarshalMap(it)
+}
+
+// BillCommunitySK is a bill's sort key in the `community` index (partition
+// CommunityPartition("B", company, community)): period, then the house's
+// place (house.SortKey), fee item and id. A period filter is a prefix of it,
+// and a period with a building (and unit) a longer one.
+func BillCommunitySK(b bill.Bill) string {
+	return b.Period + "#" + house.SortKey(b.Building, b.Unit, b.Room) + "#" + b.FeeItem + "#" + b.ID
 }
 
 // DecodeBill reads a bill from a stored item (also a stream image).
@@ -92,6 +108,7 @@ func DecodeBill(item map[string]types.AttributeValue) (bill.Bill, error) {
 		return bill.Bill{}, fmt.Errorf("store: decode bill: %w", err)
 	}
 	b := bill.Bill{ID: it.ID, CompanyID: it.CompanyID, CommunityID: it.CommunityID, HouseID: it.HouseID, FeeItem: it.FeeItem,
+		Building: it.Building, Unit: it.Unit, Room: it.Room,
 		Period: it.Period, AmountFen: it.AmountFen, DueDate: calendar.Day(it.DueDate), Status: it.Status, Version: it.Version,
 		ReservedBy: it.ReservedBy, ReservedUntil: parseTS(it.ReservedUntil), PaidBy: bill.Payer{OrderID: it.PaidOrder, EntryID: it.PaidEntry},
 		PaidAt: parseTS(it.PaidAt), WaivedAt: parseTS(it.WaivedAt), CreatedAt: parseTS(it.CreatedAt)}
@@ -170,7 +187,7 @@ func (r *Bills) PayAll(ctx context.Context, orderID string, billIDs []string, at
 }
 
 // ErrBillsBusy: a batch kept losing races to other writers of its bills.
-var ErrBillsBusy = errors.New("store: bills changed concurrently, try again")
+var ErrBillsBusy = bill.ErrBusy
 
 // batch reads the bills in one TransactGetItems, lets the domain plan the
 // batch, and writes it as one TransactWriteItems: each changed bill under

@@ -14,6 +14,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/house"
 	"github.com/estatepay/estatepay/shared/domain/notice"
+	"github.com/estatepay/estatepay/shared/paging"
 )
 
 // Houses and notices live in the BillsTable beside the bills:
@@ -119,10 +120,7 @@ func (r *Houses) GetHouse(ctx context.Context, companyID, id string) (house.Hous
 }
 
 // Page is one page of a listing and the cursor of the next ("" at the end).
-type Page[T any] struct {
-	Items []T
-	Next  string
-}
+type Page[T any] = paging.Page[T]
 
 // ListHouses lists a community's houses in building, unit, room order, from
 // cursor (""), at most limit; building and unit (either may be "") narrow it.

@@ -339,10 +339,7 @@ func (r *Orders) Due(ctx context.Context, i int, before time.Time, limit int32) 
 }
 
 // RecordsPage is a page of a community's paid orders, newest first (C7).
-type RecordsPage struct {
-	Orders []order.Order
-	Next   string // opaque cursor; "" at the end
-}
+type RecordsPage = order.Page
 
 // ErrBadCursor: the cursor does not name a record of this community.
 var ErrBadCursor = errors.New("store: invalid cursor")

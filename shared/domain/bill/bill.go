@@ -97,10 +97,13 @@ type Bill struct {
 	CompanyID   string
 	CommunityID string
 	HouseID     string
-	FeeItem     string // the fee item's name (物业费, 水费…)
-	Period      string // YYYY-MM
-	AmountFen   int64
-	DueDate     calendar.Day
+	// Where the house is, copied from it when the bill is made: the
+	// community listing's order and its building and unit filters.
+	Building, Unit, Room string
+	FeeItem              string // the fee item's name (物业费, 水费…)
+	Period               string // YYYY-MM
+	AmountFen            int64
+	DueDate              calendar.Day
 
 	Status        Status
 	Version       int64 // bumped by every change; the store's optimistic lock
@@ -288,4 +291,7 @@ func (b *Bill) Waive(by, why string, at time.Time) error {
 var (
 	// ErrNotFound: no bill with that id.
 	ErrNotFound = errors.New("bill: not found")
+	// ErrBusy: a write kept losing races to other writers of its bills;
+	// nothing changed, try again.
+	ErrBusy = errors.New("bill: bills changed concurrently, try again")
 )

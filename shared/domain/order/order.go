@@ -319,3 +319,10 @@ func (o *Order) RefundSucceeded(amount int64, at time.Time) error {
 	o.Version++
 	return nil
 }
+
+// Page is one page of a listing of orders (a community's records, newest
+// first) and the opaque cursor of the next ("" at the end).
+type Page struct {
+	Orders []Order
+	Next   string
+}

@@ -70,13 +70,15 @@ const (
 	AuditView       Action = "audit.view"       // the audit log
 	BillsCollect    Action = "bills.collect"    // mark bills paid at the counter (C8)
 	BillsReverse    Action = "bills.reverse"    // reverse a cashier entry with a reason (its bills reopen)
+	BillsView       Action = "bills.view"       // houses, fee items and bills of the company's communities, their CSV
+	BillsImport     Action = "bills.import"     // import houses and bills, edit fee items (X6)
 	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
-		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView}
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport}
 }
 
 // Scope is how far a permission reaches.
@@ -112,11 +114,11 @@ var permissions = map[Role]map[Action]Scope{
 		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
-		BillsCollect: Company, BillsReverse: Company, FenfuView: Company,
+		BillsCollect: Company, BillsReverse: Company, FenfuView: Company, BillsView: Company, BillsImport: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
-		DashboardView: Company, BillsCollect: Company, BillsReverse: Own,
+		DashboardView: Company, BillsCollect: Company, BillsReverse: Own, BillsView: Company,
 	},
 	Manager: {
 		CodeDownload: Own, RecordsView: Own,

@@ -26,7 +26,7 @@ func NewBills(t testing.TB, n int) []bill.Bill {
 	fees := []string{"物业费", "水费", "停车费", "电梯费"}
 	out := make([]bill.Bill, n)
 	for i := range n {
-		b, err := bill.New(bill.Bill{ID: fmt.Sprintf("%s-%d", house, i), CompanyID: "co-1", CommunityID: "com-1", HouseID: house,
+		b, err := bill.New(bill.Bill{ID: fmt.Sprintf("%s-%d", house, i), CompanyID: "co-1", CommunityID: "com-1", HouseID: house, Building: "3", Unit: "2", Room: "1101",
 			FeeItem: fees[i%len(fees)], Period: fmt.Sprintf("2026-%02d", 12-i/len(fees)), AmountFen: int64(1000 * (i + 1)), DueDate: "2026-12-31"},
 			"import:test", T0)
 		if err != nil {
