@@ -283,6 +283,8 @@ func newFixture(t *testing.T) *fixture {
 	h := &Handler{Store: st, Accounts: acc, Secrets: &secrets.Writer{Base: "file://" + keys}, PublicBaseURL: "https://pay.example.com",
 		Records:      recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
 		MaxAmountFen: 5_000_000, Log: log}
+	h.Notices = &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: h.PublicBaseURL, Now: func() time.Time { return noticeNow }}
+	seedNotices(t, st)
 	return &fixture{t: t, h: h, acc: acc, st: st, keys: keys, sessions: map[string]session{}}
 }
 

@@ -38,6 +38,9 @@ type Handler struct {
 	Codes     CodeViews
 	Records   RecordViews
 	Dashboard DashboardViews
+	// Notices are the payment notices' houses, bills and notices (notices.go;
+	// nil answers 501).
+	Notices *Notices
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

@@ -18,6 +18,7 @@ func main() {
 	log := platform.Logger()
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Access = platform.Env("ACCESS_TABLE")
+	st.Bills = platform.Env("BILLS_TABLE")
 	sec := secrets.NewLoader(cfg)
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
@@ -27,6 +28,7 @@ func main() {
 		Codes:         codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
 		Records:       recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
 		Dashboard:     dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
+		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),

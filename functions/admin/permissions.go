@@ -15,6 +15,8 @@ const (
 	ActDashboardView   Action = "dashboard.view"   // the dashboard
 	ActStaffManage     Action = "staff.manage"     // create, disable, reset staff
 	ActAuditView       Action = "audit.view"       // the audit log
+	ActNoticesIssue    Action = "notices.issue"    // make payment notices
+	ActNoticesPrint    Action = "notices.print"    // list, view and print payment notices
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -30,6 +32,8 @@ var staffActions = map[Action]staff.Action{
 	ActDashboardView:   staff.DashboardView,
 	ActStaffManage:     staff.StaffManage,
 	ActAuditView:       staff.AuditView,
+	ActNoticesIssue:    staff.NoticesIssue,
+	ActNoticesPrint:    staff.NoticesPrint,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

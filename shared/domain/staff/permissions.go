@@ -70,12 +70,15 @@ const (
 	AuditView       Action = "audit.view"       // the audit log
 	BillsCollect    Action = "bills.collect"    // mark bills paid at the counter (C8)
 	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
+	NoticesIssue    Action = "notices.issue"    // make payment notices from houses' unpaid bills (C6)
+	NoticesPrint    Action = "notices.print"    // list, view and print payment notices (C5, C6)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
-		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, FenfuView}
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, FenfuView,
+		NoticesIssue, NoticesPrint}
 }
 
 // Scope is how far a permission reaches.
@@ -95,8 +98,9 @@ const (
 //     reads no payment records, charts or 分付 data: those are the company's;
 //   - a company admin does everything within the company except create
 //     companies; 分付 data is for risk officers "and above" (F6): admins;
-//   - a cashier sees the company's communities, codes and records and marks
-//     bills paid (C8);
+//   - a cashier sees the company's communities, codes and records, marks
+//     bills paid (C8) and makes and prints payment notices, as admins do;
+//     the operator, who reads no company's money, does not;
 //   - a manager sees only their own codes and records (M3, M6);
 //   - a risk officer reads the company's records, charts and 分付 data.
 var permissions = map[Role]map[Action]Scope{
@@ -109,11 +113,11 @@ var permissions = map[Role]map[Action]Scope{
 		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
-		BillsCollect: Company, FenfuView: Company,
+		BillsCollect: Company, FenfuView: Company, NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
-		DashboardView: Company, BillsCollect: Company,
+		DashboardView: Company, BillsCollect: Company, NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Manager: {
 		CodeDownload: Own, RecordsView: Own,
