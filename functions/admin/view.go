@@ -72,7 +72,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 			href += "?company=" + url.QueryEscape(v.CompanyID)
 		}
 		on := c.path == l.href || strings.HasPrefix(c.path, l.href+"/") ||
-			l.href == "/admin/communities" && strings.HasPrefix(c.path, "/admin/codes/") // a code's pages are under its community
+			l.href == "/admin/communities" && (strings.HasPrefix(c.path, "/admin/codes/") || strings.HasPrefix(c.path, "/admin/notices/")) // a code's and a notice's pages are under its community
 		v.Nav = append(v.Nav, navLink{Label: l.label, Href: href, On: on})
 	}
 	return v
