@@ -74,8 +74,8 @@ const (
 	houseNoticesN = 100 // a house's notices read to find one with the same bills
 )
 
-// printBatch is the most notices one print page holds: 200 × ~2.6 KB
-// (measured, TestBatchPrint) ≈ 0.5 MB, far under Lambda's 6 MB response,
+// printBatch is the most notices one print page holds: 200 × ~3.4 KB
+// (measured, TestBatchPrint) ≈ 0.7 MB, far under Lambda's 6 MB response,
 // and a stack of paper one printer job handles. A variable for the tests.
 var printBatch int32 = 200
 

@@ -18,7 +18,7 @@ import (
 // ordinary laser or inkjet printer's dot gain does not merge modules (a
 // dot-matrix printer's smeared ribbon dots do: the print page says so).
 // The PNG carries at least NoticeCodeMM at 300 dpi (NoticeCodePixels),
-// whole pixels per module, 1 bit per pixel: 1–2 KB, so 200 notices fit in
+// whole pixels per module, 1 bit per pixel: about 1 KB, so 200 notices fit in
 // one Lambda response (6 MB) many times over.
 const (
 	NoticeCodeMM     = 40
