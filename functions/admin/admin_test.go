@@ -81,9 +81,9 @@ func TestRouting(t *testing.T) {
 // company A, for the permission checks.
 func paramValues(company string) map[string]string {
 	if company == coB {
-		return map[string]string{"{id}": cmB, "{iid}": "if-ali-b", "{token}": codeB, "{cid}": coB, "{sid}": "admin-b"}
+		return map[string]string{"{id}": cmB, "{iid}": "if-ali-b", "{token}": codeB, "{cid}": coB, "{sid}": "admin-b", "{nid}": noticeB}
 	}
-	return map[string]string{"{id}": cmA, "{iid}": "if-ali-a", "{token}": codeA, "{cid}": coA, "{sid}": "cashier-a"}
+	return map[string]string{"{id}": cmA, "{iid}": "if-ali-a", "{token}": codeA, "{cid}": coA, "{sid}": "cashier-a", "{nid}": noticeA}
 }
 
 func fill(pattern string, values map[string]string) string {
@@ -172,7 +172,7 @@ func TestOtherCompanysResourcesAre404(t *testing.T) {
 			continue // {cid}: operator only (403 for an admin; see the permission test)
 		}
 		n++
-		for _, vals := range []map[string]string{paramValues(coB), {"{id}": "nope", "{iid}": "nope", "{token}": "nope", "{sid}": "nope"}} {
+		for _, vals := range []map[string]string{paramValues(coB), {"{id}": "nope", "{iid}": "nope", "{token}": "nope", "{sid}": "nope", "{nid}": "nope"}} {
 			path := fill(rt.pattern, vals)
 			r := f.as(admin, rq{method: rt.method, path: path, form: url.Values{"name": {"x"}, "iface": {"if-wx-b"}, "status": {"approved"}}})
 			if r.StatusCode != http.StatusNotFound {
@@ -252,11 +252,12 @@ func TestPermissionsPerRole(t *testing.T) {
 // companies and their staff but reads no company's money; managers see only
 // their own collections (their app, issue 11), not the console's pages.
 func TestCanTable(t *testing.T) {
-	all := []Action{ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActRecordsView, ActDashboardView, ActStaffManage, ActAuditView, ActBillsCollect}
+	all := []Action{ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActRecordsView, ActDashboardView, ActStaffManage, ActAuditView,
+		ActBillsCollect, ActNoticesIssue, ActNoticesPrint}
 	want := map[Role][]Action{
 		RoleOperator:    {ActCompanyManage, ActCommunityView, ActCommunityManage, ActInterfaceManage, ActStaffManage, ActAuditView},
 		RoleAdmin:       all[1:],
-		RoleCashier:     {ActCommunityView, ActRecordsView, ActDashboardView, ActBillsCollect},
+		RoleCashier:     {ActCommunityView, ActRecordsView, ActDashboardView, ActBillsCollect, ActNoticesIssue, ActNoticesPrint},
 		RoleManager:     nil, // own records only: none of the console's company-wide routes
 		RoleRiskOfficer: {ActCommunityView, ActRecordsView, ActDashboardView},
 		"":              nil,

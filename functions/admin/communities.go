@@ -295,8 +295,10 @@ func (h *Handler) community(ctx context.Context, c *call) web.Response {
 		Codes                     []codeRow
 		Fields                    int
 		CanManage, CanRecords     bool
+		CanNotices                bool
 	}{ID: cm.ID, Name: cm.Name, DefaultMax: domain.FormatYuan(h.MaxAmountFen), WeChat: av.WeChat, Alipay: av.Alipay,
-		Fields: len(cm.PayerFields), CanManage: can(c.p.Role, ActCommunityManage), CanRecords: can(c.p.Role, ActRecordsView)}
+		Fields: len(cm.PayerFields), CanManage: can(c.p.Role, ActCommunityManage), CanRecords: can(c.p.Role, ActRecordsView),
+		CanNotices: can(c.p.Role, ActNoticesPrint)}
 	if cm.MaxAmountFen > 0 {
 		body.Max = domain.FormatYuan(cm.MaxAmountFen)
 	}

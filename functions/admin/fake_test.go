@@ -286,6 +286,8 @@ func newFixture(t *testing.T) *fixture {
 		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
 			NewID: func() string { return newID("ce") }, Now: time.Now},
 		MaxAmountFen: 5_000_000, Log: log}
+	h.Notices = &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: h.PublicBaseURL, Now: func() time.Time { return noticeNow }}
+	seedNotices(t, st)
 	return &fixture{t: t, h: h, acc: acc, st: st, keys: keys, sessions: map[string]session{}}
 }
 

@@ -41,6 +41,9 @@ type Handler struct {
 	Dashboard DashboardViews
 	// Cashier is the cashier desk (cashier.go; nil answers 501).
 	Cashier *bills.Desk
+	// Notices are the payment notices' houses, bills and notices (notices.go;
+	// nil answers 501).
+	Notices *Notices
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

@@ -18,6 +18,8 @@ const (
 	ActBillsCollect    Action = "bills.collect"    // the cashier desk (C8); reversing also checks staff.BillsReverse's scope
 	ActBillsView       Action = "bills.view"       // houses, fee items, bills, their CSV
 	ActBillsImport     Action = "bills.import"     // import houses and bills, edit fee items
+	ActNoticesIssue    Action = "notices.issue"    // make payment notices
+	ActNoticesPrint    Action = "notices.print"    // list, view and print payment notices
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -36,6 +38,8 @@ var staffActions = map[Action]staff.Action{
 	ActBillsCollect:    staff.BillsCollect,
 	ActBillsView:       staff.BillsView,
 	ActBillsImport:     staff.BillsImport,
+	ActNoticesIssue:    staff.NoticesIssue,
+	ActNoticesPrint:    staff.NoticesPrint,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

@@ -38,6 +38,7 @@ var notices = map[string]string{
 	"saved": "已保存", "created": "已创建", "revoked": "收款码已作废", "rotated": "已换码，旧码已作废",
 	"status": "状态已更新", "secret": "密钥已保存", "staff": "员工已添加，设置密码的邮件已发送",
 	"reset": "已发送新的设置密码链接", "disabled": "员工已停用",
+	"notice": "通知单已生成", "notice_exists": "该房屋已有一张包含相同未缴账单的通知单，未重复生成",
 }
 
 // page builds the view of a signed-in page.
@@ -72,7 +73,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 			href += "?company=" + url.QueryEscape(v.CompanyID)
 		}
 		on := c.path == l.href || strings.HasPrefix(c.path, l.href+"/") ||
-			l.href == "/admin/communities" && strings.HasPrefix(c.path, "/admin/codes/") // a code's pages are under its community
+			l.href == "/admin/communities" && (strings.HasPrefix(c.path, "/admin/codes/") || strings.HasPrefix(c.path, "/admin/notices/")) // a code's and a notice's pages are under its community
 		v.Nav = append(v.Nav, navLink{Label: l.label, Href: href, On: on})
 	}
 	return v

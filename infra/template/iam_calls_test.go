@@ -142,8 +142,8 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 // community created through the console form (directory writes, its first
 // code, audited) and the communities listed (the parent index), the audit
 // log, the records (two pages of the records index, and the records page),
-// the dashboard (the aggregates), the community's code PNG (the collection
-// batch read), and signing out.
+// the dashboard (the aggregates), payment notices (made, listed, printed),
+// the community's code PNG (the collection batch read), and signing out.
 func consoleAsItsStaffUseIt(t *testing.T, s *stack.Stack) {
 	t.Helper()
 	acct := stacktest.DemoAccount(t, s, "admin", stack.DemoCompanyID)
@@ -215,6 +215,27 @@ func consoleAsItsStaffUseIt(t *testing.T, s *stack.Stack) {
 	admin.GetJSON(t, "/admin/api/dashboard", &dash)
 	if a := dash.Total.LastDays.All; a.Count != 2 || a.AmountFen != 2468 {
 		t.Fatalf("dashboard: last 30 days %+v, want the two payments (2468 fen)", a)
+	}
+
+	// Payment notices: one house's (its house, bills and notices read, the
+	// notice put), a community batch (its houses listed), the listing and
+	// the print page (the notice read).
+	h := stacktest.SeedHouse(t, s, stack.DemoCompanyID, "demo-both", "88", "1", "101", "权限测试", 12000)
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/notices", "application/json", []byte(`{"house_id":"`+h.ID+`"}`)); status != http.StatusCreated {
+		t.Fatalf("create notice: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/notices", "application/json", []byte(`{"community_id":"demo-both","building":"88"}`)); status != http.StatusOK {
+		t.Fatalf("notice batch: %d %s", status, body)
+	}
+	var notices struct {
+		Notices []struct{ ID string } `json:"notices"`
+	}
+	admin.GetJSON(t, "/admin/api/communities/demo-both/notices?building=88", &notices)
+	if len(notices.Notices) != 1 {
+		t.Fatalf("notices of building 88: %+v", notices)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/api/notices/"+notices.Notices[0].ID+"/print", "", nil); status != http.StatusOK || !bytes.Contains(body, []byte("data:image/png;base64,")) {
+		t.Fatalf("notice print: %d %.300s", status, body)
 	}
 
 	status, body = admin.Call(t, http.MethodGet, "/admin/api/communities/demo-both/code.png", "", nil)

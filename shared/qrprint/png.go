@@ -67,6 +67,11 @@ func PNG(url string, l Label) ([]byte, error) {
 		top += glyphLine * ln.scale
 	}
 
+	return encodePNG(img)
+}
+
+// encodePNG writes img as a PNG declaring 300 dpi.
+func encodePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	if err := enc.Encode(&buf, img); err != nil {

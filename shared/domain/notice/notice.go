@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/bill"
@@ -163,4 +165,23 @@ func Summarize(n Notice, bills []bill.Bill, now time.Time) Summary {
 	}
 	s.Settled = len(s.OpenIDs) == 0 && !s.Paying
 	return s
+}
+
+// NoticeURL is the notice's pay URL, what its QR code encodes: the public
+// base URL (the deployment's PUBLIC_BASE_URL) and /n/<id>. The console
+// prints it and the landing function serves it.
+func NoticeURL(base, id string) string {
+	return strings.TrimRight(base, "/") + "/n/" + url.PathEscape(id)
+}
+
+// SameBills reports whether the notice covers exactly the bills ids (in any
+// order): a batch that would make such a notice again makes none.
+func (n Notice) SameBills(ids []string) bool {
+	if len(ids) != len(n.BillIDs) {
+		return false
+	}
+	a, b := slices.Clone(n.BillIDs), slices.Clone(ids)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

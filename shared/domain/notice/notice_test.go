@@ -2,6 +2,7 @@ package notice
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,22 @@ func TestSummarizeAsksOnlyWhatRemains(t *testing.T) {
 	s = Summarize(n, []bill.Bill{b1, b2, b3}, later)
 	if !s.Settled || s.OpenFen != 0 || s.TotalFen != 15000 || s.Items[2].State != ItemWaived {
 		t.Fatalf("settled: %+v", s)
+	}
+}
+
+func TestNoticeURL(t *testing.T) {
+	for _, base := range []string{"https://pay.example.com", "https://pay.example.com/"} {
+		if got := NoticeURL(base, "abc_DEF-123"); got != "https://pay.example.com/n/abc_DEF-123" {
+			t.Errorf("NoticeURL(%q) = %q", base, got)
+		}
+	}
+}
+
+func TestSameBills(t *testing.T) {
+	n := Notice{BillIDs: []string{"b1", "b2"}}
+	for ids, want := range map[string]bool{"b2,b1": true, "b1,b2": true, "b1": false, "b1,b2,b3": false, "b1,b3": false} {
+		if got := n.SameBills(strings.Split(ids, ",")); got != want {
+			t.Errorf("SameBills(%s) = %v", ids, got)
+		}
 	}
 }

@@ -73,12 +73,15 @@ const (
 	BillsView       Action = "bills.view"       // houses, fee items and bills of the company's communities, their CSV
 	BillsImport     Action = "bills.import"     // import houses and bills, edit fee items (X6)
 	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
+	NoticesIssue    Action = "notices.issue"    // make payment notices from houses' unpaid bills (C6)
+	NoticesPrint    Action = "notices.print"    // list, view and print payment notices (C5, C6)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
-		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport}
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport,
+		NoticesIssue, NoticesPrint}
 }
 
 // Scope is how far a permission reaches.
@@ -98,10 +101,10 @@ const (
 //     reads no payment records, charts or 分付 data: those are the company's;
 //   - a company admin does everything within the company except create
 //     companies; 分付 data is for risk officers "and above" (F6): admins;
-//   - a cashier sees the company's communities, codes and records and marks
-//     bills paid (C8); a cashier reverses only their own entries (a mistake
-//     at the counter, corrected at once, with a reason), an admin any of the
-//     company's;
+//   - a cashier sees the company's communities, codes and records, marks
+//     bills paid (C8) and makes and prints payment notices, as admins do;
+//     a cashier reverses only their own entries (a mistake at the counter,
+//     corrected at once, with a reason), an admin any of the company's;
 //   - a manager sees only their own codes and records (M3, M6);
 //   - a risk officer reads the company's records, charts and 分付 data.
 var permissions = map[Role]map[Action]Scope{
@@ -115,10 +118,12 @@ var permissions = map[Role]map[Action]Scope{
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
 		BillsCollect: Company, BillsReverse: Company, FenfuView: Company, BillsView: Company, BillsImport: Company,
+		NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, BillsCollect: Company, BillsReverse: Own, BillsView: Company,
+		NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Manager: {
 		CodeDownload: Own, RecordsView: Own,
