@@ -281,6 +281,16 @@ func TestNoticePayment(t *testing.T) {
 	})
 }
 
+// submit is the sweeper's next run for refund id.
+func (ne *noticeEnv) submit(t *testing.T, id string) refund.Refund {
+	t.Helper()
+	rf, err := ne.svc.CheckRefund(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rf
+}
+
 func TestRefunds(t *testing.T) {
 	ctx := context.Background()
 	paidNotice := func(t *testing.T) (*noticeEnv, order.Order) {
@@ -303,8 +313,11 @@ func TestRefunds(t *testing.T) {
 		ne, o := paidNotice(t)
 		ne.refundsSucceed()
 		r1, err := ne.svc.RequestRefund(ctx, req(o, 20000, "rk-1-aaaaaaaaaaaaaa"))
-		if err != nil || r1.Status != refund.Succeeded {
-			t.Fatalf("first: %+v %v", r1, err)
+		if err != nil || r1.Status != refund.Requested || len(ne.prov.refunds) != 0 {
+			t.Fatalf("first: %+v %v (the console never calls the provider)", r1, err)
+		}
+		if r1 = ne.submit(t, r1.ID); r1.Status != refund.Succeeded {
+			t.Fatalf("submitted: %+v", r1)
 		}
 		if _, err := ne.svc.RequestRefund(ctx, req(o, 15001, "rk-2-aaaaaaaaaaaaaa")); !errors.Is(err, payments.ErrRefundExceeds) {
 			t.Fatalf("past the payment: %v", err)
@@ -364,8 +377,11 @@ func TestRefunds(t *testing.T) {
 		r := req(o, 3000, "rk-reopen-aaaaaaaaa")
 		r.ReopenBills = []string{ne.bills[1].ID}
 		rf, err := ne.svc.RequestRefund(ctx, r)
-		if err != nil || rf.Status != refund.Processing {
-			t.Fatalf("requested: %+v %v", rf, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rf = ne.submit(t, rf.ID); rf.Status != refund.Processing {
+			t.Fatalf("submitted: %+v", rf)
 		}
 		if b := ne.bill(t, 1); b.Status != bill.Paid {
 			t.Fatalf("bill reopened before the money went back: %+v", b)
@@ -399,6 +415,7 @@ func TestRefunds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ne.submit(t, rf.ID)
 		iface, _ := ne.st.GetInterface(ctx, o.IfaceID)
 		got, err := ne.svc.ApplyRefundNotification(ctx, iface, pay.RefundNotification{OrderID: o.ID, RefundID: rf.ID, State: pay.RefundClosed, AmountFen: 35000})
 		if err != nil || got.Status != refund.Failed {
@@ -418,8 +435,11 @@ func TestRefunds(t *testing.T) {
 		ne, o := paidNotice(t)
 		ne.prov.refund = func(r pay.RefundRequest) (pay.RefundResult, error) { return pay.RefundResult{}, errors.New("timeout") }
 		rf, err := ne.svc.RequestRefund(ctx, req(o, 500, "rk-retry-aaaaaaaaaa"))
-		if err != nil || rf.Status != refund.Requested || rf.Attempts != 1 {
-			t.Fatalf("requested: %+v %v", rf, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rf = ne.submit(t, rf.ID); rf.Status != refund.Requested || rf.Attempts != 1 {
+			t.Fatalf("after an unreachable provider: %+v", rf)
 		}
 		ne.refundsSucceed()
 		ne.advance(10 * time.Minute)

@@ -37,10 +37,12 @@ type RefundRequest struct {
 }
 
 // RequestRefund takes the amount from what the payment can still give back
-// and stores the refund in ONE transaction (so refunds never together
-// exceed the payment, whoever asks at the same moment), then submits it to
-// the provider. The provider's answer may come later (a notification, or
-// the sweeper asking): the refund is PROCESSING until then.
+// and stores the refund, REQUESTED and due at once, in ONE transaction (so
+// refunds never together exceed the payment, whoever asks at the same
+// moment). It does not call the provider: the console holds no merchant
+// keys (least privilege), so the sweeper submits it on its next run
+// (CheckRefund, within a minute) under the refund's id, and the provider's
+// answer arrives as a notification or on a later check.
 func (s *Service) RequestRefund(ctx context.Context, r RefundRequest) (refund.Refund, error) {
 	if !domain.IsURLSafe(r.Key, 16, 64) {
 		return refund.Refund{}, invalid("请求标识应为 16-64 位字母、数字、_ 或 -")
@@ -71,7 +73,7 @@ func (s *Service) RequestRefund(ctx context.Context, r RefundRequest) (refund.Re
 			}
 			return refund.Refund{}, fmt.Errorf("%w: %v", ErrNotRefundable, err)
 		}
-		rf, err := refund.New(id, after, r.AmountFen, r.Reason, r.By, r.ReopenBills, now, now.Add(s.sweepAfter()))
+		rf, err := refund.New(id, after, r.AmountFen, r.Reason, r.By, r.ReopenBills, now, now)
 		if err != nil {
 			return refund.Refund{}, invalid(strings.TrimPrefix(err.Error(), refund.ErrInvalid.Error()+": "))
 		}
@@ -86,7 +88,7 @@ func (s *Service) RequestRefund(ctx context.Context, r RefundRequest) (refund.Re
 			return refund.Refund{}, err
 		}
 		s.Log.InfoContext(ctx, "refund requested", "refund_id", rf.ID, "order_id", rf.OrderID, "amount_fen", rf.AmountFen, "by", rf.By)
-		return s.submitRefund(ctx, rf), nil
+		return rf, nil
 	}
 }
 
