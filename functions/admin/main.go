@@ -31,7 +31,7 @@ func main() {
 		Dashboard: dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
 		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
 			NewID: func() string { return newID("ce") }, Now: time.Now},
-		Notices: &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
+		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
