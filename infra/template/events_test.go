@@ -300,6 +300,24 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 			t.Errorf("result page for an unknown order: %d %.300s", r.StatusCode, r.Body)
 		}
 	})
+	t.Run("landing-notice", func(t *testing.T) {
+		// The samples name a notice that does not exist: Chinese 404 pages.
+		r := invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-notice.json"))
+		if r.StatusCode != 404 || !strings.Contains(r.Body, "缴费通知单无效") {
+			t.Errorf("unknown notice: %d %.300s", r.StatusCode, r.Body)
+		}
+		r = invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-notice-result.json"))
+		if r.StatusCode != 404 || !strings.Contains(r.Body, "缴费通知单无效") {
+			t.Errorf("receipt of an unknown notice: %d %.300s", r.StatusCode, r.Body)
+		}
+	})
+	t.Run("wechat-notify-refund", func(t *testing.T) {
+		// The sample's signature is not the sandbox platform key's: rejected, nothing changes.
+		r := invokeHTTP(t, s.Invoke, "WechatNotifyFunction", readEvent(t, "wechat-notify-refund.json"))
+		if r.StatusCode != 400 || !strings.Contains(r.Body, "FAIL") {
+			t.Errorf("forged refund notification: %d %s", r.StatusCode, r.Body)
+		}
+	})
 	t.Run("landing-not-found", func(t *testing.T) {
 		r := invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-not-found.json"))
 		if r.StatusCode != 404 || !strings.Contains(r.Headers["Content-Type"], "text/html") || !strings.Contains(r.Body, "页面不存在") {
