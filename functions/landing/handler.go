@@ -309,7 +309,7 @@ func receipt(col store.Collection, o order.Order) web.ResultPage {
 		p.State, p.StatusText = "closed", "已退款"
 		p.Note = "这笔付款对应的账单已由他人缴清，款项已原路退回"
 		if o.RefundedFen < o.AmountFen {
-			p.Note = "这笔付款对应的账单已由他人缴清，款项将原路退回"
+			p.StatusText, p.Note = "退款中", "这笔付款对应的账单已由他人缴清，款项将原路退回"
 		}
 	} else if o.RefundedFen > 0 && o.Status == order.Paid {
 		p.Note = "已退款 ¥" + domain.FormatYuan(o.RefundedFen)

@@ -22,6 +22,16 @@ func noticeNotFound() web.Response {
 	return web.Render(http.StatusNotFound, "message.html", web.MessagePage{Title: "缴费通知单无效", Community: "缴费通知单无效", Message: "该缴费通知单不存在或已作废，请联系物业管理处。"})
 }
 
+// loadNotice reads the notice the path names; an unknown one is the Chinese
+// 404 page (ok false).
+func (h *Handler) loadNotice(ctx context.Context, req web.Request) (payments.NoticeView, web.Response, bool, error) {
+	view, err := h.Notices.Notice(ctx, req.PathParameters["id"])
+	if errors.Is(err, payments.ErrUnknownNotice) {
+		return view, noticeNotFound(), false, nil
+	}
+	return view, web.Response{}, err == nil, err
+}
+
 var itemStateText = map[notice.ItemState]string{notice.ItemPaid: "已缴", notice.ItemPaying: "正在支付", notice.ItemWaived: "已减免"}
 
 // notice is a payment notice's pay page (C6): opened like a code (C3: the
@@ -29,13 +39,9 @@ var itemStateText = map[notice.ItemState]string{notice.ItemPaid: "已缴", notic
 // the community accepts), it lists the items and asks exactly what is left;
 // a settled notice asks nothing (已缴清).
 func (h *Handler) notice(ctx context.Context, req web.Request) (web.Response, error) {
-	id := req.PathParameters["id"]
-	view, err := h.Notices.Notice(ctx, id)
-	if errors.Is(err, payments.ErrUnknownNotice) {
-		return noticeNotFound(), nil
-	}
-	if err != nil {
-		return web.Response{}, err
+	view, resp, ok, err := h.loadNotice(ctx, req)
+	if !ok || err != nil {
+		return resp, err
 	}
 	col, n, sum := view.Collection, view.Notice, view.Summary
 	title := col.Community.Name
@@ -83,14 +89,11 @@ func maskName(name string) string {
 
 // noticeResult is the receipt of a payment of this notice.
 func (h *Handler) noticeResult(ctx context.Context, req web.Request) (web.Response, error) {
-	id := req.PathParameters["id"]
-	view, err := h.Notices.Notice(ctx, id)
-	if errors.Is(err, payments.ErrUnknownNotice) {
-		return noticeNotFound(), nil
+	view, resp, ok, err := h.loadNotice(ctx, req)
+	if !ok || err != nil {
+		return resp, err
 	}
-	if err != nil {
-		return web.Response{}, err
-	}
+	id := view.Notice.ID
 	title := view.Collection.Community.Name
 	orderNotFound := web.Render(http.StatusNotFound, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOrderNotFound})
 	oid := req.PathParameters["oid"]

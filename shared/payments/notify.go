@@ -62,13 +62,8 @@ func (s *Service) handle(ctx context.Context, ifaceID string, ch domain.Channel,
 		return s.refundNotification(ctx, iface, p, r, security)
 	}
 	n, err := p.ParseNotification(ctx, r)
-	switch {
-	case errors.Is(err, pay.ErrBadSignature):
-		return security("bad_signature", err)
-	case errors.Is(err, pay.ErrStaleTimestamp):
-		return security("stale_timestamp", err)
-	case err != nil:
-		return security("malformed", err)
+	if err != nil {
+		return security(parseFailure(err), err)
 	}
 	if n.State != pay.TradePaid && n.State != pay.TradeRefunded {
 		s.Log.InfoContext(ctx, "notification ignored", "order_id", n.OrderID, "state", n.State, "event_id", n.EventID)
@@ -89,13 +84,8 @@ func (s *Service) handle(ctx context.Context, ifaceID string, ch domain.Channel,
 
 func (s *Service) refundNotification(ctx context.Context, iface store.Interface, p pay.Provider, r *http.Request, security func(string, error, ...any) Outcome) Outcome {
 	n, err := p.ParseRefundNotification(ctx, r)
-	switch {
-	case errors.Is(err, pay.ErrBadSignature):
-		return security("bad_signature", err)
-	case errors.Is(err, pay.ErrStaleTimestamp):
-		return security("stale_timestamp", err)
-	case err != nil:
-		return security("malformed", err)
+	if err != nil {
+		return security(parseFailure(err), err)
 	}
 	_, err = s.ApplyRefundNotification(ctx, iface, n)
 	switch {
@@ -108,6 +98,18 @@ func (s *Service) refundNotification(ctx context.Context, iface store.Interface,
 	}
 	s.Log.ErrorContext(ctx, "apply refund result", "refund_id", n.RefundID, "err", err)
 	return Retry
+}
+
+// parseFailure names why a callback failed verification (the security
+// event's reason).
+func parseFailure(err error) string {
+	switch {
+	case errors.Is(err, pay.ErrBadSignature):
+		return "bad_signature"
+	case errors.Is(err, pay.ErrStaleTimestamp):
+		return "stale_timestamp"
+	}
+	return "malformed"
 }
 
 func errString(err error) string {

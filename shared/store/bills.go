@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -254,22 +253,12 @@ func (r *Bills) conditionalPut(before, after bill.Bill) (*types.Put, error) {
 	if err != nil {
 		return nil, err
 	}
-	from := bill.From(after.Status)
-	if len(from) == 0 {
-		return nil, fmt.Errorf("%w: nothing moves to %s", bill.ErrNotAllowed, after.Status)
-	}
-	ops := make([]expression.OperandBuilder, 0, len(from))
-	for _, s := range from[1:] {
-		ops = append(ops, expression.Value(s))
-	}
-	cond := expression.Name("version").Equal(expression.Value(before.Version)).
-		And(expression.Name("status").In(expression.Value(from[0]), ops...))
-	ex, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return nil, err
-	}
-	return &types.Put{TableName: aws.String(r.Table), Item: item, ConditionExpression: ex.Condition(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}, nil
+	// A bill's write is always a change of state (bill plans only hold
+	// changes): the status condition applies even when it stays the same
+	// (RESERVED → RESERVED: reserved again).
+	w := stateWrite[bill.Status]{Table: r.Table, Item: item, Version: before.Version, From: "", To: after.Status,
+		Sources: bill.From(after.Status), notAllowed: bill.ErrNotAllowed}
+	return w.put()
 }
 
 // getAll reads the bills as one consistent snapshot; missing ones refuse the batch.

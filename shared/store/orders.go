@@ -286,30 +286,12 @@ func orderPut(table string, before *order.Order, after order.Order) (*types.Put,
 	if err != nil {
 		return nil, err
 	}
-	var cond expression.ConditionBuilder
-	switch {
-	case before == nil:
-		cond = expression.AttributeNotExists(expression.Name("pk"))
-	default:
-		cond = expression.Name("version").Equal(expression.Value(before.Version))
-		if after.Status != before.Status {
-			from := order.From(after.Status)
-			if len(from) == 0 {
-				return nil, fmt.Errorf("%w: nothing moves to %s", order.ErrNotAllowed, after.Status)
-			}
-			ops := make([]expression.OperandBuilder, 0, len(from))
-			for _, s := range from[1:] {
-				ops = append(ops, expression.Value(s))
-			}
-			cond = cond.And(expression.Name("status").In(expression.Value(from[0]), ops...))
-		}
+	w := stateWrite[order.Status]{Table: table, Item: item, New: before == nil, To: after.Status,
+		Sources: order.From(after.Status), notAllowed: order.ErrNotAllowed}
+	if before != nil {
+		w.Version, w.From = before.Version, before.Status
 	}
-	ex, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return nil, err
-	}
-	return &types.Put{TableName: aws.String(table), Item: item, ConditionExpression: ex.Condition(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}, nil
+	return w.put()
 }
 
 // Due lists ids of unpaid orders in work shard i whose next check is before

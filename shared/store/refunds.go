@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -140,27 +139,10 @@ func refundPut(table string, before *refund.Refund, after refund.Refund) (*types
 	if err != nil {
 		return nil, err
 	}
-	var cond expression.ConditionBuilder
-	if before == nil {
-		cond = expression.AttributeNotExists(expression.Name("pk"))
-	} else {
-		cond = expression.Name("version").Equal(expression.Value(before.Version))
-		if after.Status != before.Status {
-			from := refund.From(after.Status)
-			if len(from) == 0 {
-				return nil, fmt.Errorf("%w: nothing moves to %s", refund.ErrNotAllowed, after.Status)
-			}
-			ops := make([]expression.OperandBuilder, 0, len(from))
-			for _, s := range from[1:] {
-				ops = append(ops, expression.Value(s))
-			}
-			cond = cond.And(expression.Name("status").In(expression.Value(from[0]), ops...))
-		}
+	w := stateWrite[refund.Status]{Table: table, Item: item, New: before == nil, To: after.Status,
+		Sources: refund.From(after.Status), notAllowed: refund.ErrNotAllowed}
+	if before != nil {
+		w.Version, w.From = before.Version, before.Status
 	}
-	ex, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return nil, err
-	}
-	return &types.Put{TableName: aws.String(table), Item: item, ConditionExpression: ex.Condition(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}, nil
+	return w.put()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
 
@@ -82,6 +83,25 @@ func CreateOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 	if len(fields) > 0 {
 		body["fields"] = fields
 	}
+	status, raw := postOrder(t, s, col, body, payerID)
+	if status != http.StatusCreated {
+		t.Fatalf("create order: %d %s", status, raw)
+	}
+	var v OrderView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("create order: %v: %s", err, raw)
+	}
+	if v.Status != "PENDING" || v.OrderID == "" || v.AmountFen != amountFen {
+		t.Fatalf("create order: unexpected %s", raw)
+	}
+	return v
+}
+
+// postOrder sends POST /api/orders as a pay page does: a fresh
+// Idempotency-Key and, for a WeChat payer (payerID, an openid), the payer
+// cookie signed with the stack's key for the community's WeChat app.
+func postOrder(t testing.TB, s *stack.Stack, col store.Collection, body map[string]any, payerID string) (int, []byte) {
+	t.Helper()
 	raw, _ := json.Marshal(body)
 	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(raw))
 	if err != nil {
@@ -95,7 +115,7 @@ func CreateOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Cookie", strings.SplitN(set[1], ";", 2)[0])
+		req.Header.Set("Cookie", strings.SplitN(set[0], ";", 2)[0])
 	}
 	resp, err := HTTPClient.Do(req)
 	if err != nil {
@@ -103,17 +123,7 @@ func CreateOrder(t testing.TB, s *stack.Stack, token, channel string, amountFen 
 	}
 	defer resp.Body.Close()
 	raw, _ = io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create order: %d %s", resp.StatusCode, raw)
-	}
-	var v OrderView
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("create order: %v: %s", err, raw)
-	}
-	if v.Status != "PENDING" || v.OrderID == "" || v.AmountFen != amountFen {
-		t.Fatalf("create order: unexpected %s", raw)
-	}
-	return v
+	return resp.StatusCode, raw
 }
 
 // GetOrder reads an order through GET /api/orders/{id}.

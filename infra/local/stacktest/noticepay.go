@@ -1,17 +1,12 @@
 package stacktest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
-	"github.com/estatepay/estatepay/shared/web"
 )
 
 // PayNotice asks POST /api/orders to pay notice noticeID as its pay page
@@ -29,32 +24,12 @@ func PayNotice(t testing.TB, s *stack.Stack, noticeID, channel string, amountFen
 	if err != nil {
 		t.Fatalf("pay notice %s: community: %v", noticeID, err)
 	}
-	raw, _ := json.Marshal(map[string]any{"notice": noticeID, "channel": channel, "amount_fen": amountFen})
-	req, err := http.NewRequest(http.MethodPost, s.URLs.Gateway+"/api/orders", bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", RandomKey(t))
-	if payerID != "" && col.WeChat != nil {
-		set, err := web.PayerCookies{Key: []byte(s.Keys().PayerCookieKey)}.Issue(
-			web.Payer{Iface: col.WeChat.ID, AppID: col.WeChat.OAuthAppID(), OpenID: payerID}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Cookie", strings.SplitN(set[0], ";", 2)[0])
-	}
-	resp, err := HTTPClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ = io.ReadAll(resp.Body)
+	status, raw := postOrder(t, s, col, map[string]any{"notice": noticeID, "channel": channel, "amount_fen": amountFen}, payerID)
 	var v OrderView
-	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
+	if status == http.StatusCreated || status == http.StatusOK {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatalf("pay notice: %v: %s", err, raw)
 		}
 	}
-	return resp.StatusCode, v, raw
+	return status, v, raw
 }
