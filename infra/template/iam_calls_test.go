@@ -82,6 +82,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	})
 	consoleAsItsStaffUseIt(t, s)
 	cashierAtTheDesk(t, s)
+	adminRefundsAPayment(t, s)
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
