@@ -19,6 +19,7 @@ import (
 	"github.com/estatepay/estatepay/shared/auth"
 	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
@@ -286,6 +287,7 @@ func newFixture(t *testing.T) *fixture {
 		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
 			NewID: func() string { return newID("ce") }, Now: time.Now},
 		MaxAmountFen: 5_000_000, Log: log}
+	h.Refunds = &payments.Service{Orders: st.OrderRepo(), Billing: st.LedgerRepo(), Directory: st, Log: log, Now: time.Now}
 	h.Notices = &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: h.PublicBaseURL, Now: func() time.Time { return noticeNow }}
 	seedNotices(t, st)
 	return &fixture{t: t, h: h, acc: acc, st: st, keys: keys, sessions: map[string]session{}}

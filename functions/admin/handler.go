@@ -44,6 +44,8 @@ type Handler struct {
 	// Notices are the payment notices' houses, bills and notices (notices.go;
 	// nil answers 501).
 	Notices *Notices
+	// Refunds are the payments' refunds (refunds.go; nil answers 501).
+	Refunds Refunds
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

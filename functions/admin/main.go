@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/bills"
+	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
@@ -22,6 +23,9 @@ func main() {
 	st.Bills = platform.Env("BILLS_TABLE")
 	sec := secrets.NewLoader(cfg)
 	base := platform.Env("PUBLIC_BASE_URL")
+	// Refunds only: RequestRefund and OrderRefunds. No provider registry —
+	// the console holds no merchant keys; the sweeper submits refunds.
+	pays := &payments.Service{Orders: st.OrderRepo(), Billing: st.LedgerRepo(), Directory: st, Log: log, Now: time.Now}
 	h := &Handler{
 		Store:     st,
 		Accounts:  accountsService(cfg, st, sec, log),
@@ -31,6 +35,7 @@ func main() {
 		Dashboard: dashboardViews{dash: &Dashboard{Stats: &store.Stats{DB: st.DB, Table: platform.Env("STATS_TABLE")}, Communities: st.ListCommunities}, now: time.Now},
 		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
 			NewID: func() string { return newID("ce") }, Now: time.Now},
+		Refunds:       pays,
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,

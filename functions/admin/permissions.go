@@ -20,6 +20,7 @@ const (
 	ActBillsImport     Action = "bills.import"     // import houses and bills, edit fee items
 	ActNoticesIssue    Action = "notices.issue"    // make payment notices
 	ActNoticesPrint    Action = "notices.print"    // list, view and print payment notices
+	ActRefundsManage   Action = "refunds.manage"   // refund a payment (admins)
 	actSignedIn        Action = ""                 // any signed-in staff member
 )
 
@@ -40,6 +41,7 @@ var staffActions = map[Action]staff.Action{
 	ActBillsImport:     staff.BillsImport,
 	ActNoticesIssue:    staff.NoticesIssue,
 	ActNoticesPrint:    staff.NoticesPrint,
+	ActRefundsManage:   staff.RefundsManage,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

@@ -149,6 +149,8 @@ type RecordJSON struct {
 	PaidAt        string            `json:"paid_at"`
 	BusinessDay   string            `json:"business_day"`
 	RefundedAt    string            `json:"refunded_at,omitempty"`
+	RefundedFen   int64             `json:"refunded_fen"`            // refunded so far (confirmed by the provider; part or all)
+	BillsRefused  bool              `json:"bills_refused,omitempty"` // paid for bills someone else had paid: refunded automatically
 	ProviderTxnID string            `json:"provider_txn_id"`
 	PayerID       string            `json:"payer_id"`
 	Fields        map[string]string `json:"fields,omitempty"` // payer fields (M5), e.g. {"room":"3-201"}
@@ -167,7 +169,7 @@ func RecordOf(o order.Order) RecordJSON {
 	r := RecordJSON{
 		OrderID: o.ID, AmountFen: o.AmountFen, Amount: domain.FormatYuan(o.AmountFen), Channel: o.Channel,
 		Status: o.Status, PaidAt: calendar.Format(o.PaidAt), BusinessDay: string(calendar.BusinessDay(o.PaidAt)),
-		ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields,
+		ProviderTxnID: o.ProviderTxnID, PayerID: o.PayerID, Fields: o.Fields, RefundedFen: refundedFen(o), BillsRefused: o.BillsRefused,
 	}
 	if !o.RefundedAt.IsZero() {
 		r.RefundedAt = calendar.Format(o.RefundedAt)
@@ -367,7 +369,7 @@ func (c *RecordsCSV) header() error {
 	if _, err := io.WriteString(c.out, "\ufeff"); err != nil {
 		return err
 	}
-	cols := []string{"小区", "订单号", "支付时间", "营业日", "支付渠道", "状态", "金额（元）", "退款时间", "交易单号", "付款人标识"}
+	cols := []string{"小区", "订单号", "支付时间", "营业日", "支付渠道", "状态", "金额（元）", "退款时间", "交易单号", "付款人标识", "已退款金额（元）", "退款说明"}
 	for _, f := range c.fields {
 		cols = append(cols, f.Label)
 	}
@@ -388,6 +390,7 @@ func (c *RecordsCSV) Write(o order.Order) error {
 	row := []string{
 		c.community, o.ID, calendar.Format(o.PaidAt), string(calendar.BusinessDay(o.PaidAt)),
 		o.Channel.Name(), statusName(o.Status), domain.FormatYuan(o.AmountFen), refunded, o.ProviderTxnID, o.PayerID,
+		domain.FormatYuan(refundedFen(o)), refundNote(o),
 	}
 	known := map[string]bool{}
 	for _, f := range c.fields {
@@ -433,6 +436,28 @@ func defuse(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// refundedFen is what went back to the payer: the refunds the provider
+// confirmed, or all of it for a payment refunded whole (also one refunded at
+// the provider before we saw it paid, which has no refunds of ours).
+func refundedFen(o order.Order) int64 {
+	if o.Status == order.Refunded {
+		return o.AmountFen
+	}
+	return o.RefundedFen
+}
+
+// refundNote explains a payment's refunds in the CSV: an automatic one (the
+// bills it paid were paid by someone else), or a partial refund.
+func refundNote(o order.Order) string {
+	switch {
+	case o.BillsRefused:
+		return "自动退款：账单已由他人缴清"
+	case o.Status == order.Paid && o.RefundedFen > 0:
+		return "部分退款"
+	}
+	return ""
 }
 
 func statusName(s order.Status) string {

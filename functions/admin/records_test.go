@@ -72,10 +72,10 @@ func TestRecordsCSVEncoding(t *testing.T) {
 	}
 	rows := readCSV(t, buf.Bytes())
 	want := [][]string{
-		{"小区", "订单号", "支付时间", "营业日", "支付渠道", "状态", "金额（元）", "退款时间", "交易单号", "付款人标识", "房号", "业主姓名", "其他信息"},
-		{"阳光花园", "EP1", "2026-03-02T00:00:05+08:00", "2026-03-02", "微信支付", "已支付", "1234.56", "", "4200EP1", "oPayerEP1",
+		{"小区", "订单号", "支付时间", "营业日", "支付渠道", "状态", "金额（元）", "退款时间", "交易单号", "付款人标识", "已退款金额（元）", "退款说明", "房号", "业主姓名", "其他信息"},
+		{"阳光花园", "EP1", "2026-03-02T00:00:05+08:00", "2026-03-02", "微信支付", "已支付", "1234.56", "", "4200EP1", "oPayerEP1", "0.00", "",
 			"3-201, \"东\"\n二单元", "'=HYPERLINK(\"http://evil\")", "memo=@SUM(A1); plate=+86 123"},
-		{"阳光花园", "EP2", "2026-03-02T00:00:05+08:00", "2026-03-02", "支付宝", "已退款", "0.12", "2026-03-02T01:00:05+08:00", "4200EP2", "oPayerEP2",
+		{"阳光花园", "EP2", "2026-03-02T00:00:05+08:00", "2026-03-02", "支付宝", "已退款", "0.12", "2026-03-02T01:00:05+08:00", "4200EP2", "oPayerEP2", "0.12", "",
 			"'-1层", "李四", ""},
 	}
 	if len(rows) != len(want) {
@@ -230,7 +230,7 @@ func TestRecordsTenancyFiltersAndCap(t *testing.T) {
 		t.Fatalf("Content-Disposition %q", cd)
 	}
 	rows := readCSV(t, []byte(r.Body))
-	if len(rows) != 4 || rows[0][10] != "房号" || rows[1][10] != "1-101" {
+	if len(rows) != 4 || rows[0][12] != "房号" || rows[1][12] != "1-101" {
 		t.Fatalf("rows %q", rows)
 	}
 
@@ -300,7 +300,7 @@ func TestRecordsCSVFromTheIndex(t *testing.T) {
 		}
 		last = row[2]
 	}
-	if rows[1][1] != "EPCSV449" || rows[1][10] != "9-449" || rows[1][6] != "4.50" {
+	if rows[1][1] != "EPCSV449" || rows[1][12] != "9-449" || rows[1][6] != "4.50" {
 		t.Fatalf("newest row %q", rows[1])
 	}
 	if day := calendar.BusinessDay(start); rows[len(rows)-1][3] != string(day) {

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"html/template"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/qrprint"
 	"github.com/estatepay/estatepay/shared/store"
@@ -93,6 +92,9 @@ var recordFilters = []string{"from", "to", "channel", "status", "min", "max", "q
 
 type recordRow struct {
 	PaidAt, Amount, Channel, Status, StatusClass, Payer, OrderID, TxnID string
+	Refunded                                                            string // yuan refunded so far, "" for none
+	BillsRefused                                                        bool   // refunded automatically: its bills were paid by someone else
+	Href                                                                string // the payment's page
 }
 
 type recordsPage struct {
@@ -148,24 +150,16 @@ func (v recordViews) RecordsPage(ctx context.Context, h *Handler, c *call, cm st
 		}
 	}
 	for _, r := range page.Payments {
-		row := recordRow{Amount: r.Amount, Channel: r.Channel.Name(), Status: statusName(r.Status), StatusClass: "ok",
-			OrderID: r.OrderID, TxnID: r.ProviderTxnID, PaidAt: r.PaidAt}
+		row := recordRow{Amount: r.Amount, Channel: r.Channel.Name(), OrderID: r.OrderID, TxnID: r.ProviderTxnID, PaidAt: r.PaidAt,
+			BillsRefused: r.BillsRefused, Href: "/admin/orders/" + url.PathEscape(r.OrderID)}
+		row.Status, row.StatusClass = orderStatusName(order.Order{Status: r.Status, RefundedFen: r.RefundedFen, BillsRefused: r.BillsRefused})
+		if r.RefundedFen > 0 {
+			row.Refunded = domain.FormatYuan(r.RefundedFen)
+		}
 		if t, err := time.Parse(time.RFC3339, r.PaidAt); err == nil {
 			row.PaidAt = console.When(t)
 		}
-		if r.Status != order.Paid {
-			row.StatusClass = "bad"
-		}
-		keys := slices.Sorted(maps.Keys(r.Fields))
-		var parts []string
-		for _, k := range keys {
-			l := labels[k]
-			if l == "" {
-				l = k
-			}
-			parts = append(parts, l+"："+r.Fields[k])
-		}
-		row.Payer = strings.Join(parts, "；")
+		row.Payer = payerText(r.Fields, labels)
 		b.Rows = append(b.Rows, row)
 	}
 	if page.NextCursor != "" {

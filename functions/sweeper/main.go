@@ -18,7 +18,8 @@ func main() {
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Bills = platform.Env("BILLS_TABLE") // notice payments pay bills; refunds reopen them
 	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger()}
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
+		PublicBaseURL: platform.Env("PUBLIC_BASE_URL")} // refunds' notify_url
 	h := &Handler{Payments: svc, Log: svc.Log}
 	platform.Start(h.Handle)
 }

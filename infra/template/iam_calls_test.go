@@ -83,6 +83,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	consoleAsItsStaffUseIt(t, s)
 	cashierAtTheDesk(t, s)
 	noticesPaidAsResidentsPay(t, s)
+	adminRefundsAPayment(t, s)
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

@@ -75,13 +75,14 @@ const (
 	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
 	NoticesIssue    Action = "notices.issue"    // make payment notices from houses' unpaid bills (C6)
 	NoticesPrint    Action = "notices.print"    // list, view and print payment notices (C5, C6)
+	RefundsManage   Action = "refunds.manage"   // refund (part of) a payment, reopening its bills (X3)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
 		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport,
-		NoticesIssue, NoticesPrint}
+		NoticesIssue, NoticesPrint, RefundsManage}
 }
 
 // Scope is how far a permission reaches.
@@ -106,7 +107,9 @@ const (
 //     a cashier reverses only their own entries (a mistake at the counter,
 //     corrected at once, with a reason), an admin any of the company's;
 //   - a manager sees only their own codes and records (M3, M6);
-//   - a risk officer reads the company's records, charts and 分付 data.
+//   - a risk officer reads the company's records, charts and 分付 data;
+//   - only admins refund: money leaving the company's account is an
+//     admin's decision, audited (cashiers reverse counter entries instead).
 var permissions = map[Role]map[Action]Scope{
 	Operator: {
 		CompanyCreate: Platform, CompanyEdit: Platform, CommunityView: Platform, CommunityManage: Platform,
@@ -118,7 +121,7 @@ var permissions = map[Role]map[Action]Scope{
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
 		BillsCollect: Company, BillsReverse: Company, FenfuView: Company, BillsView: Company, BillsImport: Company,
-		NoticesIssue: Company, NoticesPrint: Company,
+		NoticesIssue: Company, NoticesPrint: Company, RefundsManage: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
