@@ -252,7 +252,8 @@ func consoleAsItsStaffUseIt(t *testing.T, s *stack.Stack) {
 		[]byte(`{"name":"物业费","per_m2":"2.50","cycle":"monthly"}`)); status != http.StatusOK {
 		t.Fatalf("fee item: %d %s", status, body)
 	}
-	for kind, csv := range map[string]string{"houses": "楼栋,单元,房号,业主姓名,手机号,面积\n1,1,101,张三,13800000009,90\n", "bills": "楼栋,单元,房号,收费项目,账期\n1,1,101,物业费,2026-11\n"} {
+	for _, f := range [][2]string{{"houses", "楼栋,单元,房号,业主姓名,手机号,面积\n1,1,101,张三,13800000009,90\n"}, {"bills", "楼栋,单元,房号,收费项目,账期\n1,1,101,物业费,2026-11\n"}} {
+		kind, csv := f[0], f[1] // houses first: the bills name them
 		status, body := admin.Call(t, http.MethodPost, "/admin/api/communities/"+created[1]+"/imports?kind="+kind, "text/csv", []byte(csv))
 		if status != http.StatusOK || !strings.Contains(string(body), `"state":"done"`) {
 			t.Fatalf("import %s: %d %s", kind, status, body)
