@@ -79,6 +79,7 @@ func ParseRecordFilter(q map[string]string) (store.RecordFilter, error) {
 		Channel: domain.Channel(strings.ToLower(strings.TrimSpace(q["channel"]))),
 		Status:  order.Status(strings.ToUpper(strings.TrimSpace(q["status"]))),
 		Keyword: strings.TrimSpace(q["q"]),
+		HouseID: strings.TrimSpace(q["house"]),
 	}
 	for _, b := range []struct {
 		param, name string

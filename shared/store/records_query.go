@@ -33,6 +33,8 @@ type RecordFilter struct {
 	// Keyword matches, ignoring case, part of a payer field's value (房号 …),
 	// the payer id, the order id or the provider's transaction id.
 	Keyword string
+	// HouseID keeps the payments of one house (notice payments name it).
+	HouseID string
 }
 
 // MaxKeywordRunes bounds RecordFilter.Keyword.
@@ -84,7 +86,7 @@ func (f RecordFilter) Check() error {
 
 // narrows reports whether f leaves records out other than by date.
 func (f RecordFilter) narrows() bool {
-	return f.Channel != "" || f.Status != "" || f.MinFen > 0 || f.MaxFen > 0 || f.Keyword != ""
+	return f.Channel != "" || f.Status != "" || f.MinFen > 0 || f.MaxFen > 0 || f.Keyword != "" || f.HouseID != ""
 }
 
 // Matches applies f to one order in memory (the same rules the query
@@ -99,7 +101,8 @@ func (f RecordFilter) Matches(o order.Order) bool {
 		f.Channel != "" && o.Channel != f.Channel,
 		f.Status != "" && o.Status != f.Status,
 		f.MinFen > 0 && o.AmountFen < f.MinFen,
-		f.MaxFen > 0 && o.AmountFen > f.MaxFen:
+		f.MaxFen > 0 && o.AmountFen > f.MaxFen,
+		f.HouseID != "" && o.HouseID != f.HouseID:
 		return false
 	}
 	return f.matchesKeyword(o)
@@ -181,6 +184,9 @@ func (r *Orders) recordsQuery(communityID string, f RecordFilter) (recordsQuery,
 	}
 	if f.MaxFen > 0 {
 		conds = append(conds, expression.Name("amount_fen").LessThanEqual(expression.Value(f.MaxFen)))
+	}
+	if f.HouseID != "" {
+		conds = append(conds, expression.Name("house_id").Equal(expression.Value(f.HouseID)))
 	}
 	switch len(conds) {
 	case 0:

@@ -22,7 +22,7 @@ func seedRecord(t *testing.T, r *store.Orders, id, community string, ch domain.C
 	o, err := order.New(order.Order{
 		ID: id, CommunityID: community, CompanyID: "co-1", CodeToken: "tok-" + community, Channel: ch,
 		IfaceID: "if-" + string(ch), MerchantID: "M-" + string(ch), AppID: "APP-" + string(ch),
-		AmountFen: amount, Description: "物业费", RequestHash: "h-" + id, Fields: fields,
+		AmountFen: amount, Description: "物业费", RequestHash: "h-" + id, Fields: fields, HouseID: fields["house"],
 	}, paidAt.Add(-time.Minute), 10*time.Minute, 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +70,9 @@ func recordsFixture(t *testing.T) (*store.Orders, []order.Order) {
 		fields := map[string]string{"room": fmt.Sprintf("%d-%d0%d", i%4+1, i%3+1, i%5)}
 		if i == 7 {
 			fields["owner"] = "Zhang 张三"
+		}
+		if i%10 == 3 { // notice payments of one house
+			fields["house"] = "H-3"
 		}
 		o := seedRecord(t, r, fmt.Sprintf("EPREC%02d", i), "c-rec", ch, int64(100*(i+1)), at, i%5 == 0, fields)
 		all = append(all, o)
@@ -145,6 +148,8 @@ func TestQueryRecordsFiltersAndPages(t *testing.T) {
 		{"keyword room", store.RecordFilter{Keyword: "1-10"}, 3},
 		{"keyword order id", store.RecordFilter{Keyword: "eprec1"}, 10},
 		{"keyword txn", store.RecordFilter{Keyword: "TXN-EPREC29"}, 1},
+		{"house", store.RecordFilter{HouseID: "H-3"}, 3},
+		{"house and channel", store.RecordFilter{HouseID: "H-3", Channel: domain.Alipay}, 3},
 		{"everything at once", store.RecordFilter{From: "2026-03-01", To: "2026-03-02", Channel: domain.Alipay, Status: order.Paid, MinFen: 200, MaxFen: 2000}, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
