@@ -82,6 +82,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	})
 	consoleAsItsStaffUseIt(t, s)
 	cashierAtTheDesk(t, s)
+	payerHistory(t, s) // iam_history_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
