@@ -15,15 +15,19 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
 
-// OAuthSource gives the WeChat OAuth client for an interface.
+// OAuthSource gives the OAuth clients of an interface (providers.Registry):
+// WeChat's snsapi_base and Alipay's auth_base, each from the interface's
+// OAuth secret only.
 type OAuthSource interface {
 	OAuth(ctx context.Context, iface store.Interface) (wechatpay.OAuth, error)
+	AlipayOAuth(ctx context.Context, iface store.Interface) (*alipay.OAuth, error)
 }
 
 // Directory resolves scanned codes (store.CachedDirectory).
@@ -46,7 +50,8 @@ type Handler struct {
 	Log           *slog.Logger
 	PublicBaseURL string
 	MaxAmountFen  int64
-	Payers        web.PayerCookies // the signed WeChat payer identity (bug 9)
+	Payers        web.PayerCookies // the signed payer identity (bug 9; X4)
+	History       PayerHistory     // the payer's own payments (X4)
 	Now           func() time.Time
 }
 
@@ -85,6 +90,10 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		return h.notice(ctx, req)
 	case "GET /n/{id}/orders/{oid}":
 		return h.noticeResult(ctx, req)
+	case "GET /c/{token}/history":
+		return h.codeHistory(ctx, req)
+	case "GET /n/{id}/history":
+		return h.noticeHistory(ctx, req)
 	}
 	return web.NotFound(req), nil
 }
@@ -135,7 +144,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if decision.App != domain.WeChat {
 		return web.Render(http.StatusOK, "pay.html", page), nil
 	}
-	cookies, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, "/c/"+url.PathEscape(token))
+	_, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, "/c/"+url.PathEscape(token))
 	if err != nil {
 		h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil
@@ -148,86 +157,123 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	return r, nil
 }
 
-// wechatPayer establishes the WeChat payer (snsapi_base openid) for the form:
+// payer establishes the payer identity for a page, through the OAuth step of
+// iface's provider (WeChat snsapi_base; Alipay auth_base):
 //
-//   - a valid payer cookie for this code's interface and app is enough: no
-//     OAuth round trip (a reload, or Back after paying);
-//   - a fresh OAuth code with the matching state is exchanged for the openid,
-//     which is issued as the signed payer cookie;
+//   - a valid payer cookie for this interface and app is enough: no OAuth
+//     round trip (a reload, or Back after paying);
+//   - a fresh OAuth code with the matching state is exchanged for the
+//     payer's id, which is issued as the signed payer cookie;
 //   - a used, replayed or invalid code falls back to the payer cookie when
 //     there is one, else redoes the OAuth step silently — once: a second
-//     failure in a row is an error (微信授权失败), never a redirect loop.
+//     failure in a row is an error (授权失败), never a redirect loop.
 //
-// It returns the cookies to set, or a redirect to WeChat's authorize page.
-func (h *Handler) wechatPayer(ctx context.Context, req web.Request, iface store.Interface, page string) ([]string, *web.Response, error) {
+// It returns the identity and the cookies to set, or a redirect to the
+// provider's authorize page.
+func (h *Handler) payer(ctx context.Context, req web.Request, iface store.Interface, page string) (web.Payer, []string, *web.Response, error) {
 	now := h.now()
 	appID := iface.OAuthAppID()
 	p, cerr := h.Payers.Read(req, now)
 	haveCookie := cerr == nil && p.Iface == iface.ID && p.AppID == appID
-	code := req.QueryStringParameters["code"]
+	code := req.QueryStringParameters[codeParam(iface.Channel)]
 	if code == "" {
 		if haveCookie {
-			return nil, nil, nil
+			return p, nil, nil, nil
 		}
-		return h.authorize(ctx, req, iface, page, false)
+		redirect, err := h.authorize(ctx, req, iface, page, false)
+		return web.Payer{}, nil, redirect, err
 	}
-	cookies, err := h.exchange(ctx, req, iface, code, statePath(page), now)
+	issued, cookies, err := h.exchange(ctx, req, iface, code, statePath(page), now)
 	if err == nil {
-		return cookies, nil, nil
+		return issued, cookies, nil, nil
 	}
 	if haveCookie {
 		// The code was replayed (Back, reload): the identity we issued stands.
 		h.Log.InfoContext(ctx, "oauth code not usable; payer cookie kept", "page_prefix", page[:9], "err", err)
-		return []string{clearState(statePath(page), h.secureAttr())}, nil, nil
+		return p, []string{clearState(statePath(page), h.secureAttr())}, nil, nil
 	}
 	if req.QueryStringParameters[retryParam] != "" {
-		return nil, nil, err
+		return web.Payer{}, nil, nil, err
 	}
 	h.Log.InfoContext(ctx, "oauth code not usable; authorising again", "page_prefix", page[:9], "err", err)
-	return h.authorize(ctx, req, iface, page, true)
+	redirect, err := h.authorize(ctx, req, iface, page, true)
+	return web.Payer{}, nil, redirect, err
 }
 
-// authorize redirects to WeChat with a fresh state (also set as a cookie),
-// coming back to page (a code's /c/… or a notice's /n/…).
-func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.Interface, page string, retry bool) ([]string, *web.Response, error) {
-	oauth, err := h.OAuth.OAuth(ctx, iface)
+// codeParam is the query parameter the provider's authorize page sends the
+// code back in.
+func codeParam(ch domain.Channel) string {
+	if ch == domain.Alipay {
+		return "auth_code"
+	}
+	return "code"
+}
+
+// identifier is one provider's OAuth step: where the browser goes for a
+// code, and whom a code names.
+type identifier struct {
+	authorizeURL func(redirectURI, state string) string
+	identify     func(ctx context.Context, code string) (string, error)
+}
+
+func (h *Handler) identifier(ctx context.Context, iface store.Interface) (identifier, error) {
+	if iface.Channel == domain.Alipay {
+		o, err := h.OAuth.AlipayOAuth(ctx, iface)
+		if err != nil {
+			return identifier{}, err
+		}
+		return identifier{o.AuthorizeURL, o.UserID}, nil
+	}
+	o, err := h.OAuth.OAuth(ctx, iface)
 	if err != nil {
-		return nil, nil, err
+		return identifier{}, err
+	}
+	return identifier{o.AuthorizeURL, o.OpenID}, nil
+}
+
+// authorize redirects to the provider with a fresh state (also set as a
+// cookie), coming back to page (a code's /c/… or a notice's /n/…).
+func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.Interface, page string, retry bool) (*web.Response, error) {
+	id, err := h.identifier(ctx, iface)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	state := hex.EncodeToString(b)
 	back := page
 	if retry {
 		back += "?" + retryParam + "=1"
 	}
-	r := web.Redirect(oauth.AuthorizeURL(h.selfURL(req, back), state))
+	r := web.Redirect(id.authorizeURL(h.selfURL(req, back), state))
 	r.Cookies = []string{stateCookie + "=" + state + "; Path=" + statePath(page) + "; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}
-	return nil, &r, nil
+	return &r, nil
 }
 
-// exchange checks the state and trades the code for the openid, returning the
-// payer cookies to set (and the cleared state: it is single use).
-func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Interface, code, cookiePath string, now time.Time) ([]string, error) {
+// exchange checks the state and trades the code for the payer's id,
+// returning the identity and the payer cookies to set (and the cleared
+// state: it is single use).
+func (h *Handler) exchange(ctx context.Context, req web.Request, iface store.Interface, code, cookiePath string, now time.Time) (web.Payer, []string, error) {
 	state := req.QueryStringParameters["state"]
 	if state == "" || state != web.Cookie(req, stateCookie) {
-		return nil, errors.New("oauth state mismatch")
+		return web.Payer{}, nil, errors.New("oauth state mismatch")
 	}
-	oauth, err := h.OAuth.OAuth(ctx, iface)
+	id, err := h.identifier(ctx, iface)
 	if err != nil {
-		return nil, err
+		return web.Payer{}, nil, err
 	}
-	openid, err := oauth.OpenID(ctx, code)
+	who, err := id.identify(ctx, code)
 	if err != nil {
-		return nil, err
+		return web.Payer{}, nil, err
 	}
-	cookies, err := h.Payers.Issue(web.Payer{Iface: iface.ID, AppID: iface.OAuthAppID(), OpenID: openid}, now)
+	p := web.Payer{Iface: iface.ID, AppID: iface.OAuthAppID(), OpenID: who}
+	cookies, err := h.Payers.Issue(p, now)
 	if err != nil {
-		return nil, err
+		return web.Payer{}, nil, err
 	}
-	return append(cookies, clearState(cookiePath, h.secureAttr())), nil
+	return p, append(cookies, clearState(cookiePath, h.secureAttr())), nil
 }
 
 // statePath is the path the OAuth state cookie is scoped to: the kind of

@@ -1,7 +1,9 @@
 // Command landing is the scan landing function: GET /c/{token} (C2, C3, C4 and the
 // WeChat OAuth round trip), GET /c/{token}/orders/{id} (the receipt), GET /healthz,
 // GET /n/{id} and /n/{id}/orders/{oid} (a payment notice's pay page and
-// receipt, C6), and the Chinese 404 for every other route ($default).
+// receipt, C6), GET /c/{token}/history and /n/{id}/history (我的缴费记录,
+// X4, with the WeChat or Alipay OAuth round trip), and the Chinese 404 for
+// every other route ($default).
 package main
 
 import (
@@ -24,14 +26,15 @@ func main() {
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Bills = platform.Env("BILLS_TABLE")
 	dir := store.NewCachedDirectory(st, nil)
-	prov := setup.Providers(sec, setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL")})
-	key, err := web.LoadPayerKey(ctx, sec, platform.Env("PAYER_COOKIE_KEY_REF")) // signs the WeChat payer cookie (bug 9)
+	prov := setup.Providers(sec, setup.ProviderURLs{WeChatOpen: platform.Env("WECHAT_OPEN_BASE_URL"), WeChatAPI: platform.Env("WECHAT_API_BASE_URL"),
+		AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL"), AlipayAuthorize: platform.Env("ALIPAY_AUTHORIZE_URL")})
+	key, err := web.LoadPayerKey(ctx, sec, platform.Env("PAYER_COOKIE_KEY_REF")) // signs the payer cookie (bug 9, X4)
 	if err != nil {
 		platform.Fail("payer cookie key", err)
 	}
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
-		Directory: dir, Store: st, Orders: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
+		Directory: dir, Store: st, Orders: st.OrderRepo(), History: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
 		Notices:       &payments.Service{Directory: dir, Billing: st.LedgerRepo(), Log: platform.Logger()},
 		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")},

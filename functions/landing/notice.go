@@ -60,7 +60,7 @@ func (h *Handler) notice(ctx context.Context, req web.Request) (web.Response, er
 	if decision.App != domain.WeChat || sum.Settled {
 		return web.Render(http.StatusOK, "notice.html", page), nil
 	}
-	cookies, redirect, err := h.wechatPayer(ctx, req, *col.WeChat, "/n/"+url.PathEscape(n.ID))
+	_, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, "/n/"+url.PathEscape(n.ID))
 	if err != nil {
 		h.Log.WarnContext(ctx, "wechat oauth failed", "notice_prefix", n.ID[:6], "err", err)
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil

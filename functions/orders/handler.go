@@ -205,6 +205,10 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 			return web.Error(http.StatusUnauthorized, "payer_required", msgPayerRequired)
 		}
 		cr.PayerID, cr.PayerIface, cr.PayerApp = p.OpenID, p.Iface, p.AppID
+	} else if p, err := h.Payers.Read(req, h.now()); err == nil {
+		// Alipay: an identity issued at 我的缴费记录 is recorded when present
+		// (payments checks it names this code's Alipay app); never required.
+		cr.PayerID, cr.PayerIface, cr.PayerApp = p.OpenID, p.Iface, p.AppID
 	}
 	var created payments.Created
 	var err error

@@ -318,6 +318,17 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 			t.Errorf("forged refund notification: %d %s", r.StatusCode, r.Body)
 		}
 	})
+	t.Run("landing-history", func(t *testing.T) {
+		// The sample's payer cookie is no signed identity: Alipay's auth_base first, never a list.
+		r := invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-history.json", withToken...))
+		if r.StatusCode != 302 || !strings.Contains(r.Headers["Location"], "/oauth2/publicAppAuthorize.htm?") || !strings.Contains(r.Headers["Location"], "scope=auth_base") {
+			t.Errorf("history with a forged identity: %d %v", r.StatusCode, r.Headers)
+		}
+		r = invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-notice-history.json"))
+		if r.StatusCode != 404 || !strings.Contains(r.Body, "缴费通知单无效") {
+			t.Errorf("history of an unknown notice: %d %.300s", r.StatusCode, r.Body)
+		}
+	})
 	t.Run("landing-not-found", func(t *testing.T) {
 		r := invokeHTTP(t, s.Invoke, "LandingFunction", readEvent(t, "landing-not-found.json"))
 		if r.StatusCode != 404 || !strings.Contains(r.Headers["Content-Type"], "text/html") || !strings.Contains(r.Body, "页面不存在") {

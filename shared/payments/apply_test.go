@@ -158,3 +158,22 @@ func TestApplyTradeConcurrent(t *testing.T) {
 		t.Fatalf("%d events", len(evs))
 	}
 }
+
+// An Alipay order made without a payer identity takes its history key from
+// the verified report's buyer, under the app our auth_base step uses: the
+// payer finds it at 我的缴费记录 without having authorised before paying.
+func TestApplyTradeKeysAlipayPayerFromReport(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	o := newAlipayOrder(t, e, key, 1234)
+	if o.PayerKey != "" {
+		t.Fatalf("order made without an identity has key %q", o.PayerKey)
+	}
+	paid, err := e.svc.ApplyTrade(ctx, aliIface(t, e), paidTrade(o, "TXN1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "alipay:" + aliApp + ":2088buyer"; paid.PayerKey != want {
+		t.Fatalf("payer key %q, want %q", paid.PayerKey, want)
+	}
+}

@@ -12,9 +12,14 @@ import (
 	"github.com/estatepay/estatepay/shared/store"
 )
 
-func payment(t pay.Trade) order.Payment {
+// payment is the order's view of a verified trade reported for iface. The
+// payer it names is under the app our OAuth step uses for iface
+// (OAuthAppID: WeChat's openid app; Alipay's own app id), so its history key
+// matches the one a payer identified at 我的缴费记录 gets.
+func payment(iface store.Interface, t pay.Trade) order.Payment {
 	return order.Payment{ProviderTxnID: t.ProviderTxnID, AmountFen: t.AmountFen, PaidAt: t.PaidAt,
-		MerchantID: t.MerchantID, AppID: t.AppID, PayerID: t.PayerID}
+		MerchantID: t.MerchantID, AppID: t.AppID, PayerID: t.PayerID,
+		PayerKey: order.PayerKeyOf(iface.Channel, iface.OAuthAppID(), t.PayerID)}
 }
 
 // ApplyTrade applies a provider's verified view of one of our trades, received
@@ -35,9 +40,9 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 			if len(o.BillIDs) > 0 && o.Status != order.Paid && o.Status != order.Refunded {
 				return errPaysBills // one transaction with its bills: confirmBills
 			}
-			return o.Pay(payment(t))
+			return o.Pay(payment(iface, t))
 		case pay.TradeRefunded:
-			return o.Refund(payment(t), now)
+			return o.Refund(payment(iface, t), now)
 		case pay.TradeClosed:
 			return o.Close(now)
 		}
@@ -81,7 +86,7 @@ func (s *Service) confirmBills(ctx context.Context, iface store.Interface, t pay
 			return before, err
 		}
 		after := before
-		if err := after.Pay(payment(t)); err != nil {
+		if err := after.Pay(payment(iface, t)); err != nil {
 			return before, err
 		}
 		bills, err := s.Billing.ReadBills(ctx, after.BillIDs)

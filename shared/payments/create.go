@@ -23,8 +23,8 @@ type CreateRequest struct {
 	Token          string
 	Channel        domain.Channel
 	AmountFen      int64
-	PayerID        string // WeChat openid from the signed payer cookie; empty for Alipay wap
-	PayerIface     string // the interface and WeChat app the openid was issued for (from the same cookie)
+	PayerID        string // the payer identity from the signed payer cookie: WeChat openid (required); Alipay user/open id (optional)
+	PayerIface     string // the interface and app the identity was issued for (from the same cookie)
 	PayerApp       string
 	Fields         map[string]string // payer fields (M5) as the payer typed them; validated here
 	IdempotencyKey string
@@ -53,12 +53,37 @@ func IsOrderID(id string) bool {
 
 func requestHash(r CreateRequest) string {
 	h := sha256.New()
-	h.Write([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + r.PayerID))
+	h.Write([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + hashedPayer(r.Channel, r.PayerID)))
 	keys := slices.Sorted(maps.Keys(r.Fields))
 	for _, k := range keys {
 		h.Write([]byte("\x00" + k + "=" + r.Fields[k]))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// hashedPayer is the payer part of a request hash: the WeChat openid (the
+// order is bound to it), nothing for Alipay, whose identity is optional and
+// may lapse between a request and its retry without changing the order.
+func hashedPayer(ch domain.Channel, payerID string) string {
+	if ch == domain.WeChat {
+		return payerID
+	}
+	return ""
+}
+
+// optionalAlipayPayer is the Alipay payer identity an order records: the one
+// the payer cookie carries when it was issued for this collection's Alipay
+// interface and app (我的缴费记录 obtained it), else none — an Alipay payment
+// never waits for, nor fails on, an identity (the verified report names the
+// buyer anyway). WeChat identities pass unchanged (checked above).
+func optionalAlipayPayer(col store.Collection, ch domain.Channel, id, iface, app string) string {
+	if ch != domain.Alipay {
+		return id
+	}
+	if id == "" || col.Alipay == nil || iface != col.Alipay.ID || app != col.Alipay.OAuthAppID() {
+		return ""
+	}
+	return id
 }
 
 // Created is the outcome of CreateOrder.
@@ -107,6 +132,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if r.Channel == domain.WeChat && r.PayerID != "" && (col.WeChat == nil || r.PayerIface != col.WeChat.ID || r.PayerApp != col.WeChat.OAuthAppID()) {
 		return Created{}, ErrPayerMismatch
 	}
+	r.PayerID = optionalAlipayPayer(col, r.Channel, r.PayerID, r.PayerIface, r.PayerApp)
 	fields, err := col.PayerFields().Validate(r.Fields)
 	if err != nil {
 		return Created{}, invalid(err.Error())
@@ -129,6 +155,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		Description: col.Community.Name + " 物业缴费",
 		RequestHash: requestHash(r),
 		PayerID:     r.PayerID,
+		PayerKey:    order.PayerKeyOf(r.Channel, iface.OAuthAppID(), r.PayerID),
 		Fields:      fields,
 	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {

@@ -77,3 +77,53 @@ func TestCreateOrderPayerFields(t *testing.T) {
 		t.Fatalf("same key, other 房号: %v, want ErrIdempotencyConflict", err)
 	}
 }
+
+// An Alipay payer identity (issued at 我的缴费记录) is recorded as the
+// order's payer and history key when it was issued for this collection's
+// Alipay interface and app; any other, or none, records nothing and the
+// payment goes ahead. A retry without the (lapsed) identity is the same
+// request. WeChat orders get the openid's key.
+func TestCreateOrderAlipayPayerKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	base := payments.CreateRequest{Token: tokBoth, Channel: domain.Alipay, AmountFen: 100, PayerID: "buyer-open-1", PayerIface: "ali-1", PayerApp: aliApp}
+	for name, c := range map[string]struct {
+		mut  func(*payments.CreateRequest)
+		want string
+	}{
+		"issued for it":   {func(*payments.CreateRequest) {}, "alipay:" + aliApp + ":buyer-open-1"},
+		"other interface": {func(r *payments.CreateRequest) { r.PayerIface = "ali-2" }, ""},
+		"other app":       {func(r *payments.CreateRequest) { r.PayerApp = "2021000000000001" }, ""},
+		"none":            {func(r *payments.CreateRequest) { r.PayerID, r.PayerIface, r.PayerApp = "", "", "" }, ""},
+	} {
+		r := base
+		r.IdempotencyKey = "alipay-payer-" + name[:4] + "-0123456789"
+		c.mut(&r)
+		created, err := e.svc.CreateOrder(ctx, r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := e.orders.Get(ctx, created.Order.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PayerKey != c.want || (c.want == "" && got.PayerID != "") {
+			t.Errorf("%s: payer key %q id %q, want key %q", name, got.PayerKey, got.PayerID, c.want)
+		}
+	}
+	// The retry of the first request, its identity lapsed meanwhile: the same order.
+	r := base
+	r.IdempotencyKey = "alipay-payer-issu-0123456789"
+	r.PayerID, r.PayerIface, r.PayerApp = "", "", ""
+	if _, err := e.svc.CreateOrder(ctx, r); err != nil {
+		t.Fatalf("retry without the identity: %v", err)
+	}
+	w := payments.CreateRequest{Token: tokBoth, Channel: domain.WeChat, AmountFen: 100, PayerID: "oPayer", PayerIface: "wx-1", PayerApp: wxApp, IdempotencyKey: "wechat-payer-key-0123456789"}
+	created, err := e.svc.CreateOrder(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.orders.Get(ctx, created.Order.ID); got.PayerKey != "wechat:"+wxApp+":oPayer" {
+		t.Errorf("WeChat payer key %q", got.PayerKey)
+	}
+}

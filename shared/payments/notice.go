@@ -95,7 +95,7 @@ type NoticeOrderRequest struct {
 func NoticeOrderID(noticeID, key string) string { return OrderID("notice:"+noticeID, key) }
 
 func noticeRequestHash(r NoticeOrderRequest, billIDs []string) string {
-	h := sha256.Sum256([]byte(r.NoticeID + "\x00" + string(r.Channel) + "\x00" + r.PayerID + "\x00" + strings.Join(billIDs, ",")))
+	h := sha256.Sum256([]byte(r.NoticeID + "\x00" + string(r.Channel) + "\x00" + hashedPayer(r.Channel, r.PayerID) + "\x00" + strings.Join(billIDs, ",")))
 	return hex.EncodeToString(h[:16])
 }
 
@@ -131,6 +131,7 @@ func (s *Service) CreateNoticeOrder(ctx context.Context, r NoticeOrderRequest) (
 	if r.Channel == domain.WeChat && r.PayerID == "" {
 		return Created{}, invalid("请在微信中打开缴费通知单并完成授权后再支付")
 	}
+	r.PayerID = optionalAlipayPayer(col, r.Channel, r.PayerID, r.PayerIface, r.PayerApp)
 	// A retry of a request we already took answers from the stored order.
 	if existing, err := s.Orders.Get(ctx, id); err == nil {
 		return s.existing(existing, order.Order{RequestHash: noticeRequestHash(r, existing.BillIDs)})
@@ -154,6 +155,8 @@ func (s *Service) CreateNoticeOrder(ctx context.Context, r NoticeOrderRequest) (
 		Description: col.Community.Name + " " + n.Label() + " 物业缴费",
 		RequestHash: noticeRequestHash(r, sum.OpenIDs),
 		PayerID:     r.PayerID,
+		PayerKey:    order.PayerKeyOf(r.Channel, iface.OAuthAppID(), r.PayerID),
+		HouseLabel:  n.Label(),
 		NoticeID:    n.ID, HouseID: n.HouseID, BillIDs: sum.OpenIDs,
 	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {

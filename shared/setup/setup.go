@@ -35,7 +35,7 @@ func Store(cfg aws.Config, directoryTable, ordersTable string) *store.Store {
 // ProviderURLs are the providers' base URLs (template parameters); a
 // function sets the ones it calls.
 type ProviderURLs struct {
-	WeChatPay, WeChatOpen, WeChatAPI, AlipayGateway string
+	WeChatPay, WeChatOpen, WeChatAPI, AlipayGateway, AlipayAuthorize string
 }
 
 // Providers is the provider registry: adapters built from interface records
@@ -49,5 +49,6 @@ func Providers(sec *secrets.Loader, urls ProviderURLs) *providers.Registry {
 		WeChatOpenBase:   urls.WeChatOpen,
 		WeChatAPIBase:    urls.WeChatAPI,
 		AlipayGatewayURL: urls.AlipayGateway,
+		AlipayAuthorize:  urls.AlipayAuthorize,
 	}
 }

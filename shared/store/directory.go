@@ -34,7 +34,9 @@ type Community struct {
 
 // Interface is a company's payment interface at one provider. Keys are not here:
 // SecretRef points at them (Secrets Manager ARN, or a file under .local/).
-// OAuthSecretRef (WeChat only) points at the official account's OAuth app secret,
+// OAuthSecretRef points at what identifies payers — WeChat: the official
+// account's OAuth app secret; Alipay (optional): the app's keys for auth_base
+// (我的缴费记录) —
 // kept apart from the merchant keys so that the public landing function, which
 // needs only the OAuth secret, can read nothing else (Secrets Manager names
 // estatepay/<stage>/oauth/… versus estatepay/<stage>/merchant/…).
@@ -59,7 +61,7 @@ type Interface struct {
 	SellerID            string `dynamodbav:"seller_id,omitempty"`
 	AuthAppID           string `dynamodbav:"auth_app_id,omitempty"` // Alipay ISV: the merchant's app id (auth_app_id)
 	SecretRef           string `dynamodbav:"secret_ref"`
-	OAuthSecretRef      string `dynamodbav:"oauth_secret_ref,omitempty"` // WeChat: {"oauth_app_secret":"…"}
+	OAuthSecretRef      string `dynamodbav:"oauth_secret_ref,omitempty"` // WeChat: {"oauth_app_secret":"…"}; Alipay: {"app_private_key":"…","alipay_public_key":"…"} (auth_base)
 	// Fingerprints (secrets.Fingerprint) of the secrets as entered in the
 	// console: what it shows instead of the secrets, which it never reads back.
 	SecretFingerprint      string `dynamodbav:"secret_fingerprint,omitempty"`
@@ -90,8 +92,10 @@ func (i Interface) PaymentApp() string {
 	return i.AppID
 }
 
-// OAuthAppID is the WeChat app whose openid the payer needs (sub_appid in partner
-// mode when set, else the sp/direct appid).
+// OAuthAppID is the app a payer identity is issued under: WeChat, the app
+// whose openid the payer needs (sub_appid in partner mode when set, else the
+// sp/direct appid); Alipay, the app itself (app_id, the ISV's own in ISV
+// mode), whose auth_base step 我的缴费记录 runs.
 func (i Interface) OAuthAppID() string {
 	switch {
 	case i.Mode == "partner" && i.SubAppID != "":

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +31,10 @@ import (
 //   - records (rec_pk community, rec_sk paid_at#id): a community's payments (C7);
 //   - settle  (settle_pk channel#merchant#day#<shard>, settle_sk paid_at#id):
 //     one merchant × channel × business day for settlement, spread over
-//     SettleShards partitions so no partition is hot.
+//     SettleShards partitions so no partition is hot;
+//   - payer   (payer_pk company#community#<payer key>, payer_sk paid_at#id):
+//     one payer's payments in one community, the resident's own history
+//     (X4); only paid orders with a payer key (PayerPartition).
 //
 // The table's stream is the outbox: every write is one stream record, from
 // which the relay derives the events (order.Change).
@@ -64,6 +68,8 @@ type orderItem struct {
 	Description   string            `dynamodbav:"description"`
 	RequestHash   string            `dynamodbav:"request_hash"`
 	PayerID       string            `dynamodbav:"payer_id,omitempty"`
+	PayerKey      string            `dynamodbav:"payer_key,omitempty"`
+	HouseLabel    string            `dynamodbav:"house_label,omitempty"`
 	Fields        map[string]string `dynamodbav:"fields,omitempty"`
 	Status        order.Status      `dynamodbav:"status"`
 	Version       int64             `dynamodbav:"version"`
@@ -90,6 +96,8 @@ type orderItem struct {
 	RecSK    string `dynamodbav:"rec_sk,omitempty"`
 	SettlePK string `dynamodbav:"settle_pk,omitempty"`
 	SettleSK string `dynamodbav:"settle_sk,omitempty"`
+	PayerPK  string `dynamodbav:"payer_pk,omitempty"`
+	PayerSK  string `dynamodbav:"payer_sk,omitempty"`
 }
 
 // ts writes a time so that strings sort as times (UTC, fixed width).
@@ -122,11 +130,17 @@ func SettlePartition(ch domain.Channel, merchant string, day calendar.Day, shard
 	return string(ch) + "#" + merchant + "#" + string(day) + "#" + strconv.Itoa(shard)
 }
 
+// PayerPartition names the payer index partition of one payer (order.PayerKeyOf)
+// in one community of one company.
+func PayerPartition(companyID, communityID, payerKey string) string {
+	return companyID + "#" + communityID + "#" + payerKey
+}
+
 func toItem(o order.Order) orderItem {
 	it := orderItem{
 		ID: o.ID, CommunityID: o.CommunityID, CompanyID: o.CompanyID, CodeToken: o.CodeToken, Channel: o.Channel,
 		Method: o.Method, IfaceID: o.IfaceID, MerchantID: o.MerchantID, AppID: o.AppID, AmountFen: o.AmountFen,
-		Description: o.Description, RequestHash: o.RequestHash, PayerID: o.PayerID, Fields: o.Fields,
+		Description: o.Description, RequestHash: o.RequestHash, PayerID: o.PayerID, PayerKey: o.PayerKey, HouseLabel: o.HouseLabel, Fields: o.Fields,
 		Status: o.Status, Version: o.Version, Prepay: o.Prepay,
 		CreatedAt: ts(o.CreatedAt), ExpireAt: ts(o.ExpireAt), NextCheckAt: ts(o.NextCheckAt), PaidAt: ts(o.PaidAt),
 		ClosedAt: ts(o.ClosedAt), RefundedAt: ts(o.RefundedAt), ProviderTxnID: o.ProviderTxnID, BusinessDay: string(o.BusinessDay),
@@ -139,6 +153,9 @@ func toItem(o order.Order) orderItem {
 		it.RecPK, it.RecSK = o.CommunityID, ts(o.PaidAt)+"#"+o.ID
 		it.SettlePK = string(o.Channel) + "#" + o.MerchantID + "#" + string(o.BusinessDay) + "#" + shard(o.ID, SettleShards)
 		it.SettleSK = it.RecSK
+		if o.PayerKey != "" {
+			it.PayerPK, it.PayerSK = PayerPartition(o.CompanyID, o.CommunityID, o.PayerKey), it.RecSK
+		}
 	}
 	return it
 }
@@ -147,7 +164,7 @@ func fromItem(it orderItem) order.Order {
 	return order.Order{
 		ID: it.ID, CommunityID: it.CommunityID, CompanyID: it.CompanyID, CodeToken: it.CodeToken, Channel: it.Channel,
 		Method: it.Method, IfaceID: it.IfaceID, MerchantID: it.MerchantID, AppID: it.AppID, AmountFen: it.AmountFen,
-		Description: it.Description, RequestHash: it.RequestHash, PayerID: it.PayerID, Fields: it.Fields,
+		Description: it.Description, RequestHash: it.RequestHash, PayerID: it.PayerID, PayerKey: it.PayerKey, HouseLabel: it.HouseLabel, Fields: it.Fields,
 		Status: it.Status, Version: it.Version, Prepay: it.Prepay,
 		CreatedAt: parseTS(it.CreatedAt), ExpireAt: parseTS(it.ExpireAt), NextCheckAt: parseTS(it.NextCheckAt),
 		PaidAt: parseTS(it.PaidAt), ClosedAt: parseTS(it.ClosedAt), RefundedAt: parseTS(it.RefundedAt),
@@ -372,6 +389,57 @@ func (r *Orders) Records(ctx context.Context, communityID, after string, limit i
 	}
 	if lek := res.LastEvaluatedKey; len(lek) > 0 {
 		sk, _ := lek["rec_sk"].(*types.AttributeValueMemberS)
+		id, _ := lek["pk"].(*types.AttributeValueMemberS)
+		if sk != nil && id != nil {
+			b, _ := json.Marshal(cursor{SK: sk.Value, ID: id.Value})
+			page.Next = base64.RawURLEncoding.EncodeToString(b)
+		}
+	}
+	return page, nil
+}
+
+// PayerOrders pages through one payer's payments in one community, newest
+// first (X4: 我的缴费记录). The payer key comes from the identity the server
+// issued (order.PayerKeyOf); an empty one lists nothing. after is the
+// previous page's Next; a cursor that is not an entry of this very
+// partition is ErrBadCursor.
+func (r *Orders) PayerOrders(ctx context.Context, companyID, communityID, payerKey, after string, limit int32) (order.Page, error) {
+	if companyID == "" || communityID == "" || payerKey == "" {
+		return order.Page{}, nil
+	}
+	part := PayerPartition(companyID, communityID, payerKey)
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(r.Table),
+		IndexName:                 aws.String("payer"),
+		KeyConditionExpression:    aws.String("payer_pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(part)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(limit),
+	}
+	if after != "" {
+		b, err := base64.RawURLEncoding.DecodeString(after)
+		var c cursor
+		if err != nil || json.Unmarshal(b, &c) != nil || c.SK == "" || c.ID == "" || !strings.HasSuffix(c.SK, "#"+c.ID) {
+			return order.Page{}, ErrBadCursor
+		}
+		// The start key only bounds the range within this partition: a forged
+		// cursor can skip entries, never reach another payer's.
+		in.ExclusiveStartKey = map[string]types.AttributeValue{"payer_pk": str(part), "payer_sk": str(c.SK), "pk": str(c.ID)}
+	}
+	res, err := r.DB.Query(ctx, in)
+	if err != nil {
+		return order.Page{}, fmt.Errorf("store: payer orders: %w", err)
+	}
+	var page order.Page
+	for _, item := range res.Items {
+		o, err := DecodeOrder(item)
+		if err != nil {
+			return page, err
+		}
+		page.Orders = append(page.Orders, o)
+	}
+	if lek := res.LastEvaluatedKey; len(lek) > 0 {
+		sk, _ := lek["payer_sk"].(*types.AttributeValueMemberS)
 		id, _ := lek["pk"].(*types.AttributeValueMemberS)
 		if sk != nil && id != nil {
 			b, _ := json.Marshal(cursor{SK: sk.Value, ID: id.Value})

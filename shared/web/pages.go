@@ -78,7 +78,7 @@ func Prepare() {
 	for _, p := range []struct {
 		name string
 		data any
-	}{{"pay.html", PayPage{}}, {"message.html", MessagePage{}}, {"result.html", ResultPage{}}, {"notice.html", NoticePage{}}} {
+	}{{"pay.html", PayPage{}}, {"message.html", MessagePage{}}, {"result.html", ResultPage{}}, {"notice.html", NoticePage{}}, {"history.html", HistoryPage{}}} {
 		var buf bytes.Buffer
 		if err := pages().ExecuteTemplate(&buf, p.name, p.data); err == nil {
 			cspFor(p.name, buf.Bytes())
@@ -103,7 +103,7 @@ type PayPage struct {
 // A pending order's page polls until it is paid or closed.
 type ResultPage struct {
 	Title, Community, Company string
-	Back                      string // where 完成 leads: the code's or the notice's page
+	Back                      string // where 完成 leads: the code's or the notice's page; Back+"/history" is 我的缴费记录
 	OrderID                   string
 	House                     string        // a notice payment's house
 	Items                     []ReceiptItem // a notice payment's bills
@@ -114,6 +114,22 @@ type ResultPage struct {
 	StatusText                string
 	PaidAt                    string // Asia/Shanghai, "2026-11-29 10:00:05"; empty until paid
 	Fields                    []ReceiptField
+}
+
+// HistoryPage is 我的缴费记录 (X4): the identified payer's payments in one
+// community, newest first.
+type HistoryPage struct {
+	Title, Community, Company string
+	Back                      string // the code's or the notice's page
+	Rows                      []HistoryRow
+	More                      string // the next page, "" at the end
+}
+
+// HistoryRow is one payment in the history.
+type HistoryRow struct {
+	Amount, PaidAt, House string
+	State, StatusText     string // paid | partial | refunded | closed
+	Link                  string // its receipt
 }
 
 // ReceiptItem is one bill a notice payment paid.

@@ -15,8 +15,9 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 )
 
-// PayerCookieName is the cookie that carries the WeChat payer identity from the
-// landing function (which obtained it through OAuth) to the orders function.
+// PayerCookieName is the cookie that carries the payer identity from the
+// landing function (which obtained it through OAuth: WeChat snsapi_base, or
+// Alipay auth_base at 我的缴费记录) to the orders function and the history.
 const PayerCookieName = "ep_payer"
 
 // PayerCookieTTL is how long a payer identity is accepted after OAuth. Short:
@@ -31,12 +32,12 @@ var payerCookiePaths = []string{"/c/", "/n/", "/api/orders"}
 // MinPayerKeyLen is the shortest accepted HMAC key (bytes).
 const MinPayerKeyLen = 32
 
-// Payer is a WeChat payer identity the server issued: the openid and the
-// interface and app it was obtained for.
+// Payer is a payer identity the server issued: the WeChat openid, or the
+// Alipay open_id (else user_id), and the interface and app it was obtained for.
 type Payer struct {
 	Iface   string    // interface record id
-	AppID   string    // the WeChat app (appid) the openid belongs to
-	OpenID  string    // the payer's openid under AppID
+	AppID   string    // the app (WeChat appid, Alipay app_id) the id belongs to
+	OpenID  string    // the payer's id under AppID (WeChat openid; Alipay open_id or user_id)
 	Expires time.Time // end of validity
 }
 

@@ -300,6 +300,11 @@ func (s *Stack) seedDemoInterfaces(ctx context.Context, st *store.Store) error {
 		{"merchant-alipay-demo.json", providers.AlipaySecret{
 			AppPrivateKey: privatePEM(k.AlipayApp), AlipayPublicKey: publicPEM(&k.AlipayPlatform.PublicKey),
 		}},
+		// The same app's keys under …/oauth/: what the landing function may
+		// read for auth_base (我的缴费记录), never the merchant secret.
+		{"oauth-alipay-demo.json", providers.AlipayOAuthSecret{
+			AppPrivateKey: privatePEM(k.AlipayApp), AlipayPublicKey: publicPEM(&k.AlipayPlatform.PublicKey),
+		}},
 	}
 	refs := map[string]string{}
 	for _, f := range files {
@@ -319,7 +324,8 @@ func (s *Stack) seedDemoInterfaces(ctx context.Context, st *store.Store) error {
 			PlatformPublicKeyID: DemoWeChatPublicKeyID, SecretRef: refs["merchant-wechat-demo.json"],
 			OAuthSecretRef: refs["oauth-wechat-demo.json"]},
 		{ID: "demo-alipay", CompanyID: DemoCompanyID, Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app",
-			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: refs["merchant-alipay-demo.json"]},
+			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: refs["merchant-alipay-demo.json"],
+			OAuthSecretRef: refs["oauth-alipay-demo.json"]},
 	}
 	for _, i := range ifaces {
 		if err := st.PutInterface(ctx, i); err != nil {

@@ -433,6 +433,8 @@ func (s *Stack) Parameters() map[string]string {
 		"WechatOpenBaseUrl": s.URLs.WeChatSandbox,
 		"WechatApiBaseUrl":  s.URLs.WeChatSandbox,
 		"AlipayGatewayUrl":  s.URLs.AlipayGateway,
+		// The sandbox serves Alipay's authorize page beside its gateway.
+		"AlipayAuthorizeUrl": strings.TrimSuffix(s.URLs.AlipayGateway, "/gateway.do") + "/oauth2/publicAppAuthorize.htm",
 		// The console writes the secrets entered in it as files under .local/keys.
 		"ConsoleSecretsBase": "file://" + filepath.Join(s.opt.StateDir, "keys"),
 	}

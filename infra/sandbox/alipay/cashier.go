@@ -152,6 +152,7 @@ func (s *Server) ticketTradeLocked(r *http.Request) *trade {
 // handleCashierPay is the 支付 button: pay, notify, and send the browser to
 // return_url with the signed sync-return parameters.
 func (s *Server) handleCashierPay(w http.ResponseWriter, r *http.Request) {
+	uid := sandboxUser(w, r) // the browser's Alipay user: the same buyer every time
 	s.mu.Lock()
 	t := s.ticketTradeLocked(r)
 	if t == nil {
@@ -159,7 +160,7 @@ func (s *Server) handleCashierPay(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusBadRequest, business("ACQ.INVALID_PARAMETER", "收银台会话无效"))
 		return
 	}
-	if _, err := s.payLocked(t); err != nil {
+	if _, err := s.payLocked(t, uid); err != nil {
 		s.mu.Unlock()
 		s.renderError(w, http.StatusOK, business("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"))
 		return

@@ -99,6 +99,8 @@ func (s *Server) handleGateway(w http.ResponseWriter, r *http.Request) {
 		resp = s.billURLQuery(c, s.base(r))
 	case methodTokenQuery:
 		resp = tokenQuery(c)
+	case methodOAuthToken:
+		resp = s.oauthToken(c)
 	default:
 		resp = invalid("isv.invalid-method", "不存在的方法名")
 	}

@@ -156,14 +156,15 @@ func (s *Server) Pay(outTradeNo string) error {
 		s.mu.Unlock()
 		return err
 	}
-	_, err = s.payLocked(t)
+	_, err = s.payLocked(t, "")
 	s.mu.Unlock()
 	return err
 }
 
-// payLocked marks t paid and starts the notification. The caller holds s.mu;
-// deliver only starts a goroutine.
-func (s *Server) payLocked(t *trade) (bool, error) {
+// payLocked marks t paid by sandbox user uid ("" is a new random buyer) and
+// starts the notification. The caller holds s.mu; deliver only starts a
+// goroutine.
+func (s *Server) payLocked(t *trade, uid string) (bool, error) {
 	switch t.status {
 	case StatusSuccess, StatusFinished:
 		return false, nil
@@ -172,6 +173,9 @@ func (s *Server) payLocked(t *trade) (bool, error) {
 	}
 	t.status, t.paid = StatusSuccess, s.now()
 	t.buyerID, t.buyerOpenID, t.buyerLogon = newBuyer()
+	if uid != "" {
+		t.buyerID, t.buyerOpenID = UserID(uid), OpenID(t.app.AppID, uid)
+	}
 	if t.notifyURL != "" {
 		s.deliver(t.notifyURL, s.notificationLocked(t, nil))
 	}

@@ -1,7 +1,8 @@
 // Package alipay is a sandbox of the Alipay open platform gateway that the
 // real smartwalle/alipay SDK accepts unchanged: RSA2-signed gateway requests
 // and responses (alipay.trade.wap.pay cashier, query, close, refund, refund
-// query, bill download URL), the zh-CN wap cashier page, async notifications
+// query, bill download URL, the auth_base web authorisation page and
+// alipay.system.oauth.token), the zh-CN wap cashier page, async notifications
 // with Alipay's retry schedule, and the sync return to return_url.
 package alipay
 
@@ -80,6 +81,8 @@ type Server struct {
 	trades  map[string]*trade // scope + "\x00" + out_trade_no
 	tickets map[string]string // cashier ticket -> trade key
 	bills   map[string]billLink
+	// authCodes are the auth_codes the authorize page issued (oauth.go).
+	authCodes map[string]*authCode
 }
 
 // New builds a sandbox server.
@@ -97,6 +100,8 @@ func New(cfg Config) *Server {
 		trades:  map[string]*trade{},
 		tickets: map[string]string{},
 		bills:   map[string]billLink{},
+
+		authCodes: map[string]*authCode{},
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -136,6 +141,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /cashier/pay", s.handleCashierPay)
 	mux.HandleFunc("POST /cashier/cancel", s.handleCashierCancel)
 	mux.HandleFunc("GET /bill/download", s.handleBillDownload)
+	mux.HandleFunc("GET /oauth2/publicAppAuthorize.htm", s.handleAuthorize)
 	return mux
 }
 

@@ -71,8 +71,14 @@ type Order struct {
 	Description string
 	RequestHash string // idempotency: hash of the creating request
 	PayerID     string
-	Fields      map[string]string // payer fields (M5)
-	Method      string            // payment method within the channel ("" = ordinary; later: 分付)
+	// PayerKey is whom the payer's own history (X4) lists the order under
+	// (PayerKeyOf): the identity the server issued when the order was made,
+	// else — Alipay, paid without one — the buyer the verified report names.
+	// Unlike PayerID it never changes once set.
+	PayerKey   string
+	HouseLabel string            // a notice payment's house as the notice named it (receipts, history)
+	Fields     map[string]string // payer fields (M5)
+	Method     string            // payment method within the channel ("" = ordinary; later: 分付)
 	// A notice payment (C6) pays exactly these bills of one house; a code
 	// payment has none.
 	NoticeID string
@@ -161,6 +167,19 @@ type Payment struct {
 	MerchantID    string // as the provider reported it
 	AppID         string // as the provider reported it
 	PayerID       string
+	// PayerKey is the payer's history key derived from the report
+	// (PayerKeyOf); it is kept only when the order has none yet.
+	PayerKey string
+}
+
+// PayerKeyOf is the history key (X4) of payer id under app of a channel: the
+// same person, identified by the same app, gets the same key whether the
+// identity came from our OAuth step or from a verified payment report.
+func PayerKeyOf(ch domain.Channel, app, id string) string {
+	if app == "" || id == "" {
+		return ""
+	}
+	return string(ch) + ":" + app + ":" + id
 }
 
 func (o Order) check(p Payment) error {
@@ -200,6 +219,9 @@ func (o *Order) Pay(p Payment) error {
 	o.BusinessDay = calendar.BusinessDay(p.PaidAt)
 	if p.PayerID != "" { // keep the payer we knew when the report names none
 		o.PayerID = p.PayerID
+	}
+	if o.PayerKey == "" { // the identity we issued stands; else the report's
+		o.PayerKey = p.PayerKey
 	}
 	o.NextCheckAt = time.Time{}
 	o.Version++

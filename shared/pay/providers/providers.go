@@ -45,6 +45,15 @@ type AlipaySecret struct {
 	AppAuthToken    string `json:"app_auth_token,omitempty"`
 }
 
+// AlipayOAuthSecret is the JSON stored in an Alipay interface's OAuth secret
+// (store.Interface.OAuthSecretRef, under estatepay/<stage>/oauth/…): the
+// app's keys for the auth_base step of 我的缴费记录 (X4), so that the public
+// landing function never reads the merchant secret it sits beside.
+type AlipayOAuthSecret struct {
+	AppPrivateKey   string `json:"app_private_key"`   // PEM
+	AlipayPublicKey string `json:"alipay_public_key"` // PEM
+}
+
 // SecretSource loads secrets by reference (shared/secrets.Loader).
 type SecretSource interface {
 	Load(ctx context.Context, ref string) ([]byte, error)
@@ -58,6 +67,7 @@ type Registry struct {
 	WeChatOpenBase   string
 	WeChatAPIBase    string
 	AlipayGatewayURL string
+	AlipayAuthorize  string        // Alipay's web authorisation page (default alipay.DefaultAuthorizeURL)
 	TTL              time.Duration // rebuild after this (key rotation); default 10 minutes
 
 	once  sync.Once
@@ -161,6 +171,25 @@ func (r *Registry) OAuth(ctx context.Context, iface store.Interface) (wechatpay.
 		AppID: iface.OAuthAppID(), Secret: s.OAuthAppSecret,
 		OpenBaseURL: r.WeChatOpenBase, APIBaseURL: r.WeChatAPIBase, HTTPClient: r.HTTPClient,
 	}, nil
+}
+
+// AlipayOAuth returns the Alipay auth_base client of iface's app. It reads
+// only the interface's OAuth secret, never its merchant keys; an interface
+// without one cannot identify payers (我的缴费记录 says so).
+func (r *Registry) AlipayOAuth(ctx context.Context, iface store.Interface) (*alipay.OAuth, error) {
+	if iface.Channel != domain.Alipay || iface.OAuthSecretRef == "" {
+		return nil, fmt.Errorf("providers: interface %s: no Alipay OAuth secret reference", iface.ID)
+	}
+	raw, err := r.Secrets.Load(ctx, iface.OAuthSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	var s AlipayOAuthSecret
+	if err := json.Unmarshal(raw, &s); err != nil || s.AppPrivateKey == "" || s.AlipayPublicKey == "" {
+		return nil, fmt.Errorf("providers: interface %s: Alipay OAuth secret lacks the app keys", iface.ID)
+	}
+	return alipay.NewOAuth(alipay.OAuthConfig{AppID: iface.OAuthAppID(), PrivateKey: s.AppPrivateKey, AlipayPublicKey: s.AlipayPublicKey,
+		GatewayURL: r.AlipayGatewayURL, AuthorizeURL: r.AlipayAuthorize, HTTPClient: r.HTTPClient})
 }
 
 func parsePrivateKey(p string) (*rsa.PrivateKey, error) {
