@@ -437,15 +437,15 @@ func (h *Handler) jobLink(c *call, jid string, step bool) string {
 
 type jobBody struct {
 	JobJSON
-	Community, CommunityLink  string
-	StateName                 string
-	Running, Done, Failed     bool
-	Continue                  bool // no auto-refresh: offer the 继续 button
-	More                      int
-	Existing                  int
-	HousesLink, BillsLink     string
-	ImportMore                string
-	Run                       string // the 继续 form's action
+	Community, CommunityLink string
+	StateName                string
+	Running, Done, Failed    bool
+	Continue                 bool // no auto-refresh: offer the 继续 button
+	More                     int
+	Existing                 int
+	HousesLink, BillsLink    string
+	ImportMore               string
+	Run                      string // the 继续 form's action
 }
 
 var jobStateNames = map[bills.JobState]string{bills.JobValidating: "校验中", bills.JobWriting: "正在写入", bills.JobDone: "导入完成", bills.JobFailed: "未导入（文件有错误）"}

@@ -40,7 +40,7 @@ var notices = map[string]string{
 	"status": "状态已更新", "secret": "密钥已保存", "staff": "员工已添加，设置密码的邮件已发送",
 	"reset": "已发送新的设置密码链接", "disabled": "员工已停用",
 	"fee_item": "收费项目已保存",
-	"notice": "通知单已生成", "notice_exists": "该房屋已有一张包含相同未缴账单的通知单，未重复生成",
+	"notice":   "通知单已生成", "notice_exists": "该房屋已有一张包含相同未缴账单的通知单，未重复生成",
 }
 
 // page builds the view of a signed-in page.
