@@ -31,24 +31,33 @@ type config struct {
 	Warm      int           `json:"warm_requests"`
 	Orders    int           `json:"order_requests"`
 	Callbacks int           `json:"callback_samples"`
+	Bills     int           `json:"bills_rows"`
 	Only      string        `json:"only,omitempty"`
 	Out       string        `json:"-"`
 	Timeout   time.Duration `json:"-"`
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bills-worker" { // a child of measureBills (bills.go)
+		if err := billsWorker(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench bills-worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg config
 	flag.IntVar(&cfg.Cold, "cold", 15, "cold-start samples per function (fresh instance each)")
 	flag.IntVar(&cfg.Warmup, "warmup", 20, "untimed warm-up requests per route")
 	flag.IntVar(&cfg.Warm, "warm", 300, "timed warm requests per route")
 	flag.IntVar(&cfg.Orders, "orders", 200, "timed order creations per channel")
 	flag.IntVar(&cfg.Callbacks, "callbacks", 100, "paid orders (callbacks) per channel")
-	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks); build, stack and fixtures always run")
+	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through (bills at scale)")
+	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,bills); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()
-	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive")
+	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths {
+		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive, -bills at least 20")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -111,6 +111,7 @@ func run(ctx context.Context, cfg config) error {
 		{"warm requests", "warm", b.measureWarm},
 		{"order creation", "orders", b.measureOrders},
 		{"callbacks", "callbacks", b.measureCallbacks},
+		{"bills at scale (import, paging)", "bills", b.measureBills},
 	}
 	only := map[string]bool{}
 	for _, k := range strings.Split(cfg.Only, ",") {
