@@ -253,4 +253,3 @@ func benchPaging(ctx context.Context, st *store.Store) (BillsResult, error) {
 	return BillsResult{What: "page through bills (bills.csv export: index pages → CSV → gzip)", Rows: rows, Seconds: round2(took.Seconds()), PeakHeapMiB: peak, BaseHeapMiB: mib(base),
 		Detail: fmt.Sprintf("gzipped CSV %.2f MiB", float64(body.Len())/(1<<20))}, nil
 }
-
