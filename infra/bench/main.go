@@ -11,7 +11,9 @@
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
-// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...]
+//   - with -big: importing 100k bills and paging through them (bills.go).
+//
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...] [-big [-bills 100000]]
 package main
 
 import (
@@ -31,6 +33,7 @@ type config struct {
 	Warm      int           `json:"warm_requests"`
 	Orders    int           `json:"order_requests"`
 	Callbacks int           `json:"callback_samples"`
+	Big       bool          `json:"big"`
 	Bills     int           `json:"bills_rows"`
 	Only      string        `json:"only,omitempty"`
 	Out       string        `json:"-"`
@@ -51,11 +54,17 @@ func main() {
 	flag.IntVar(&cfg.Warm, "warm", 300, "timed warm requests per route")
 	flag.IntVar(&cfg.Orders, "orders", 200, "timed order creations per channel")
 	flag.IntVar(&cfg.Callbacks, "callbacks", 100, "paid orders (callbacks) per channel")
-	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through (bills at scale)")
+	flag.BoolVar(&cfg.Big, "big", false, "also measure bills at scale: import and page through -bills bills (minutes: the embedded DynamoDB writes one item at a time)")
+	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through with -big (or -only bills)")
 	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,bills); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()
+	timeoutSet := false
+	flag.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills")) {
+		cfg.Timeout = 40 * time.Minute // bills at scale take minutes on the embedded DynamoDB
+	}
 	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths {
 		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive, -bills at least 20")
 		os.Exit(2)

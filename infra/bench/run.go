@@ -124,6 +124,9 @@ func run(ctx context.Context, cfg config) error {
 		if st.key != "" && len(only) > 0 && !only[st.key] {
 			continue
 		}
+		if st.key == "bills" && !cfg.Big && !only["bills"] { // minutes: only when asked
+			continue
+		}
 		t := time.Now()
 		progress("%s …", st.name)
 		if err := st.fn(ctx); err != nil {
