@@ -7,7 +7,9 @@
 //   - per function: binary size (host and linux/arm64, what deploys), cold start
 //     (exec → first response, fresh instance per sample), warm p50/p99 through the
 //     gateway — each also as a ratio to the baseline measured in the same run;
+//
 //   - order creation p50/p99 (Alipay, WeChat) and callback processing p50/p99;
+//
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
