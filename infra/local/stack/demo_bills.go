@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/domain/bill"
@@ -85,6 +88,15 @@ func DemoBillsCSV() string {
 // first house's, so one notice is fully paid and one partly. Every start
 // then lists the notices with what each asks now.
 func (s *Stack) seedDemoBills(ctx context.Context, st *store.Store, demo *Demo) (seeded bool, err error) {
+	// A client of its own, its connections closed when done: the importer
+	// writes from 8 goroutines, and a connection dialled for a request
+	// another connection served stays "new" on the embedded server, which
+	// would hold up its shutdown for 5 s.
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	defer tr.CloseIdleConnections()
+	own := *st
+	own.DB = dynamodb.New(st.DB.Options(), func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: tr} })
+	st = &own
 	now := time.Now()
 	hr := st.HouseRepo()
 	for _, f := range demoFeeItems {
