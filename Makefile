@@ -28,8 +28,8 @@ lint: ## go vet and gofmt check
 fmt: ## format all Go files
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## print binary sizes, cold/warm latencies vs hello-world, payment p50/p99, DynamoDB calls per payment
-	$(GO) run ./infra/bench
+bench: ## print binary sizes, cold/warm latencies vs hello-world, payment p50/p99, DynamoDB calls per payment (BENCH_ARGS=-big: also 100k bills)
+	$(GO) run ./infra/bench $(BENCH_ARGS)
 
 build: ## build every template function for Lambda (linux/arm64) into dist/<Function>/bootstrap
 	$(GO) run ./infra/build/cmd/build -target lambda -out dist

@@ -296,9 +296,12 @@ func (h *Handler) community(ctx context.Context, c *call) web.Response {
 		Fields                    int
 		CanManage, CanRecords     bool
 		CanNotices                bool
+		CanBills, CanImport       bool
+		Scope                     string // "?company=…" for the operator
 	}{ID: cm.ID, Name: cm.Name, DefaultMax: domain.FormatYuan(h.MaxAmountFen), WeChat: av.WeChat, Alipay: av.Alipay,
 		Fields: len(cm.PayerFields), CanManage: can(c.p.Role, ActCommunityManage), CanRecords: can(c.p.Role, ActRecordsView),
-		CanNotices: can(c.p.Role, ActNoticesPrint)}
+		CanNotices: can(c.p.Role, ActNoticesPrint), CanBills: can(c.p.Role, ActBillsView), CanImport: can(c.p.Role, ActBillsImport),
+		Scope: c.scopeQuery("?")}
 	if cm.MaxAmountFen > 0 {
 		body.Max = domain.FormatYuan(cm.MaxAmountFen)
 	}

@@ -105,7 +105,7 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 
 	if changes {
 		body, err := web.Body(req)
-		if rt.upload && c.api {
+		if rt.upload {
 			body, err = uploadBody(req)
 		}
 		if err != nil {
@@ -116,12 +116,18 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		}
 		c.body = body
 		if !c.api {
-			mt, _, _ := mime.ParseMediaType(web.Header(req, "Content-Type"))
-			if mt != "" && mt != "application/x-www-form-urlencoded" {
+			mt, params, _ := mime.ParseMediaType(web.Header(req, "Content-Type"))
+			switch {
+			case rt.upload && mt == "multipart/form-data": // a page's file upload: its plain fields are the form (csrf, company)
+				if c.form, err = multipartFields(body, params["boundary"]); err != nil {
+					return h.fail(c, http.StatusBadRequest, "invalid", "上传的内容无法识别"), nil
+				}
+			case mt != "" && mt != "application/x-www-form-urlencoded":
 				return h.fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "不支持的提交格式"), nil
-			}
-			if c.form, err = url.ParseQuery(string(body)); err != nil {
-				return h.fail(c, http.StatusBadRequest, "invalid", "提交的内容无法识别"), nil
+			default:
+				if c.form, err = url.ParseQuery(string(body)); err != nil {
+					return h.fail(c, http.StatusBadRequest, "invalid", "提交的内容无法识别"), nil
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/domain/bill"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/house"
@@ -70,8 +71,7 @@ const (
 	issueBatch = 100 // houses examined per batch request (3 calls each: about a second)
 	listLimit  = 100 // notices per listing page
 
-	workers       = 8   // concurrent house reads
-	houseNoticesN = 100 // a house's notices read to find one with the same bills
+	workers = 8 // concurrent house reads
 )
 
 // printBatch is the most notices one print page holds: 200 × ~3.4 KB
@@ -92,29 +92,10 @@ type issued struct {
 }
 
 // issueHouse makes h's notice from its unpaid bills, unless one of its
-// notices already covers exactly those bills (then that one, created false).
+// notices already covers exactly those bills (then that one, created false):
+// bills.IssueNotice, which the local stack's demo seeding uses too.
 func (n *Notices) issueHouse(ctx context.Context, h house.House, by string) (id string, created bool, err error) {
-	bills, err := n.Bills.ListByHouse(ctx, h.CompanyID, h.ID)
-	if err != nil {
-		return "", false, err
-	}
-	draft, err := notice.New(notice.NewID(), h, bills, by, n.Now())
-	if err != nil {
-		return "", false, err
-	}
-	have, err := n.Houses.HouseNotices(ctx, h, houseNoticesN)
-	if err != nil {
-		return "", false, err
-	}
-	for i := len(have) - 1; i >= 0; i-- {
-		if have[i].SameBills(draft.BillIDs) {
-			return have[i].ID, false, nil
-		}
-	}
-	if err := n.Houses.CreateNotice(ctx, draft); err != nil {
-		return "", false, err
-	}
-	return draft.ID, true, nil
+	return bills.IssueNotice(ctx, n.Houses, n.Bills, h, by, n.Now())
 }
 
 // issueBatchOf makes the notices of one page of a community's houses

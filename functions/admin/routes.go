@@ -18,7 +18,7 @@ type route struct {
 	pattern string
 	action  Action
 	public  bool
-	upload  bool // a file upload: a body up to 10 MB (API only)
+	upload  bool // a file upload: a body up to 10 MB (pages: multipart/form-data too)
 	handle  func(h *Handler, ctx context.Context, c *call) web.Response
 }
 

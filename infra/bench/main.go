@@ -7,11 +7,15 @@
 //   - per function: binary size (host and linux/arm64, what deploys), cold start
 //     (exec → first response, fresh instance per sample), warm p50/p99 through the
 //     gateway — each also as a ratio to the baseline measured in the same run;
+//
 //   - order creation p50/p99 (Alipay, WeChat) and callback processing p50/p99;
+//
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
-// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...]
+//   - with -big: importing 100k bills and paging through them (bills.go).
+//
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...] [-big [-bills 100000]]
 package main
 
 import (
@@ -31,24 +35,40 @@ type config struct {
 	Warm      int           `json:"warm_requests"`
 	Orders    int           `json:"order_requests"`
 	Callbacks int           `json:"callback_samples"`
+	Big       bool          `json:"big"`
+	Bills     int           `json:"bills_rows"`
 	Only      string        `json:"only,omitempty"`
 	Out       string        `json:"-"`
 	Timeout   time.Duration `json:"-"`
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bills-worker" { // a child of measureBills (bills.go)
+		if err := billsWorker(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench bills-worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg config
 	flag.IntVar(&cfg.Cold, "cold", 15, "cold-start samples per function (fresh instance each)")
 	flag.IntVar(&cfg.Warmup, "warmup", 20, "untimed warm-up requests per route")
 	flag.IntVar(&cfg.Warm, "warm", 300, "timed warm requests per route")
 	flag.IntVar(&cfg.Orders, "orders", 200, "timed order creations per channel")
 	flag.IntVar(&cfg.Callbacks, "callbacks", 100, "paid orders (callbacks) per channel")
-	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks); build, stack and fixtures always run")
+	flag.BoolVar(&cfg.Big, "big", false, "also measure bills at scale: import and page through -bills bills (minutes: the embedded DynamoDB writes one item at a time)")
+	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through with -big (or -only bills)")
+	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,bills); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()
-	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive")
+	timeoutSet := false
+	flag.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills")) {
+		cfg.Timeout = 40 * time.Minute // bills at scale take minutes on the embedded DynamoDB
+	}
+	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths {
+		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive, -bills at least 20")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -35,6 +35,14 @@ type Report struct {
 	ColdStartRatio map[string]float64 `json:"cold_start_ratio"`
 	OrderCreation  []OrderCreation    `json:"order_creation"`
 	Cost           *CostModel         `json:"cost_per_million_payments"`
+	// Bills at scale (bills.go): importing 100k bills and paging through
+	// them, time and peak live heap (-bills rows; the *_100k_* keys only when
+	// it is 100,000).
+	Bills             []BillsResult `json:"bills_at_scale,omitempty"`
+	Import100kSeconds *float64      `json:"import_100k_bills_seconds,omitempty"`
+	Import100kPeakMiB *float64      `json:"import_100k_peak_heap_mib,omitempty"`
+	Paging100kSeconds *float64      `json:"records_100k_paging_seconds,omitempty"`
+	Paging100kPeakMiB *float64      `json:"records_100k_peak_heap_mib,omitempty"`
 
 	routes []*routeResult
 	flows  []*flowResult

@@ -111,6 +111,7 @@ func run(ctx context.Context, cfg config) error {
 		{"warm requests", "warm", b.measureWarm},
 		{"order creation", "orders", b.measureOrders},
 		{"callbacks", "callbacks", b.measureCallbacks},
+		{"bills at scale (import, paging)", "bills", b.measureBills},
 	}
 	only := map[string]bool{}
 	for _, k := range strings.Split(cfg.Only, ",") {
@@ -121,6 +122,9 @@ func run(ctx context.Context, cfg config) error {
 	defer b.stop()
 	for _, st := range steps {
 		if st.key != "" && len(only) > 0 && !only[st.key] {
+			continue
+		}
+		if st.key == "bills" && !cfg.Big && !only["bills"] { // minutes: only when asked
 			continue
 		}
 		t := time.Now()

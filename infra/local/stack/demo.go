@@ -58,6 +58,8 @@ type Demo struct {
 	SecondCompany *DemoCompany `json:"second_company,omitempty"`
 	// Accounts are the console's demo logins (POST /admin/api/session).
 	Accounts []DemoAccount `json:"accounts"`
+	// Notices are 阳光花园's payment notices (demo_bills.go).
+	Notices []DemoNotice `json:"notices,omitempty"`
 }
 
 // DemoCompany is a seeded property company.
@@ -133,6 +135,19 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		var err error
 		if demo.Accounts, err = s.seedAccounts(ctx, st); err != nil {
 			return nil, fmt.Errorf("demo accounts: %w", err)
+		}
+	}
+	if st.Bills != "" {
+		seeded, err := s.seedDemoBills(ctx, st, &demo)
+		if err != nil {
+			return nil, fmt.Errorf("demo bills: %w", err)
+		}
+		if seeded { // demo.json remembers the notices (never the accounts)
+			kept := demo
+			kept.Accounts = nil
+			if err := writeJSON(path, kept); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &demo, s.writeQRCodes(&demo)

@@ -128,6 +128,9 @@ func (f FeeItem) AmountFor(areaM2 string) (int64, error) {
 // Message is the Chinese part of an ErrInvalid error of a fee item.
 func Message(err error) string {
 	s := err.Error()
+	if m, ok := strings.CutPrefix(s, ErrInvalid.Error()+": "); ok { // "bill: invalid: <message>"
+		return m
+	}
 	if i := strings.Index(s, ": "); i >= 0 {
 		return s[i+2:]
 	}

@@ -71,3 +71,11 @@ func TestIDFor(t *testing.T) {
 		}
 	}
 }
+
+// Message is the Chinese text alone, never the sentinel's "invalid: ".
+func TestMessageIsChineseOnly(t *testing.T) {
+	err := bill.CheckFeeItemName("水#费")
+	if m := bill.Message(err); strings.Contains(m, "invalid") || !strings.HasPrefix(m, "收费项目名称") {
+		t.Fatalf("Message = %q", m)
+	}
+}

@@ -147,6 +147,9 @@ func MaskedPhone(p string) string {
 // Message is the Chinese part of an ErrInvalid error.
 func Message(err error) string {
 	s := err.Error()
+	if m, ok := strings.CutPrefix(s, ErrInvalid.Error()+": "); ok { // "house: invalid: <message>"
+		return m
+	}
 	if i := strings.Index(s, ": "); i >= 0 && errors.Is(err, ErrInvalid) {
 		return s[i+2:]
 	}

@@ -41,7 +41,7 @@ func TestNewRefuses(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if m := Message(err); m == "" || strings.HasPrefix(m, "house:") {
+		if m := Message(err); m == "" || strings.HasPrefix(m, "house:") || strings.Contains(m, "invalid") {
 			t.Errorf("%s: message %q", name, m)
 		}
 	}

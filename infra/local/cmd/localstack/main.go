@@ -79,6 +79,16 @@ Demo codes (QR PNGs under .local/qr/):
 			fmt.Printf("  %-6s %-14s %s\n", "", "(as WeChat)", c.WeChat)
 		}
 	}
+	if ns := s.Demo.Notices; len(ns) > 0 {
+		fmt.Printf("\nDemo payment notices of 阳光花园: %d (all in .local/stack.json demo.notices), e.g.\n", len(ns))
+		for _, n := range ns[:min(3, len(ns))] {
+			asks := "paid, asks nothing"
+			if n.TotalFen > 0 {
+				asks = fmt.Sprintf("asks %d.%02d yuan", n.TotalFen/100, n.TotalFen%100)
+			}
+			fmt.Printf("  %-12s %-22s %s\n", n.House, asks, n.URL)
+		}
+	}
 	if len(s.Demo.Accounts) > 0 {
 		fmt.Printf("\nConsole logins (%s/admin; passwords kept in .local/keys/%s):\n", u.Gateway, stack.DemoAccountsFile)
 		for _, a := range s.Demo.Accounts {
