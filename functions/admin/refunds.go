@@ -61,7 +61,17 @@ func (h *Handler) refundsOf(c *call) (Refunds, web.Response, bool) {
 
 // loadOrder reads the caller's company's order {oid}: another company's, a
 // refund's id or anything malformed is the same 404.
-func (h *Handler) loadOrder(ctx context.Context, c *call, r Refunds) (order.Order, web.Response, bool) {
+func (h *Handler) loadOrder(ctx context.Context, c *call) (Refunds, order.Order, web.Response, bool) {
+	r, resp, ok := h.refundsOf(c)
+	if !ok {
+		return nil, order.Order{}, resp, false
+	}
+	o, resp, ok := h.orderOf(ctx, c, r)
+	return r, o, resp, ok
+}
+
+// orderOf reads the order {oid} of the caller's company through r.
+func (h *Handler) orderOf(ctx context.Context, c *call, r Refunds) (order.Order, web.Response, bool) {
 	id := c.params["oid"]
 	if id == "" || len(id) > 64 || refund.IsID(id) || !domain.IsURLSafe(id, 1, 64) {
 		return order.Order{}, h.notFound(c), false
@@ -152,11 +162,7 @@ func (h *Handler) communityName(ctx context.Context, o order.Order) string {
 }
 
 func (h *Handler) apiOrder(ctx context.Context, c *call) web.Response {
-	r, resp, ok := h.refundsOf(c)
-	if !ok {
-		return resp
-	}
-	o, resp, ok := h.loadOrder(ctx, c, r)
+	r, o, resp, ok := h.loadOrder(ctx, c)
 	if !ok {
 		return resp
 	}
@@ -226,11 +232,7 @@ func refundError(err error) (int, string, string) {
 }
 
 func (h *Handler) apiRefund(ctx context.Context, c *call) web.Response {
-	r, resp, ok := h.refundsOf(c)
-	if !ok {
-		return resp
-	}
-	o, resp, ok := h.loadOrder(ctx, c, r)
+	r, o, resp, ok := h.loadOrder(ctx, c)
 	if !ok {
 		return resp
 	}
@@ -305,11 +307,7 @@ func (h *Handler) orderPage(ctx context.Context, c *call) web.Response {
 // renderOrder renders the payment's page; after a refused refund, errMsg
 // says why and the form keeps what was entered (with a new key).
 func (h *Handler) renderOrder(ctx context.Context, c *call, status int, errMsg string, chosen map[string]bool) web.Response {
-	r, resp, ok := h.refundsOf(c)
-	if !ok {
-		return resp
-	}
-	o, resp, ok := h.loadOrder(ctx, c, r)
+	r, o, resp, ok := h.loadOrder(ctx, c)
 	if !ok {
 		return resp
 	}
@@ -449,11 +447,7 @@ func orderStatusName(o order.Order) (string, string) {
 }
 
 func (h *Handler) refundSubmit(ctx context.Context, c *call) web.Response {
-	r, resp, ok := h.refundsOf(c)
-	if !ok {
-		return resp
-	}
-	o, resp, ok := h.loadOrder(ctx, c, r)
+	r, o, resp, ok := h.loadOrder(ctx, c)
 	if !ok {
 		return resp
 	}
