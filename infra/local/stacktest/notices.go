@@ -18,25 +18,11 @@ import (
 // due 2026-12-31) straight through the store, as an import would.
 func SeedHouse(t testing.TB, s *stack.Stack, companyID, communityID, building, unit, room, owner string, fen ...int64) house.House {
 	t.Helper()
-	ctx, now := context.Background(), time.Now()
-	h, err := house.New(house.House{CompanyID: companyID, CommunityID: communityID, Building: building, Unit: unit, Room: room, OwnerName: owner}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Store().HouseRepo().PutHouse(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	for i, f := range fen {
-		b, err := bill.New(bill.Bill{ID: fmt.Sprintf("B%s%02d", h.ID, i), CompanyID: companyID, CommunityID: communityID, HouseID: h.ID,
-			FeeItem: []string{"物业费", "水费", "停车费"}[i%3], Period: fmt.Sprintf("2026-%02d", 10+i%3), AmountFen: f,
-			DueDate: calendar.Day("2026-12-31")}, "seed", now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Store().BillRepo().Create(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h, _ := seedHouse(t, s.Store(), house.House{CompanyID: companyID, CommunityID: communityID, Building: building, Unit: unit, Room: room, OwnerName: owner},
+		func(h house.House, i int) bill.Bill {
+			return bill.Bill{ID: fmt.Sprintf("B%s%02d", h.ID, i), FeeItem: []string{"物业费", "水费", "停车费"}[i%3],
+				Period: fmt.Sprintf("2026-%02d", 10+i%3), DueDate: calendar.Day("2026-12-31")}
+		}, fen...)
 	return h
 }
 
