@@ -125,8 +125,12 @@ func (s *Service) confirmBills(ctx context.Context, iface store.Interface, t pay
 			return before, err
 		}
 		if auto != nil {
+			var ids []string
+			if refused != nil {
+				ids = refused.IDs(nil)
+			}
 			s.Log.WarnContext(ctx, "notice paid twice: refunding automatically", "order_id", after.ID, "refund_id", auto.ID,
-				"amount_fen", auto.AmountFen, "refused_bills", fmt.Sprint(refused.IDs(nil)))
+				"amount_fen", auto.AmountFen, "refused_bills", fmt.Sprint(ids))
 			s.submitRefund(ctx, *auto)
 		}
 		return after, nil
