@@ -263,6 +263,10 @@ func TestStaffPages(t *testing.T) {
 			t.Errorf("%s: %d %s", msg, r.StatusCode, r.Body)
 		}
 	}
+	// The form's first (default) role is the least powerful one an admin gives.
+	if r := f.as(admin, get("/admin/staff")); !strings.Contains(r.Body, `<select id="role" name="role"><option value="cashier">`) {
+		t.Fatalf("the staff form's default role is not 收银员:\n%s", r.Body)
+	}
 	r = f.as(admin, post("/admin/staff", "name", "新收银", "phone", "13900000009", "email", "new@example.com", "role", "cashier", "staff_company", coB))
 	if r.StatusCode != 302 {
 		t.Fatalf("create: %d %s", r.StatusCode, r.Body)

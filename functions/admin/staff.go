@@ -21,12 +21,17 @@ var staffStatus = map[string][2]string{
 	"pending": {"待设置密码", "warn"}, "active": {"正常", "ok"}, "disabled": {"已停用", "bad"},
 }
 
-// creatableRoles are the roles a creator may give: the operator creates any
-// company role, a company admin the roles of their company; nobody creates
-// an operator here.
+// creatableRoles are the roles a creator may give, the form's default first:
+// the operator creates any company role (usually a company's first admin), a
+// company admin the roles of their company (usually a cashier or manager: the
+// least power is the default, admin is chosen on purpose); nobody creates an
+// operator here.
 func creatableRoles(r Role) []Role {
-	if r == RoleOperator || r == RoleAdmin {
+	switch r {
+	case RoleOperator:
 		return []Role{RoleAdmin, RoleCashier, RoleManager, RoleRiskOfficer}
+	case RoleAdmin:
+		return []Role{RoleCashier, RoleManager, RoleRiskOfficer, RoleAdmin}
 	}
 	return nil
 }
