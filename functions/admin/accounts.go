@@ -52,6 +52,8 @@ type Accounts interface {
 	SetPassword(ctx context.Context, token, password string) error
 	ResetPassword(ctx context.Context, by Principal, staffID string) error
 	DisableStaff(ctx context.Context, by Principal, staffID string) error
+	EnableStaff(ctx context.Context, by Principal, staffID string) error
+	ChangeRole(ctx context.Context, by Principal, staffID string, r Role) error
 	ListStaff(ctx context.Context, by Principal) ([]StaffView, error)
 	Audit(ctx context.Context, by Principal, cursor string, limit int) (AuditPage, error)
 	Record(ctx context.Context, by Principal, action, targetKind, targetID string, before, after any) error

@@ -286,6 +286,20 @@ func TestStaffPages(t *testing.T) {
 	if r := f.as(admin, post("/admin/staff/cashier-a/disable")); r.StatusCode != 302 || f.acc.staff["cashier-a"].Status != "disabled" {
 		t.Fatalf("disable: %d", r.StatusCode)
 	}
+	// Re-enable, and change a role: only to roles the caller gives, never one's own.
+	if r := f.as(admin, post("/admin/staff/cashier-a/enable")); r.StatusCode != 302 || f.acc.staff["cashier-a"].Status != "active" {
+		t.Fatalf("enable: %d %+v", r.StatusCode, f.acc.staff["cashier-a"])
+	}
+	if r := f.as(admin, post("/admin/staff/cashier-a/role", "role", "manager")); r.StatusCode != 302 || f.acc.staff["cashier-a"].Role != RoleManager {
+		t.Fatalf("role change: %d %+v", r.StatusCode, f.acc.staff["cashier-a"])
+	}
+	if r := f.as(admin, post("/admin/staff/cashier-a/role", "role", "operator")); r.StatusCode != 400 || f.acc.staff["cashier-a"].Role != RoleManager {
+		t.Fatalf("role change to operator: %d", r.StatusCode)
+	}
+	if r := f.as(admin, post("/admin/staff/admin-a/role", "role", "cashier")); r.StatusCode != 400 {
+		t.Fatalf("own role change: %d", r.StatusCode)
+	}
+	f.acc.staff["cashier-a"].Role = RoleCashier
 	if r := f.as(admin, post("/admin/staff/manager-a/reset")); r.StatusCode != 302 || f.acc.setpw["reset-manager-a"] != "manager-a" {
 		t.Fatalf("reset: %d", r.StatusCode)
 	}

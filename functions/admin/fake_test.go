@@ -190,6 +190,29 @@ func (f *fakeAccounts) DisableStaff(_ context.Context, by Principal, id string) 
 	return nil
 }
 
+func (f *fakeAccounts) EnableStaff(_ context.Context, by Principal, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.visible(by, f.staff[id]) {
+		return ErrNotFound
+	}
+	f.staff[id].Status = "active"
+	return nil
+}
+
+func (f *fakeAccounts) ChangeRole(_ context.Context, by Principal, id string, r Role) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.visible(by, f.staff[id]) {
+		return ErrNotFound
+	}
+	if r != RoleAdmin && r != RoleCashier && r != RoleManager && r != RoleRiskOfficer {
+		return &accounts.InvalidError{Msg: "请选择有效的角色"}
+	}
+	f.staff[id].Role = r
+	return nil
+}
+
 func (f *fakeAccounts) ListStaff(_ context.Context, by Principal) ([]StaffView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -80,6 +80,8 @@ func init() {
 		route{method: "POST", pattern: "/admin/staff", action: ActStaffManage, handle: (*Handler).createStaff},
 		route{method: "POST", pattern: "/admin/staff/{sid}/disable", action: ActStaffManage, handle: (*Handler).disableStaff},
 		route{method: "POST", pattern: "/admin/staff/{sid}/reset", action: ActStaffManage, handle: (*Handler).resetStaff},
+		route{method: "POST", pattern: "/admin/staff/{sid}/enable", action: ActStaffManage, handle: (*Handler).enableStaff},
+		route{method: "POST", pattern: "/admin/staff/{sid}/role", action: ActStaffManage, handle: (*Handler).changeRole},
 		route{method: "GET", pattern: "/admin/audit", action: ActAuditView, handle: (*Handler).auditPage},
 
 		// JSON API (README "Contracts").

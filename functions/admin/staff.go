@@ -13,23 +13,25 @@ import (
 )
 
 type staffRow struct {
-	ID, Name, Phone, Email, Status, StatusText, StatusClass, RoleName, Created string
-	Self                                                                       bool
+	ID, Name, Phone, Email, Status, StatusText, StatusClass, Role, RoleName, Created string
+	Self                                                                             bool
+	// Roles the caller may give this account (role change), current first.
+	Roles []struct{ Value, Label string }
 }
 
 var staffStatus = map[string][2]string{
 	"pending": {"待设置密码", "warn"}, "active": {"正常", "ok"}, "disabled": {"已停用", "bad"},
 }
 
-// creatableRoles are the roles a creator may give, the form's default first:
-// the operator creates any company role (usually a company's first admin), a
-// company admin the roles of their company (usually a cashier or manager: the
-// least power is the default, admin is chosen on purpose); nobody creates an
-// operator here.
+// creatableRoles are the roles a creator may give (staff.MayCreate), the
+// form's default first: the operator creates a company's admins (the
+// company's admins create the rest), a company admin the roles of their
+// company (usually a cashier or manager: the least power is the default,
+// admin is chosen on purpose); nobody creates an operator here.
 func creatableRoles(r Role) []Role {
 	switch r {
 	case RoleOperator:
-		return []Role{RoleAdmin, RoleCashier, RoleManager, RoleRiskOfficer}
+		return []Role{RoleAdmin}
 	case RoleAdmin:
 		return []Role{RoleCashier, RoleManager, RoleRiskOfficer, RoleAdmin}
 	}
@@ -49,8 +51,17 @@ func (h *Handler) staffPage(ctx context.Context, c *call) web.Response {
 			continue
 		}
 		st := staffStatus[s.Status]
-		rows = append(rows, staffRow{ID: s.ID, Name: s.Name, Phone: s.Phone, Email: s.Email, Status: s.Status, StatusText: st[0], StatusClass: st[1],
-			RoleName: roleNames[s.Role], Created: console.When(s.CreatedAt), Self: s.ID == c.p.StaffID})
+		row := staffRow{ID: s.ID, Name: s.Name, Phone: s.Phone, Email: s.Email, Status: s.Status, StatusText: st[0], StatusClass: st[1],
+			Role: string(s.Role), RoleName: roleNames[s.Role], Created: console.When(s.CreatedAt), Self: s.ID == c.p.StaffID}
+		if s.Role != RoleOperator && !row.Self {
+			row.Roles = append(row.Roles, struct{ Value, Label string }{string(s.Role), roleNames[s.Role]})
+			for _, r := range creatableRoles(c.p.Role) {
+				if r != s.Role {
+					row.Roles = append(row.Roles, struct{ Value, Label string }{string(r), roleNames[r]})
+				}
+			}
+		}
+		rows = append(rows, row)
 	}
 	body := struct {
 		Staff     []staffRow
@@ -125,6 +136,25 @@ func (h *Handler) disableStaff(ctx context.Context, c *call) web.Response {
 		return h.accountsError(ctx, c, "disable staff", err)
 	}
 	return c.done("/admin/staff", "disabled")
+}
+
+func (h *Handler) enableStaff(ctx context.Context, c *call) web.Response {
+	if err := h.Accounts.EnableStaff(ctx, c.p, c.params["sid"]); err != nil {
+		return h.accountsError(ctx, c, "enable staff", err)
+	}
+	return c.done("/admin/staff", "enabled")
+}
+
+func (h *Handler) changeRole(ctx context.Context, c *call) web.Response {
+	if c.params["sid"] == c.p.StaffID {
+		return h.formError(c, "不能修改自己的角色", "/admin/staff")
+	}
+	// The service checks the account first (another company's: 404), then
+	// that the role is one the caller gives.
+	if err := h.Accounts.ChangeRole(ctx, c.p, c.params["sid"], Role(strings.TrimSpace(c.form.Get("role")))); err != nil {
+		return h.accountsError(ctx, c, "change role", err)
+	}
+	return c.done("/admin/staff", "role")
 }
 
 func (h *Handler) resetStaff(ctx context.Context, c *call) web.Response {

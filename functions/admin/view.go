@@ -38,7 +38,7 @@ var roleNames = map[Role]string{
 var notices = map[string]string{
 	"saved": "已保存", "created": "已创建", "revoked": "收款码已作废", "rotated": "已换码，旧码已作废",
 	"status": "状态已更新", "secret": "密钥已保存", "staff": "员工已添加，设置密码的邮件已发送",
-	"reset": "已发送新的设置密码链接", "disabled": "员工已停用",
+	"reset": "已发送新的设置密码链接", "disabled": "员工已停用", "enabled": "员工已启用", "role": "角色已修改，员工下次登录后生效",
 	"fee_item": "收费项目已保存",
 	"notice":   "通知单已生成", "notice_exists": "该房屋已有一张包含相同未缴账单的通知单，未重复生成",
 }

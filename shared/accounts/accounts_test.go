@@ -669,6 +669,59 @@ func TestDisableEndsTheSession(t *testing.T) {
 	}
 }
 
+func TestEnableAndChangeRole(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminOf(t, "coA", "13100000001")
+	v := e.account(t, admin, "coA", staff.Cashier, "13100000014")
+	if err := e.svc.DisableStaff(ctx, admin, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnableStaff(ctx, admin, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := e.login(t, v.Phone) // the password set before works again
+	if res.Principal.Role != staff.Cashier {
+		t.Fatalf("after enabling: %+v", res.Principal)
+	}
+	if err := e.svc.EnableStaff(ctx, admin, v.ID); err != nil {
+		t.Fatalf("enable an enabled account: %v", err)
+	}
+
+	// A new role ends the session; the next login carries the new role.
+	if err := e.svc.ChangeRole(ctx, admin, v.ID, staff.Manager); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, res.SessionID); !errors.Is(err, accounts.ErrSessionExpired) {
+		t.Fatalf("the old role's session: %v", err)
+	}
+	if again := e.login(t, v.Phone); again.Principal.Role != staff.Manager {
+		t.Fatalf("after the change: %+v", again.Principal)
+	}
+	var inv *accounts.InvalidError
+	if err := e.svc.ChangeRole(ctx, admin, admin.StaffID, staff.Cashier); !errors.As(err, &inv) {
+		t.Fatalf("changing one's own role: %v", err)
+	}
+	if err := e.svc.ChangeRole(ctx, admin, v.ID, staff.Operator); !errors.As(err, &inv) {
+		t.Fatalf("making an operator: %v", err)
+	}
+	// Another company's admin cannot touch the account.
+	b := e.adminOf(t, "coB", "13100000002")
+	if err := e.svc.ChangeRole(ctx, b, v.ID, staff.Admin); err == nil {
+		t.Fatal("another company's admin changed the role")
+	}
+	if err := e.svc.EnableStaff(ctx, b, v.ID); err == nil {
+		t.Fatal("another company's admin enabled the account")
+	}
+	page, _ := e.svc.Audit(ctx, admin, "", 100)
+	seen := map[string]int{}
+	for _, x := range page.Entries {
+		seen[x.Action]++
+	}
+	if seen["staff.enable"] != 1 || seen["staff.role"] != 1 {
+		t.Fatalf("audit %v", seen)
+	}
+}
+
 func TestBootstrapOperatorOnce(t *testing.T) {
 	e := newEnv(t)
 	if _, err := e.svc.BootstrapOperator(ctx, accounts.NewStaff{Name: "x", Phone: "13000000001", Email: "x@example.com"}); !errors.Is(err, accounts.ErrOperatorExists) {

@@ -209,6 +209,70 @@ func (s *Service) DisableStaff(ctx context.Context, by Principal, staffID string
 	return ErrConflict
 }
 
+// EnableStaff lets a disabled account log in again (with its password, or
+// through a new set-password link when it never set one). Enabling an
+// enabled account changes nothing.
+func (s *Service) EnableStaff(ctx context.Context, by Principal, staffID string) error {
+	now := s.now()
+	for attempt := 0; attempt < 3; attempt++ {
+		st, err := s.target(ctx, by, staff.StaffManage, staffID)
+		if err != nil {
+			return err
+		}
+		next := st
+		if err := next.Enable(); errors.Is(err, staff.ErrNoChange) {
+			return nil
+		}
+		err = s.Repo.Apply(ctx, Change{Staff: &next, PrevVersion: st.Version,
+			Audit: []AuditEntry{s.entry(by, st.CompanyID, "staff.enable", "staff", st.ID, view(st), view(next), now)}})
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
+// ChangeRole gives an account of the caller's company another role, one the
+// caller may create (staff.MayCreate); its session ends, so the new
+// permissions apply from its next login. Changing one's own role is refused
+// (a company must not lose its last admin by accident).
+func (s *Service) ChangeRole(ctx context.Context, by Principal, staffID string, r staff.Role) error {
+	now := s.now()
+	for attempt := 0; attempt < 3; attempt++ {
+		st, err := s.target(ctx, by, staff.StaffManage, staffID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.ID == by.StaffID:
+			return &InvalidError{Msg: "不能修改自己的角色"}
+		case r == staff.Operator || !staff.MayCreate(by.Role, r):
+			return &InvalidError{Msg: "请选择有效的角色"}
+		}
+		next := st
+		ended, err := next.ChangeRole(r)
+		if errors.Is(err, staff.ErrNoChange) {
+			return nil
+		}
+		var inv *staff.InvalidError
+		if errors.As(err, &inv) {
+			return &InvalidError{Msg: inv.Msg}
+		} else if err != nil {
+			return err
+		}
+		c := Change{Staff: &next, PrevVersion: st.Version,
+			Audit: []AuditEntry{s.entry(by, st.CompanyID, "staff.role", "staff", st.ID, view(st), view(next), now)}}
+		if ended != "" {
+			c.EndSessions = []string{ended}
+		}
+		err = s.Repo.Apply(ctx, c)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
 // ListStaff lists the caller's company's accounts by name (an operator: the
 // operators).
 func (s *Service) ListStaff(ctx context.Context, by Principal) ([]StaffView, error) {

@@ -135,6 +135,38 @@ func (s *Staff) Disable() (endedSession string, err error) {
 	return ended, nil
 }
 
+// Enable lets a disabled account log in again: ACTIVE when it has a
+// password, PENDING (waiting for a set-password link) when it never set one.
+// Its old session and link stay gone.
+func (s *Staff) Enable() error {
+	if s.Status != Disabled {
+		return ErrNoChange
+	}
+	s.Status = Active
+	if s.PasswordHash == "" {
+		s.Status = Pending
+	}
+	s.Version++
+	return nil
+}
+
+// ChangeRole gives the account another company role. Its session ends (a
+// session carries the role it was opened with), so the new permissions
+// apply from its next login. Operators are not company staff: neither
+// changed into nor out of.
+func (s *Staff) ChangeRole(r Role) (endedSession string, err error) {
+	switch {
+	case !r.Valid() || r == Operator || s.Role == Operator:
+		return "", &InvalidError{"角色无效"}
+	case r == s.Role:
+		return "", ErrNoChange
+	}
+	ended := s.Session
+	s.Role, s.Session = r, ""
+	s.Version++
+	return ended, nil
+}
+
 // NeedsSMS reports whether a login from inside WeChat as openid needs an
 // SMS code first: whenever the openid is not the one bound — including the
 // first login from WeChat, when none is bound yet (the code proves the
