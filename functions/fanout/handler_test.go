@@ -33,7 +33,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
 type staffMap map[string]staff.Staff
@@ -73,7 +73,11 @@ func (r *recorder) Send(_ context.Context, to staff.Staff, ch notification.Chann
 	return nil
 }
 
-func (r *recorder) Sent() []sent { r.mu.Lock(); defer r.mu.Unlock(); return append([]sent(nil), r.sent...) }
+func (r *recorder) Sent() []sent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent(nil), r.sent...)
+}
 
 func quiet() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
