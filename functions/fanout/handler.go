@@ -129,7 +129,7 @@ func (h *Handler) event(ctx context.Context, m lambdaevents.SQSMessage) error {
 	for _, sub := range subs {
 		o, send, err := h.Store.Admit(ctx, sub.StaffID, ev.CompanyID, p, h.Clock())
 		if err == nil && send {
-			err = h.deliver(ctx, o, sub.Channel)
+			err = h.deliver(ctx, o, sub)
 		}
 		if err != nil {
 			h.Log.WarnContext(ctx, "fanout: recipient not served (retried)", "event_id", ev.ID, "staff_id", sub.StaffID, "err", err)
@@ -151,17 +151,23 @@ type FlushReport struct {
 func (h *Handler) Flush(ctx context.Context) (FlushReport, error) {
 	var rep FlushReport
 	for range 20 { // up to 2000 digests a run; the rest next minute
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 3*time.Second {
+			break // the rest next minute
+		}
 		outs, err := h.Store.Flush(ctx, h.Clock(), 100)
 		if err != nil {
 			return rep, err
 		}
 		for _, o := range outs {
 			rep.Digests++
-			ch := notification.WeChatOA
-			if p, ok, err := h.Store.Preference(ctx, o.CompanyID, o.CommunityID, o.StaffID); err == nil && ok {
-				ch = p.Channel
+			pref, ok, err := h.Store.Preference(ctx, o.CompanyID, o.CommunityID, o.StaffID)
+			if err == nil && !ok {
+				pref = notification.Preference{Channel: notification.WeChatOA} // the preference was removed since
 			}
-			if err := h.deliver(ctx, o, ch); err != nil {
+			if err == nil {
+				err = h.deliver(ctx, o, pref)
+			}
+			if err != nil {
 				rep.Failed++
 				h.Log.WarnContext(ctx, "fanout: digest not sent (retried next minute)", "staff_id", o.StaffID, "err", err)
 				continue
@@ -179,13 +185,17 @@ func (h *Handler) Flush(ctx context.Context) (FlushReport, error) {
 // deliver sends one outgoing message and records the outcome. A transient
 // failure is returned (the message stays queued); a permanent one is
 // recorded as the message's reason and the recipient's problem, not returned.
-func (h *Handler) deliver(ctx context.Context, o store.Outgoing, ch notification.Channel) error {
+func (h *Handler) deliver(ctx context.Context, o store.Outgoing, pref notification.Preference) error {
+	ch := pref.Channel
 	st, err := h.Staff.GetStaff(ctx, o.StaffID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, accounts.ErrNotFound) || (err == nil && (st.Status == staff.Disabled || st.CompanyID != o.CompanyID)) {
 		return h.Store.Delivered(ctx, o.Key, store.MsgFailed, "账号不存在或已停用")
 	}
 	if err != nil {
 		return err
+	}
+	if pref.OpenID != "" {
+		st.OpenID = pref.OpenID // bound for notifications (the demo's seeded one)
 	}
 	n := Render(o, h.Names.CommunityName(ctx, o.CommunityID))
 	err = h.Sender.Send(ctx, st, ch, n)

@@ -30,20 +30,24 @@ func main() {
 	st.Access = platform.Env("ACCESS_TABLE")
 	notes := st.NotificationRepo()
 
-	// The official account: its app secret (JSON {"oauth_app_secret"}, the
-	// console's OAuth secret of the same account) is read once per cold start.
-	raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
-	if err != nil {
-		platform.Fail("official account secret", err)
+	// The official account (optional: without it the channel reports a
+	// problem): its app secret (JSON {"oauth_app_secret"}, the console's OAuth
+	// secret of the same account) is read once per cold start.
+	var oa *wechatoa.Client
+	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" {
+		raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
+		if err != nil {
+			platform.Fail("official account secret", err)
+		}
+		var sec struct {
+			Secret string `json:"oauth_app_secret"`
+		}
+		if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
+			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
+		}
+		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
+			Cache: tokenCache{notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
 	}
-	var sec struct {
-		Secret string `json:"oauth_app_secret"`
-	}
-	if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
-		platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
-	}
-	oa := &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: platform.Env("NOTIFY_WECHAT_APP_ID"), Secret: sec.Secret,
-		Cache: tokenCache{notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
 
 	mailCfg, err := ses.ConfigFromEnv(os.Getenv)
 	if err != nil {
@@ -58,7 +62,7 @@ func main() {
 		Store: notes,
 		Staff: st.AccessRepo(),
 		Names: &DirectoryNames{Store: st},
-		Sender: &Delivery{OA: oa, OATemplateID: platform.Env("NOTIFY_WECHAT_TEMPLATE_ID"),
+		Sender: &Delivery{OA: oa, OATemplateID: os.Getenv("NOTIFY_WECHAT_TEMPLATE_ID"),
 			OALinkURL: platform.Env("PUBLIC_BASE_URL") + "/admin/records", Email: mail},
 		Clock: time.Now,
 		Log:   platform.Logger(),

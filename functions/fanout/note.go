@@ -56,6 +56,7 @@ func (n Note) Text() string {
 
 // Problems recorded for the console (what the staff member must do).
 const (
+	ProblemNoOA         = "公众号通知未开通，请选择其他方式"
 	ProblemNoOpenID     = "未绑定微信：请在微信中打开控制台登录一次以绑定"
 	ProblemNotFollowing = "请先关注公众号，才能收到收款通知"
 	ProblemBadOpenID    = "绑定的微信无效：请在微信中重新登录控制台"
@@ -77,7 +78,10 @@ type Delivery struct {
 func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Channel, n Note) error {
 	switch ch {
 	case notification.WeChatOA:
-		if d.OA == nil || to.OpenID == "" {
+		if d.OA == nil || d.OATemplateID == "" {
+			return &PermanentError{ProblemNoOA}
+		}
+		if to.OpenID == "" {
 			return &PermanentError{ProblemNoOpenID}
 		}
 		err := d.OA.Send(ctx, wechatoa.Template{ToOpenID: to.OpenID, TemplateID: d.OATemplateID, URL: d.OALinkURL, Data: map[string]string{

@@ -67,6 +67,7 @@ type subItem struct {
 	StaffID     string `dynamodbav:"staff_id"`
 	Payments    bool   `dynamodbav:"payments"`
 	Channel     string `dynamodbav:"channel"`
+	OpenID      string `dynamodbav:"openid,omitempty"`
 	Problem     string `dynamodbav:"problem,omitempty"`
 	UpdatedAt   string `dynamodbav:"updated_at"`
 	CompanyPK   string `dynamodbav:"company_pk"`
@@ -79,7 +80,7 @@ func subKey(companyID, communityID, staffID string) map[string]types.AttributeVa
 
 func (it subItem) pref() notification.Preference {
 	return notification.Preference{CompanyID: it.CompanyID, CommunityID: it.CommunityID, StaffID: it.StaffID, Payments: it.Payments,
-		Channel: notification.Channel(it.Channel), Problem: it.Problem, UpdatedAt: parseTS(it.UpdatedAt)}
+		Channel: notification.Channel(it.Channel), OpenID: it.OpenID, Problem: it.Problem, UpdatedAt: parseTS(it.UpdatedAt)}
 }
 
 // PutPreference stores a staff member's choice for a community (the latest
@@ -92,7 +93,7 @@ func (n *Notifications) PutPreference(ctx context.Context, p notification.Prefer
 		return err
 	}
 	it := subItem{PK: "NOTIFYSUB#" + p.CompanyID + "#" + p.CommunityID, SK: "STAFF#" + p.StaffID, CompanyID: p.CompanyID,
-		CommunityID: p.CommunityID, StaffID: p.StaffID, Payments: p.Payments, Channel: string(p.Channel), UpdatedAt: ts(p.UpdatedAt),
+		CommunityID: p.CommunityID, StaffID: p.StaffID, Payments: p.Payments, Channel: string(p.Channel), OpenID: p.OpenID, UpdatedAt: ts(p.UpdatedAt),
 		CompanyPK: companyKey(p.CompanyID), CompanySK: "NOTIFY#" + p.StaffID + "#" + p.CommunityID}
 	item, err := attributevalue.MarshalMap(it)
 	if err != nil {

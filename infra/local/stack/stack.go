@@ -362,7 +362,9 @@ const (
 	// parameter, the code.
 	LocalSmsCodeTemplate = "您的登录验证码为{1}，5分钟内有效。如非本人操作，请忽略本短信。"
 	LocalSesIdentity     = "estatepay.local"
-	LocalSesFromAddress  = "小区收款 <noreply@estatepay.local>"
+	// LocalPaymentTemplateID is the demo official account's payment message template.
+	LocalPaymentTemplateID = "demo-payment-notice"
+	LocalSesFromAddress    = "小区收款 <noreply@estatepay.local>"
 )
 
 // startOutbox serves the outbox sandbox: SES v2 for the SDK's
@@ -372,9 +374,11 @@ func (s *Stack) startOutbox(l net.Listener) error {
 	ob, err := outbox.New(outbox.Config{
 		SMS: outbox.SMSConfig{SecretID: s.keys.TencentSMS.SecretID, SecretKey: s.keys.TencentSMS.SecretKey,
 			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate}},
-		Email:  outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
-		File:   filepath.Join(s.opt.StateDir, "outbox.json"),
-		Logger: slog.New(slog.NewTextHandler(prefixWriter{s.out, "[outbox] "}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Email: outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
+		// The demo official account's template messages (staff notifications, FanoutFunction).
+		WeChatOA: map[string]string{DemoWeChatAppID: s.keys.OAuthSecret},
+		File:     filepath.Join(s.opt.StateDir, "outbox.json"),
+		Logger:   slog.New(slog.NewTextHandler(prefixWriter{s.out, "[outbox] "}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		return err
@@ -450,6 +454,9 @@ func (s *Stack) Parameters() map[string]string {
 	// account (the sandbox's OAuth), so logins carry an openid (M2 step-up).
 	p["ConsoleWechatAppId"] = DemoWeChatAppID
 	p["ConsoleWechatOAuthSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", "oauth-wechat-demo.json")
+	// Its template messages (staff notifications) land in the outbox.
+	p["WechatOfficialAccountApiBaseUrl"] = s.URLs.Outbox
+	p["NotifyWechatTemplateId"] = LocalPaymentTemplateID
 	return p
 }
 

@@ -53,6 +53,9 @@ type Preference struct {
 	StaffID     string
 	Payments    bool // 接收收款成功通知
 	Channel     Channel
+	// OpenID is the official-account openid messages go to, when bound for
+	// notifications ("" the staff member's login-bound openid).
+	OpenID string
 	// Problem is why the last message could not be delivered and what the
 	// staff member must do ("" none), e.g. follow the official account.
 	Problem   string
