@@ -64,7 +64,7 @@ func (h *Handler) notifyState(ctx context.Context, c *call) ([]notifyRow, map[st
 // company, 接收收款成功通知 (off unless chosen) and the channel.
 func (h *Handler) notificationsPage(ctx context.Context, c *call) web.Response {
 	if c.p.CompanyID == "" {
-		return h.message(c, http.StatusForbidden, "通知设置", "收款通知只发给物业公司的员工。", "/admin", "返回")
+		return h.message(c, http.StatusOK, "通知设置", "收款通知只发给物业公司的员工；平台运营账号没有通知设置。", "/admin", "返回")
 	}
 	rows, _, err := h.notifyState(ctx, c)
 	if err != nil {
@@ -81,7 +81,7 @@ func (h *Handler) notificationsPage(ctx context.Context, c *call) web.Response {
 // and ch_<id> for the company's communities; other ids are ignored).
 func (h *Handler) saveNotifications(ctx context.Context, c *call) web.Response {
 	if c.p.CompanyID == "" {
-		return h.message(c, http.StatusForbidden, "通知设置", "收款通知只发给物业公司的员工。", "/admin", "返回")
+		return h.message(c, http.StatusOK, "通知设置", "收款通知只发给物业公司的员工；平台运营账号没有通知设置。", "/admin", "返回")
 	}
 	rows, prefs, err := h.notifyState(ctx, c)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/notification"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/domain/staff"
+	"github.com/estatepay/estatepay/shared/notify"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -349,5 +351,53 @@ func TestExpiredTokenIsRefreshedOnceForAllInstances(t *testing.T) {
 	send(client())
 	if n, m := ob.TokensIssued(), len(ob.Messages()); n != 3 || m != 4 {
 		t.Fatalf("tokens %d (want 3), messages %d (want 4)", n, m)
+	}
+}
+
+type ports struct {
+	mu   sync.Mutex
+	sms  []notify.SMSMessage
+	mail []notify.EmailMessage
+}
+
+func (p *ports) SendSMS(_ context.Context, m notify.SMSMessage) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.Phone == "" {
+		return &tencentsms.Error{Code: "InvalidParameterValue.IncorrectPhoneNumber"}
+	}
+	p.sms = append(p.sms, m)
+	return nil
+}
+
+func (p *ports) SendEmail(_ context.Context, m notify.EmailMessage) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mail = append(p.mail, m)
+	return nil
+}
+
+func TestSMSAndEmailChannels(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for id, ch := range map[string]notification.Channel{"alice": notification.SMS, "bob": notification.Email} {
+		if err := f.notes.PutPreference(ctx, notification.Preference{CompanyID: "co", CommunityID: "sun", StaffID: id, Payments: true, Channel: ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &ports{}
+	h := f.handler(&Delivery{SMS: p, SMSTemplateID: "100002", Email: p})
+	if failed := handle(t, h, message(t, "m1", paid(1, 12345, t0))); len(failed) > 0 {
+		t.Fatalf("failed: %v", failed)
+	}
+	if len(p.sms) != 1 || p.sms[0].Phone != "13800000011" || strings.Join(p.sms[0].Params, "|") != "收款成功通知|阳光花园|1笔|123.45元" {
+		t.Fatalf("SMS: %+v", p.sms)
+	}
+	// bob has no e-mail address: a problem for the console, not a retry.
+	if len(p.mail) != 0 {
+		t.Fatalf("e-mail to an account without an address: %+v", p.mail)
+	}
+	if pref, _, _ := f.notes.Preference(ctx, "co", "sun", "bob"); pref.Problem != ProblemNoEmail {
+		t.Fatalf("bob's problem: %q", pref.Problem)
 	}
 }

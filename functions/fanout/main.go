@@ -16,7 +16,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/notify"
 	"github.com/estatepay/estatepay/shared/notify/ses"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -58,12 +60,27 @@ func main() {
 		platform.Fail("e-mail client", err)
 	}
 
+	// SMS, when a payment template is approved (NOTIFY_SMS_TEMPLATE_ID).
+	var sms notify.SMS
+	smsTemplate := os.Getenv("NOTIFY_SMS_TEMPLATE_ID")
+	if smsTemplate != "" {
+		smsCfg, err := tencentsms.ConfigFromEnv(os.Getenv)
+		if err != nil {
+			platform.Fail("SMS configuration", err)
+		}
+		client, err := tencentsms.New(smsCfg, secrets.NewLoader(cfg))
+		if err != nil {
+			platform.Fail("SMS client", err)
+		}
+		sms = client
+	}
+
 	h := &Handler{
 		Store: notes,
 		Staff: st.AccessRepo(),
 		Names: &DirectoryNames{Store: st},
 		Sender: &Delivery{OA: oa, OATemplateID: os.Getenv("NOTIFY_WECHAT_TEMPLATE_ID"),
-			OALinkURL: platform.Env("PUBLIC_BASE_URL") + "/admin/records", Email: mail},
+			OALinkURL: platform.Env("PUBLIC_BASE_URL") + "/admin/records", SMS: sms, SMSTemplateID: smsTemplate, Email: mail},
 		Clock: time.Now,
 		Log:   platform.Logger(),
 	}

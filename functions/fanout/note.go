@@ -11,6 +11,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/notification"
 	"github.com/estatepay/estatepay/shared/domain/staff"
 	"github.com/estatepay/estatepay/shared/notify"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -60,6 +61,7 @@ const (
 	ProblemNoOpenID     = "未绑定微信：请在微信中打开控制台登录一次以绑定"
 	ProblemNotFollowing = "请先关注公众号，才能收到收款通知"
 	ProblemBadOpenID    = "绑定的微信无效：请在微信中重新登录控制台"
+	ProblemBadPhone     = "手机号无法接收短信，请检查账号的手机号或选择其他方式"
 	ProblemNoSMS        = "短信通知未开通，请选择其他方式"
 	ProblemNoEmail      = "账号没有电子邮箱，请选择其他方式"
 )
@@ -98,7 +100,11 @@ func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Cha
 		if d.SMS == nil || d.SMSTemplateID == "" {
 			return &PermanentError{ProblemNoSMS}
 		}
-		return d.SMS.SendSMS(ctx, notify.SMSMessage{Phone: to.Phone, TemplateID: d.SMSTemplateID, Params: []string{n.Title, n.Community, n.Count, n.Total}})
+		err := d.SMS.SendSMS(ctx, notify.SMSMessage{Phone: to.Phone, TemplateID: d.SMSTemplateID, Params: []string{n.Title, n.Community, n.Count, n.Total}})
+		if errors.Is(err, tencentsms.ErrBadPhone) {
+			return &PermanentError{ProblemBadPhone}
+		}
+		return err
 	case notification.Email:
 		if d.Email == nil || to.Email == "" {
 			return &PermanentError{ProblemNoEmail}

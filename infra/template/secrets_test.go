@@ -55,7 +55,7 @@ var secretReads = map[string][]string{
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
-	"FanoutFunction":       {"console-oauth"}, // the official account's app secret (stable_token)
+	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).
