@@ -273,7 +273,7 @@ func (n *Notifications) putWindow(staffID, companyID, communityID string, t noti
 // again only while it is still queued (its send failed: try again), else nothing.
 func (n *Notifications) Admit(ctx context.Context, staffID, companyID string, p notification.Payment, now time.Time) (Outgoing, bool, error) {
 	key := "NOTIFYMSG#" + p.EventID + "#" + staffID
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; attempt < 20; attempt++ {
 		var seen msgItem
 		if found, err := n.getItem(ctx, key, &seen); err != nil {
 			return Outgoing{}, false, err
