@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -102,7 +103,11 @@ func (c *Client) post(ctx context.Context, path string, q url.Values, body, out 
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("wechatoa: %s: %w", path, err) // the URL holds the token: not in the error
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL holds the access token: never in an error or a log
+		}
+		return fmt.Errorf("wechatoa: %s: %w", path, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
