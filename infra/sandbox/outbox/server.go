@@ -130,6 +130,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /messages", s.handleMessages)
 	mux.HandleFunc("POST /cgi-bin/stable_token", s.handleStableToken)
 	mux.HandleFunc("POST /cgi-bin/message/template/send", s.handleTemplateSend)
+	mux.HandleFunc("POST /sandbox/wechat-oa/fail", s.handleOAFail)
+	mux.HandleFunc("POST /sandbox/wechat-oa/expire-tokens", s.handleOAExpire)
 	return mux
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,4 +125,23 @@ func (s *Server) handleTemplateSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": m.ID})
+}
+
+// handleOAFail is the people's way to FailOpenID and ExpireTokens:
+// POST /sandbox/wechat-oa/fail?openid=<openid>&errcode=43004 (errcode 0 or
+// absent: succeed again); POST /sandbox/wechat-oa/expire-tokens.
+func (s *Server) handleOAFail(w http.ResponseWriter, r *http.Request) {
+	openid := r.URL.Query().Get("openid")
+	code, err := strconv.Atoi(r.URL.Query().Get("errcode"))
+	if openid == "" || (err != nil && r.URL.Query().Get("errcode") != "") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid", "message": "需要 openid 和数字 errcode"})
+		return
+	}
+	s.FailOpenID(openid, code)
+	writeJSON(w, http.StatusOK, map[string]any{"openid": openid, "errcode": code})
+}
+
+func (s *Server) handleOAExpire(w http.ResponseWriter, _ *http.Request) {
+	s.ExpireTokens()
+	writeJSON(w, http.StatusOK, map[string]any{"expired": true})
 }
