@@ -63,8 +63,9 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"付款人填写项", "/admin/payer-fields", ActCommunityManage, true},
 		{"员工", "/admin/staff", ActStaffManage, false},
 		{"操作日志", "/admin/audit", ActAuditView, false},
+		{"通知设置", "/admin/notifications", actSignedIn, false},
 	} {
-		if !can(c.p.Role, l.act) {
+		if !can(c.p.Role, l.act) || l.act == actSignedIn && c.p.CompanyID == "" {
 			continue
 		}
 		href := l.href

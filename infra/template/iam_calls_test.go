@@ -84,7 +84,8 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	cashierAtTheDesk(t, s)
 	noticesPaidAsResidentsPay(t, s)
 	adminRefundsAPayment(t, s)
-	payerHistory(t, s) // iam_history_test.go
+	payerHistory(t, s)            // iam_history_test.go
+	staffNotifiedOfPayments(t, s) // iam_fanout_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

@@ -55,6 +55,7 @@ var secretReads = map[string][]string{
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
+	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).
@@ -336,7 +337,7 @@ Resources:
 }
 
 // sesSenders are the functions that send e-mail (set-password links).
-var sesSenders = map[string]bool{"AdminFunction": true}
+var sesSenders = map[string]bool{"AdminFunction": true, "FanoutFunction": true}
 
 // sesIdentityArn is the identity the default parameters name, as IAM sees it.
 const sesIdentityArn = "arn:aws:ses:" + secretRegion + ":" + secretAccount + ":identity/pay.example.com"

@@ -16,6 +16,7 @@ import (
 	"github.com/estatepay/estatepay/shared/accounts"
 	"github.com/estatepay/estatepay/shared/auth"
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/notification"
 	"github.com/estatepay/estatepay/shared/domain/staff"
 	"github.com/estatepay/estatepay/shared/pay/providers"
 	"github.com/estatepay/estatepay/shared/store"
@@ -135,6 +136,11 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		var err error
 		if demo.Accounts, err = s.seedAccounts(ctx, st); err != nil {
 			return nil, fmt.Errorf("demo accounts: %w", err)
+		}
+	}
+	if st.Access != "" {
+		if err := seedDemoNotifications(ctx, st); err != nil {
+			return nil, fmt.Errorf("demo notifications: %w", err)
 		}
 	}
 	if st.Bills != "" {
@@ -374,4 +380,20 @@ func (s *Stack) writeQRCodes(d *Demo) error {
 		}
 	}
 	return nil
+}
+
+// DemoAdminOpenID is the official-account openid seeded for the demo admin's
+// payment messages (binding it through OAuth from the console is the next step).
+const DemoAdminOpenID = "oDemoAdminNotify000000000000"
+
+// seedDemoNotifications opts the demo admin in to payment messages of 阳光花园
+// (demo-both) through the official account, unless a choice is stored already.
+func seedDemoNotifications(ctx context.Context, st *store.Store) error {
+	repo := st.NotificationRepo()
+	_, ok, err := repo.Preference(ctx, DemoCompanyID, "demo-both", "demo-admin")
+	if err != nil || ok {
+		return err
+	}
+	return repo.PutPreference(ctx, notification.Preference{CompanyID: DemoCompanyID, CommunityID: "demo-both", StaffID: "demo-admin",
+		Payments: true, Channel: notification.WeChatOA, OpenID: DemoAdminOpenID, UpdatedAt: time.Now()})
 }

@@ -361,8 +361,14 @@ const (
 	// LocalSmsCodeTemplate is the verification-code template's text: one
 	// parameter, the code.
 	LocalSmsCodeTemplate = "您的登录验证码为{1}，5分钟内有效。如非本人操作，请忽略本短信。"
-	LocalSesIdentity     = "estatepay.local"
-	LocalSesFromAddress  = "小区收款 <noreply@estatepay.local>"
+	// LocalSmsPaymentTemplateID is the staff payment message (FanoutFunction):
+	// title, community, count, total.
+	LocalSmsPaymentTemplateID = "100002"
+	LocalSmsPaymentTemplate   = "{1}：{2}收款{3}，合计{4}。"
+	LocalSesIdentity          = "estatepay.local"
+	// LocalPaymentTemplateID is the demo official account's payment message template.
+	LocalPaymentTemplateID = "demo-payment-notice"
+	LocalSesFromAddress    = "小区收款 <noreply@estatepay.local>"
 )
 
 // startOutbox serves the outbox sandbox: SES v2 for the SDK's
@@ -371,10 +377,12 @@ const (
 func (s *Stack) startOutbox(l net.Listener) error {
 	ob, err := outbox.New(outbox.Config{
 		SMS: outbox.SMSConfig{SecretID: s.keys.TencentSMS.SecretID, SecretKey: s.keys.TencentSMS.SecretKey,
-			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate}},
-		Email:  outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
-		File:   filepath.Join(s.opt.StateDir, "outbox.json"),
-		Logger: slog.New(slog.NewTextHandler(prefixWriter{s.out, "[outbox] "}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate, LocalSmsPaymentTemplateID: LocalSmsPaymentTemplate}},
+		Email: outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
+		// The demo official account's template messages (staff notifications, FanoutFunction).
+		WeChatOA: map[string]string{DemoWeChatAppID: s.keys.OAuthSecret},
+		File:     filepath.Join(s.opt.StateDir, "outbox.json"),
+		Logger:   slog.New(slog.NewTextHandler(prefixWriter{s.out, "[outbox] "}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		return err
@@ -443,6 +451,7 @@ func (s *Stack) Parameters() map[string]string {
 	p["TencentSmsSdkAppId"] = LocalSmsSdkAppID
 	p["TencentSmsSignName"] = LocalSmsSignName
 	p["TencentSmsCodeTemplateId"] = LocalSmsCodeTemplateID
+	p["NotifySmsTemplateId"] = LocalSmsPaymentTemplateID
 	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
 	p["SesIdentity"] = LocalSesIdentity
 	p["SesFromAddress"] = LocalSesFromAddress
@@ -450,6 +459,9 @@ func (s *Stack) Parameters() map[string]string {
 	// account (the sandbox's OAuth), so logins carry an openid (M2 step-up).
 	p["ConsoleWechatAppId"] = DemoWeChatAppID
 	p["ConsoleWechatOAuthSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", "oauth-wechat-demo.json")
+	// Its template messages (staff notifications) land in the outbox.
+	p["WechatOfficialAccountApiBaseUrl"] = s.URLs.Outbox
+	p["NotifyWechatTemplateId"] = LocalPaymentTemplateID
 	return p
 }
 

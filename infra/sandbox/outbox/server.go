@@ -55,9 +55,11 @@ type EmailConfig struct {
 type Config struct {
 	SMS   SMSConfig
 	Email EmailConfig
-	File  string           // where the outbox is kept; "" keeps it in memory
-	Max   int              // messages kept, newest; default 1000
-	Now   func() time.Time // sent_at and signature windows; default time.Now
+	// WeChatOA is the official accounts' app secrets by app id (stable_token); empty: any.
+	WeChatOA map[string]string
+	File     string           // where the outbox is kept; "" keeps it in memory
+	Max      int              // messages kept, newest; default 1000
+	Now      func() time.Time // sent_at and signature windows; default time.Now
 	// Logger gets one line per message (recipient and channel, never the
 	// content: it holds codes and links).
 	Logger *slog.Logger
@@ -66,7 +68,7 @@ type Config struct {
 // Message is one message in the outbox, as GET /messages shows it.
 type Message struct {
 	ID       string   `json:"id"`
-	Channel  string   `json:"channel"` // "email" | "sms"
+	Channel  string   `json:"channel"` // "email" | "sms" | "wechat_oa"
 	To       string   `json:"to"`      // e-mail address(es), or the number as sent (E.164, +86…)
 	From     string   `json:"from"`    // e-mail sender, or the SMS signature
 	Subject  string   `json:"subject"` // e-mail
@@ -84,6 +86,8 @@ type Server struct {
 
 	mu   sync.Mutex
 	msgs []Message // oldest first
+
+	oa oaState
 }
 
 // New creates the server, loading the outbox from cfg.File when it exists.
@@ -97,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "outbox")}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "outbox"), oa: oaState{tokens: map[string]time.Time{}, fail: map[string]int{}}}
 	if cfg.File != "" {
 		b, err := os.ReadFile(cfg.File)
 		switch {
@@ -124,6 +128,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /{$}", s.handleTencent)
 	mux.HandleFunc("GET /{$}", s.handlePage)
 	mux.HandleFunc("GET /messages", s.handleMessages)
+	mux.HandleFunc("POST /cgi-bin/stable_token", s.handleStableToken)
+	mux.HandleFunc("POST /cgi-bin/message/template/send", s.handleTemplateSend)
+	mux.HandleFunc("POST /sandbox/wechat-oa/fail", s.handleOAFail)
+	mux.HandleFunc("POST /sandbox/wechat-oa/expire-tokens", s.handleOAExpire)
 	return mux
 }
 

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/estatepay/estatepay/shared/accounts"
+	"github.com/estatepay/estatepay/shared/domain/notification"
+	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/staff"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+// Store is what the fan-out keeps in DynamoDB (store.Notifications).
+type Store interface {
+	Subscribers(ctx context.Context, companyID, communityID string) ([]notification.Preference, error)
+	Preference(ctx context.Context, companyID, communityID, staffID string) (notification.Preference, bool, error)
+	Admit(ctx context.Context, staffID, companyID string, p notification.Payment, now time.Time) (store.Outgoing, bool, error)
+	Flush(ctx context.Context, now time.Time, limit int32) ([]store.Outgoing, error)
+	Delivered(ctx context.Context, key, status, reason string) error
+	SetProblem(ctx context.Context, companyID, communityID, staffID, problem string) error
+}
+
+// StaffReader reads the recipients' accounts (openid, phone, e-mail).
+type StaffReader interface {
+	GetStaff(ctx context.Context, id string) (staff.Staff, error)
+}
+
+// Names gives a community's name for the message ("" unknown: the id is shown).
+type Names interface {
+	CommunityName(ctx context.Context, id string) string
+}
+
+// Sender delivers a note on a channel; a *PermanentError means sending it
+// again cannot succeed until the recipient acts (Problem says what to do).
+type Sender interface {
+	Send(ctx context.Context, to staff.Staff, ch notification.Channel, n Note) error
+}
+
+// PermanentError is a delivery that will not succeed by retrying.
+type PermanentError struct{ Problem string }
+
+func (e *PermanentError) Error() string { return "fanout: " + e.Problem }
+
+// Handler is FanoutFunction: SQS batches from PaymentEventsQueue, and the
+// scheduled flush ({"job":"flush"}) of the digests of ended windows.
+type Handler struct {
+	Store  Store
+	Staff  StaffReader
+	Names  Names
+	Sender Sender
+	Clock  func() time.Time
+	Log    *slog.Logger
+}
+
+// Handle dispatches one invocation: an SQS batch or the flush.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Job     string            `json:"job"`
+		Records []json.RawMessage `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, err
+	}
+	if probe.Job == "flush" {
+		return h.Flush(ctx)
+	}
+	var in lambdaevents.SQSEvent
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	return h.HandleSQS(ctx, in)
+}
+
+// HandleSQS fans each event out and reports the messages that failed
+// (ReportBatchItemFailures): SQS delivers those again, after
+// maxReceiveCount (5) into PaymentEventsDLQ. Recipients already served for
+// an event are not served again on redelivery (the (event, recipient)
+// marker), so one failing recipient costs the others nothing. A body that
+// is not an event fails the same way and ends in the DLQ. Within a message
+// group (one order) a failure fails the group's later messages too, so they
+// are not handled out of order.
+func (h *Handler) HandleSQS(ctx context.Context, in lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
+	var out lambdaevents.SQSEventResponse
+	failedGroups := map[string]bool{}
+	for _, m := range in.Records {
+		group := m.Attributes["MessageGroupId"]
+		if group != "" && failedGroups[group] {
+			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		if err := h.event(ctx, m); err != nil {
+			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			if group != "" {
+				failedGroups[group] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+var errPoison = errors.New("fanout: message is not an event")
+
+func (h *Handler) event(ctx context.Context, m lambdaevents.SQSMessage) error {
+	var ev order.Event
+	if err := json.Unmarshal([]byte(m.Body), &ev); err != nil || ev.ID == "" || ev.Type == "" || ev.CompanyID == "" {
+		h.Log.ErrorContext(ctx, "fanout: poison message (to the DLQ after 5 receives)", "message_id", m.MessageId, "err", err)
+		return errPoison
+	}
+	if ev.Type != order.EventPaid {
+		return nil // refunds and closings: no staff message yet
+	}
+	subs, err := h.Store.Subscribers(ctx, ev.CompanyID, ev.CommunityID)
+	if err != nil {
+		h.Log.WarnContext(ctx, "fanout: recipients", "event_id", ev.ID, "err", err)
+		return err
+	}
+	at := ev.At
+	if ev.PaidAt != nil {
+		at = *ev.PaidAt
+	}
+	p := notification.Payment{EventID: ev.ID, CommunityID: ev.CommunityID, AmountFen: ev.AmountFen, At: at}
+	var failed error
+	for _, sub := range subs {
+		o, send, err := h.Store.Admit(ctx, sub.StaffID, ev.CompanyID, p, h.Clock())
+		if err == nil && send {
+			err = h.deliver(ctx, o, sub)
+		}
+		if err != nil {
+			h.Log.WarnContext(ctx, "fanout: recipient not served (retried)", "event_id", ev.ID, "staff_id", sub.StaffID, "err", err)
+			failed = err
+		}
+	}
+	return failed
+}
+
+// FlushReport is what one flush did.
+type FlushReport struct {
+	Digests int `json:"digests"`
+	Sent    int `json:"sent"`
+	Failed  int `json:"failed"`
+}
+
+// Flush sends the digests of the windows that have ended with payments held
+// back, and retries the digests whose send failed before. It runs every minute.
+func (h *Handler) Flush(ctx context.Context) (FlushReport, error) {
+	var rep FlushReport
+	for range 20 { // up to 2000 digests a run; the rest next minute
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 3*time.Second {
+			break // the rest next minute
+		}
+		outs, err := h.Store.Flush(ctx, h.Clock(), 100)
+		if err != nil {
+			return rep, err
+		}
+		for _, o := range outs {
+			rep.Digests++
+			pref, ok, err := h.Store.Preference(ctx, o.CompanyID, o.CommunityID, o.StaffID)
+			if err == nil && !ok {
+				pref = notification.Preference{Channel: notification.WeChatOA} // the preference was removed since
+			}
+			if err == nil {
+				err = h.deliver(ctx, o, pref)
+			}
+			if err != nil {
+				rep.Failed++
+				h.Log.WarnContext(ctx, "fanout: digest not sent (retried next minute)", "staff_id", o.StaffID, "err", err)
+				continue
+			}
+			rep.Sent++
+		}
+		if len(outs) < 100 {
+			break
+		}
+	}
+	h.Log.InfoContext(ctx, "fanout: flush", "digests", rep.Digests, "sent", rep.Sent, "failed", rep.Failed)
+	return rep, nil
+}
+
+// deliver sends one outgoing message and records the outcome. A transient
+// failure is returned (the message stays queued); a permanent one is
+// recorded as the message's reason and the recipient's problem, not returned.
+func (h *Handler) deliver(ctx context.Context, o store.Outgoing, pref notification.Preference) error {
+	ch := pref.Channel
+	st, err := h.Staff.GetStaff(ctx, o.StaffID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, accounts.ErrNotFound) || (err == nil && (st.Status == staff.Disabled || st.CompanyID != o.CompanyID)) {
+		return h.Store.Delivered(ctx, o.Key, store.MsgFailed, "账号不存在或已停用")
+	}
+	if err != nil {
+		return err
+	}
+	if pref.OpenID != "" {
+		st.OpenID = pref.OpenID // bound for notifications (the demo's seeded one)
+	}
+	n := Render(o, h.Names.CommunityName(ctx, o.CommunityID))
+	err = h.Sender.Send(ctx, st, ch, n)
+	var perm *PermanentError
+	if errors.As(err, &perm) {
+		h.Log.WarnContext(ctx, "fanout: recipient cannot be reached", "staff_id", o.StaffID, "channel", string(ch), "problem", perm.Problem)
+		if err := h.Store.SetProblem(ctx, o.CompanyID, o.CommunityID, o.StaffID, perm.Problem); err != nil {
+			return err
+		}
+		return h.Store.Delivered(ctx, o.Key, store.MsgFailed, perm.Problem)
+	}
+	if err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "fanout: sent", "staff_id", o.StaffID, "channel", string(ch), "kind", string(o.Message.Kind), "count", o.Message.Count)
+	return h.Store.Delivered(ctx, o.Key, store.MsgSent, "")
+}

@@ -1,0 +1,88 @@
+// Command fanout tells staff about payments (M7). PaymentEventsQueue (a
+// FIFO copy of every order event the relay publishes) hands it batches of
+// events; for each payment.succeeded it finds the staff of the company who
+// opted in (接收收款成功通知) for the payment's community and sends each one
+// a message on the channel they chose (WeChat official-account template
+// message, SMS or e-mail), at most one per recipient per 10 minutes: the
+// payments in between are held back and sent as a digest when the window
+// ends, by the same function's flush, run every minute.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/estatepay/estatepay/shared/notify"
+	"github.com/estatepay/estatepay/shared/notify/ses"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
+	"github.com/estatepay/estatepay/shared/notify/wechatoa"
+	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
+	"github.com/estatepay/estatepay/shared/setup"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg := platform.MustAWSConfig(ctx)
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), "")
+	st.Access = platform.Env("ACCESS_TABLE")
+	notes := st.NotificationRepo()
+
+	// The official account (optional: without it the channel reports a
+	// problem): its app secret (JSON {"oauth_app_secret"}, the console's OAuth
+	// secret of the same account) is read once per cold start.
+	var oa *wechatoa.Client
+	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" {
+		raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
+		if err != nil {
+			platform.Fail("official account secret", err)
+		}
+		var sec struct {
+			Secret string `json:"oauth_app_secret"`
+		}
+		if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
+			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
+		}
+		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
+			Cache: tokenCache{notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	}
+
+	mailCfg, err := ses.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		platform.Fail("e-mail configuration", err)
+	}
+	mail, err := ses.NewFromConfig(cfg, mailCfg)
+	if err != nil {
+		platform.Fail("e-mail client", err)
+	}
+
+	// SMS, when a payment template is approved (NOTIFY_SMS_TEMPLATE_ID).
+	var sms notify.SMS
+	smsTemplate := os.Getenv("NOTIFY_SMS_TEMPLATE_ID")
+	if smsTemplate != "" {
+		smsCfg, err := tencentsms.ConfigFromEnv(os.Getenv)
+		if err != nil {
+			platform.Fail("SMS configuration", err)
+		}
+		client, err := tencentsms.New(smsCfg, secrets.NewLoader(cfg))
+		if err != nil {
+			platform.Fail("SMS client", err)
+		}
+		sms = client
+	}
+
+	h := &Handler{
+		Store: notes,
+		Staff: st.AccessRepo(),
+		Names: &DirectoryNames{Store: st},
+		Sender: &Delivery{OA: oa, OATemplateID: os.Getenv("NOTIFY_WECHAT_TEMPLATE_ID"),
+			OALinkURL: platform.Env("PUBLIC_BASE_URL") + "/admin/records", SMS: sms, SMSTemplateID: smsTemplate, Email: mail},
+		Clock: time.Now,
+		Log:   platform.Logger(),
+	}
+	platform.Start(h.Handle)
+}
