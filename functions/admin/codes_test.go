@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
-
+	"github.com/estatepay/estatepay/infra/qrscan"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/qrprint"
 	"github.com/estatepay/estatepay/shared/store"
@@ -90,10 +88,8 @@ func TestCodePrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil || res.GetText() != "https://pay.example.com/c/"+tokCurrent {
-		t.Fatalf("decoded %v %v", res, err)
+	if text, err := qrscan.Read(img); err != nil || text != "https://pay.example.com/c/"+tokCurrent {
+		t.Fatalf("decoded %q %v", text, err)
 	}
 	if cd := r.Headers["Content-Disposition"]; !strings.HasPrefix(cd, `attachment; filename="code-c1.png"; filename*=UTF-8''`) {
 		t.Fatalf("Content-Disposition %q", cd)

@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
+	"github.com/estatepay/estatepay/infra/qrscan"
 	"github.com/estatepay/estatepay/shared/domain/bill"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/house"
@@ -109,12 +107,11 @@ func printedCodes(t *testing.T, page string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-		res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+		text, err := qrscan.Read(img)
 		if err != nil {
 			t.Fatalf("the printed code does not decode: %v", err)
 		}
-		out = append(out, res.GetText())
+		out = append(out, text)
 	}
 	return out
 }

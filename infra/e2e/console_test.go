@@ -23,11 +23,10 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/infra/qrscan"
 )
 
 // The console, end to end through its real pages in headless Chromium
@@ -358,15 +357,11 @@ func decodeQR(t *testing.T, b []byte) (string, int) {
 	if err != nil {
 		t.Fatalf("e2e: the downloaded code is not a PNG: %v", err)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := qrscan.Read(img)
 	if err != nil {
 		t.Fatalf("e2e: no QR code readable in the downloaded PNG: %v", err)
 	}
-	return res.GetText(), img.Bounds().Dx()
+	return text, img.Bounds().Dx()
 }
 
 var (

@@ -16,8 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/estatepay/estatepay/infra/qrscan"
 )
 
 const codeURL = "https://pay.example.com/c/Yq3v9Jk2LmN8pQr5StU7wXz1AbC4dEf6"
@@ -28,15 +27,11 @@ var label = Label{Community: "阳光花园", Company: "示范物业管理有限�
 // of ZXing, the decoder many scanning apps use).
 func decodeQR(t *testing.T, img image.Image) string {
 	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
+	text, err := qrscan.Read(img)
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 type chunk struct {
