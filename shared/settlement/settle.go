@@ -1,0 +1,217 @@
+// Package settlement is the application of T+1 settlement (S1, F3): it
+// settles one merchant × channel × business day by reading the day's
+// payments through the OrdersTable's settle index, shard by shard and page
+// by page (never a Scan), merged into payment-time order so the 分付 fee
+// tiers are crossed at the exact payment, in constant memory, checkpointing
+// after every step (settlement.Run) so a run cut off resumes where it
+// stopped and concurrent runs end at the same statements.
+package settlement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/order"
+	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+// OrderReader reads a settle index partition after a sort key
+// (store.Orders.SettledAfter).
+type OrderReader interface {
+	SettledAfter(ctx context.Context, partition, after string, limit int32) ([]order.Order, bool, error)
+}
+
+// Repo is where runs and statements are kept (store.Settlements).
+type Repo interface {
+	Run(ctx context.Context, k dsettle.Key) (dsettle.Run, error)
+	SaveRun(ctx context.Context, r *dsettle.Run) error
+	FinishRun(ctx context.Context, r *dsettle.Run) error
+	MonthToDate(ctx context.Context, k dsettle.Key) (int64, error)
+}
+
+// Settler settles days.
+type Settler struct {
+	Orders   OrderReader
+	Repo     Repo
+	Schedule dsettle.Schedule
+	// PageSize is how many orders a step reads from each shard (0: 200).
+	PageSize int32
+	// Held reports whether risk holds a payment out of settlement (S3);
+	// nil holds nothing.
+	Held func(order.Order) bool
+}
+
+// Request names one merchant × channel × day to settle.
+type Request struct {
+	CompanyID string
+	Merchant  string
+	Channel   domain.Channel
+	Day       calendar.Day
+}
+
+// Settle settles the day and returns its statements, one per payment
+// method (at least the ordinary one, zero on a day without payments). A
+// day already settled is settled again from the start: the same payments
+// give the identical statements. If ctx ends midway, the checkpoint of the
+// last step stands and the next Settle resumes from it.
+func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement, error) {
+	if req.Merchant == "" || req.Channel == "" {
+		return nil, errors.New("settlement: a merchant and a channel are required")
+	}
+	if _, err := calendar.ParseDay(string(req.Day)); err != nil {
+		return nil, fmt.Errorf("settlement: day %q: %w", req.Day, err)
+	}
+	key := dsettle.Key{Merchant: req.Merchant, Channel: req.Channel, Day: req.Day}
+	restarted := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		run, err := s.Repo.Run(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			run = dsettle.Run{Key: key}
+			fallthrough
+		case err == nil && run.Done && !restarted:
+			// A new generation from the start of the day.
+			restarted = true
+			fresh, err := s.begin(ctx, req, run)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Repo.SaveRun(ctx, &fresh); errors.Is(err, store.ErrSettleConflict) {
+				continue // someone else began or advanced it: join in
+			} else if err != nil {
+				return nil, err
+			}
+			run = fresh
+		case err != nil:
+			return nil, err
+		}
+		if run.Done {
+			return statements(run), nil
+		}
+		restarted = true // joining a pass in progress counts as this call's pass
+		if err := s.step(ctx, &run); errors.Is(err, store.ErrSettleConflict) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// begin is a run at the start of the day: the ordinary statement at zero and
+// every method's month-to-date volume from the month's earlier statements.
+func (s *Settler) begin(ctx context.Context, req Request, prev dsettle.Run) (dsettle.Run, error) {
+	r := dsettle.Run{Key: prev.Key, CompanyID: req.CompanyID, Generation: prev.Generation + 1, Version: prev.Version,
+		Statements: map[string]dsettle.Statement{}}
+	st, err := s.newStatement(ctx, r, "")
+	if err != nil {
+		return r, err
+	}
+	r.Statements[""] = st
+	return r, nil
+}
+
+func (s *Settler) newStatement(ctx context.Context, r dsettle.Run, method string) (dsettle.Statement, error) {
+	k := r.Key
+	k.Method = method
+	st := dsettle.Statement{Key: k, CompanyID: r.CompanyID}
+	plan, err := s.Schedule.PlanFor(k.Merchant, k.Channel, method)
+	if err != nil {
+		return st, err
+	}
+	if plan.Tiered() {
+		if st.MonthToDateFen, err = s.Repo.MonthToDate(ctx, k); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+type shardPage struct {
+	orders []order.Order
+	more   bool
+}
+
+// step reads one page of every shard after the checkpoint, counts the
+// payments up to the horizon (the smallest last sort key among shards that
+// have more: beyond it another shard's next page may hold earlier payments),
+// and writes the checkpoint; on the last step it finishes the run.
+func (s *Settler) step(ctx context.Context, run *dsettle.Run) error {
+	limit := s.PageSize
+	if limit <= 0 {
+		limit = 200
+	}
+	pages := make([]shardPage, store.SettleShards)
+	horizon, finished := "", true
+	for i := range pages {
+		os, more, err := s.Orders.SettledAfter(ctx, store.SettlePartition(run.Key.Channel, run.Key.Merchant, run.Key.Day, i), run.After, limit)
+		if err != nil {
+			return err
+		}
+		pages[i] = shardPage{os, more && len(os) > 0}
+		if pages[i].more {
+			finished = false
+			last := sortKey(os[len(os)-1])
+			if horizon == "" || last < horizon {
+				horizon = last
+			}
+		}
+	}
+	var batch []order.Order
+	for _, p := range pages {
+		for _, o := range p.orders {
+			if finished || sortKey(o) <= horizon {
+				batch = append(batch, o)
+			}
+		}
+	}
+	sort.Slice(batch, func(i, j int) bool { return sortKey(batch[i]) < sortKey(batch[j]) })
+	for _, o := range batch {
+		if !dsettle.Settlable(o) || o.BusinessDay != run.Key.Day {
+			continue
+		}
+		st, ok := run.Statements[o.Method]
+		if !ok {
+			var err error
+			if st, err = s.newStatement(ctx, *run, o.Method); err != nil {
+				return err
+			}
+		}
+		plan, err := s.Schedule.PlanFor(run.Key.Merchant, run.Key.Channel, o.Method)
+		if err != nil {
+			return err
+		}
+		st.Add(o, plan, s.Held != nil && s.Held(o))
+		run.Statements[o.Method] = st
+	}
+	if len(batch) > 0 {
+		run.After = sortKey(batch[len(batch)-1])
+	}
+	if finished {
+		return s.Repo.FinishRun(ctx, run)
+	}
+	return s.Repo.SaveRun(ctx, run)
+}
+
+func sortKey(o order.Order) string { return store.SettleSortKey(o.PaidAt, o.ID) }
+
+func statements(r dsettle.Run) []dsettle.Statement {
+	out := make([]dsettle.Statement, 0, len(r.Statements))
+	for _, st := range r.Statements {
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Method < out[j].Method })
+	return out
+}
+
+// PreviousDay is the business day before the one `now` falls in: the day
+// the daily run settles.
+func PreviousDay(now time.Time) calendar.Day { return calendar.BusinessDay(now).Prev() }
