@@ -74,7 +74,7 @@ func TestSettleShanghaiDayBoundariesAndRefunds(t *testing.T) {
 	f.pay(t, domain.WeChat, "", 30000, shanghai("2026-03-02", 12, 0, 0, 0), 5000)
 	f.pay(t, domain.WeChat, "", 40000, shanghai("2026-03-02", 23, 59, 59, 999), 40000)
 	f.pay(t, domain.WeChat, "", 50000, shanghai("2026-03-03", 0, 0, 0, 0), 0) // next day
-	f.pay(t, domain.Alipay, "", 70000, shanghai("2026-03-02", 9, 0, 0, 0), 0)   // other channel
+	f.pay(t, domain.Alipay, "", 70000, shanghai("2026-03-02", 9, 0, 0, 0), 0) // other channel
 	sts := settle(t, f.s, domain.WeChat, "2026-03-02")
 	want := dsettle.Statement{Key: dsettle.Key{Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"}, CompanyID: "c1",
 		Count: 3, GrossFen: 90000, RefundCount: 2, RefundFen: 45000, FeeFen: 120 + 180 + 240, NetFen: 90000 - 45000 - 540}

@@ -85,13 +85,13 @@ func fromStatementItem(it statementItem) settlement.Statement {
 }
 
 type runItem struct {
-	PK         string                   `dynamodbav:"pk"`
-	SK         string                   `dynamodbav:"sk"`
-	CompanyID  string                   `dynamodbav:"company_id"`
-	Generation int64                    `dynamodbav:"generation"`
-	After      string                   `dynamodbav:"after"`
-	Done       bool                     `dynamodbav:"done"`
-	Version    int64                    `dynamodbav:"version"`
+	PK         string          `dynamodbav:"pk"`
+	SK         string          `dynamodbav:"sk"`
+	CompanyID  string          `dynamodbav:"company_id"`
+	Generation int64           `dynamodbav:"generation"`
+	After      string          `dynamodbav:"after"`
+	Done       bool            `dynamodbav:"done"`
+	Version    int64           `dynamodbav:"version"`
 	Statements []statementItem `dynamodbav:"statements"` // one per method (a map cannot key the ordinary method "")
 }
 
