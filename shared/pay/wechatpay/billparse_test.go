@@ -30,7 +30,7 @@ func TestParseTradeBill(t *testing.T) {
 		!r.At.Equal(time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC)) {
 		t.Fatalf("payment row %+v", r)
 	}
-	if rows[1].FeeMilliFen != 5040 || rows[1].FeeFen != 5 {
+	if rows[1].FeeMilliFen != 504 || rows[1].FeeFen != 1 {
 		t.Fatalf("sub-fen fee %+v", rows[1])
 	}
 	f := rows[2]
