@@ -85,6 +85,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	noticesPaidAsResidentsPay(t, s)
 	adminRefundsAPayment(t, s)
 	payerHistory(t, s) // iam_history_test.go
+	settleTheDay(t, s) // iam_settle_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

@@ -54,6 +54,7 @@ var secretReads = map[string][]string{
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
+	"SettleFunction":       {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
 }
 

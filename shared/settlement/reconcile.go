@@ -66,7 +66,7 @@ type Reconciler struct {
 	// Repair settles an order the bill shows paid and we do not: it asks the
 	// provider for the trade and applies the verified answer through the
 	// normal paid transition (payments.Service.ApplyTrade). nil: no repair.
-	Repair   func(ctx context.Context, orderID string) (order.Order, error)
+	Repair   func(ctx context.Context, o order.Order) (order.Order, error)
 	Clock    func() time.Time
 	PageSize int32
 }
@@ -152,7 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 		case o.MerchantID != req.Merchant || o.Channel != req.Channel:
 			e.Detail = "（订单属于其他商户或渠道，未补记）"
 		case o.Status.Unpaid() && r.Repair != nil:
-			repaired, err := r.Repair(ctx, id)
+			repaired, err := r.Repair(ctx, o)
 			if err == nil && dsettle.Settlable(repaired) {
 				e.Repaired, e.OurFen = true, repaired.AmountFen
 				e.Detail = "（已补记为已支付）"

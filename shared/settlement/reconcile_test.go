@@ -60,9 +60,9 @@ func TestReconcileFindsEachDifference(t *testing.T) {
 	repaired := 0
 	r := &settlement.Reconciler{Orders: f.orders, Exceptions: f.repo, Schedule: dsettle.DefaultSchedule(), PageSize: 2,
 		Clock: func() time.Time { return at.Add(24 * time.Hour) },
-		Repair: func(ctx context.Context, id string) (order.Order, error) {
+		Repair: func(ctx context.Context, o order.Order) (order.Order, error) {
 			repaired++
-			return f.orders.Update(ctx, id, func(o *order.Order) error {
+			return f.orders.Update(ctx, o.ID, func(o *order.Order) error {
 				return o.Pay(order.Payment{ProviderTxnID: "t5", AmountFen: 15000, PaidAt: at, MerchantID: merchant, AppID: "app"})
 			})
 		}}

@@ -123,16 +123,13 @@ func (s *Settler) newStatement(ctx context.Context, r dsettle.Run, method string
 	k := r.Key
 	k.Method = method
 	st := dsettle.Statement{Key: k, CompanyID: r.CompanyID}
-	plan, err := s.Schedule.PlanFor(k.Merchant, k.Channel, method)
-	if err != nil {
+	if _, err := s.Schedule.PlanFor(k.Merchant, k.Channel, method); err != nil {
 		return st, err
 	}
-	if plan.Tiered() {
-		if st.MonthToDateFen, err = s.Repo.MonthToDate(ctx, k); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
+	// Tiered plans count from it; every statement shows it (the month so far).
+	var err error
+	st.MonthToDateFen, err = s.Repo.MonthToDate(ctx, k)
+	return st, err
 }
 
 type shardPage struct {
@@ -215,3 +212,27 @@ func statements(r dsettle.Run) []dsettle.Statement {
 // PreviousDay is the business day before the one `now` falls in: the day
 // the daily run settles.
 func PreviousDay(now time.Time) calendar.Day { return calendar.BusinessDay(now).Prev() }
+
+// StatementView is a statement as programs read it (fen, snake_case).
+type StatementView struct {
+	Merchant       string `json:"merchant"`
+	Channel        string `json:"channel"`
+	Method         string `json:"method"`
+	Day            string `json:"day"`
+	Count          int64  `json:"count"`
+	GrossFen       int64  `json:"gross_fen"`
+	RefundCount    int64  `json:"refund_count"`
+	RefundFen      int64  `json:"refund_fen"`
+	FeeFen         int64  `json:"fee_fen"`
+	HeldCount      int64  `json:"held_count"`
+	HeldFen        int64  `json:"held_fen"`
+	NetFen         int64  `json:"net_fen"`
+	MonthToDateFen int64  `json:"month_to_date_fen"`
+}
+
+// View is st for programs.
+func View(st dsettle.Statement) StatementView {
+	return StatementView{Merchant: st.Merchant, Channel: string(st.Channel), Method: st.Method, Day: string(st.Day), Count: st.Count,
+		GrossFen: st.GrossFen, RefundCount: st.RefundCount, RefundFen: st.RefundFen, FeeFen: st.FeeFen, HeldCount: st.HeldCount,
+		HeldFen: st.HeldFen, NetFen: st.NetFen, MonthToDateFen: st.MonthToDateFen}
+}

@@ -81,7 +81,7 @@ func (s *Server) handleTradeBill(w http.ResponseWriter, r *http.Request, c *call
 		s.writeError(w, http.StatusBadRequest, "PARAM_ERROR", "bill_date不能是未来的日期")
 		return
 	}
-	if day.Equal(today) {
+	if day.Equal(today) && !s.cfg.SameDayBills {
 		s.writeError(w, http.StatusBadRequest, "STATEMENT_CREATING", "账单生成中，请在次日10点后下载")
 		return
 	}

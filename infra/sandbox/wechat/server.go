@@ -47,6 +47,9 @@ type Config struct {
 	HTTPClient    *http.Client     // for callbacks; default 10s timeout
 	Now           func() time.Time // business clock; default time.Now
 	Logger        *slog.Logger
+	// SameDayBills serves today's bill so far instead of STATEMENT_CREATING
+	// (the local stack: settle and reconcile today in a demo).
+	SameDayBills bool
 }
 
 // DefaultRetrySchedule is WeChat Pay's callback retry schedule.
