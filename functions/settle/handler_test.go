@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +79,33 @@ func TestSettleTodayThenFindAnInjectedDifference(t *testing.T) {
 	ex, err := repo.Exceptions(context.Background(), stack.DemoCompanyID, day, day)
 	if err != nil || len(ex) != 1 || ex[0].Kind != dsettle.AmountDiffers || ex[0].OrderID != wx || ex[0].OurFen != 2500 || ex[0].TheirFen != 2400 || ex[0].Status != dsettle.Open {
 		t.Fatalf("exceptions %+v %v", ex, err)
+	}
+
+	// The console: the admin's page shows the statements, the exception
+	// with its advice and a resolve form (escaped); the form resolves it;
+	// a cashier may not open it.
+	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
+	month := string(day)[:7]
+	status, body := admin.Call(t, http.MethodGet, "/admin/settlement?month="+month, "", nil)
+	page := string(body)
+	if status != http.StatusOK || !strings.Contains(page, "金额不符") || !strings.Contains(page, wx) || !strings.Contains(page, "标记已处理") ||
+		!strings.Contains(page, "25.00") || !strings.Contains(page, "24.00") {
+		t.Fatalf("settlement page %d: %.2000s", status, page)
+	}
+	form := url.Values{"csrf": {admin.CSRF}, "day": {string(day)}, "id": {ex[0].ID}, "note": {"<b>渠道</b>已更正"}}
+	if status, body = admin.Call(t, http.MethodPost, "/admin/settlement/exceptions", "application/x-www-form-urlencoded", []byte(form.Encode())); status != http.StatusFound {
+		t.Fatalf("resolve form: %d %s", status, body)
+	}
+	status, body = admin.Call(t, http.MethodGet, "/admin/settlement?month="+month+"&done=resolved", "", nil)
+	if status != http.StatusOK || !strings.Contains(string(body), "差异已处理") || !strings.Contains(string(body), "&lt;b&gt;渠道&lt;/b&gt;已更正") {
+		t.Fatalf("resolve form: %d %.2000s", status, body)
+	}
+	form.Set("note", "")
+	if status, _ = admin.Call(t, http.MethodPost, "/admin/settlement/exceptions", "application/x-www-form-urlencoded", []byte(form.Encode())); status != http.StatusConflict {
+		t.Fatalf("resolving again: %d", status)
+	}
+	cashier := stacktest.Console(t, s, "cashier", stack.DemoCompanyID)
+	if status, _ := cashier.Call(t, http.MethodGet, "/admin/api/settlement?month="+month, "", nil); status != http.StatusForbidden {
+		t.Fatalf("a cashier opened the settlement: %d", status)
 	}
 }

@@ -3,6 +3,8 @@ package template_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +51,44 @@ func settleTheDay(t *testing.T, s *stack.Stack) {
 	}
 	if o := stacktest.GetOrder(t, s, lost.OrderID); o.Status != "PAID" {
 		t.Fatalf("the payment whose callback was lost was not repaired: %s", o.Status)
+	}
+
+	// The admin reads the month (AdminFunction: statements and exceptions,
+	// StatsTable Query), its CSV, and resolves the exception with a note
+	// (Get, conditional Put; audited).
+	admin := stacktest.ConsoleAs(t, s, stacktest.DemoAccount(t, s, "admin", stack.DemoCompanyID))
+	var month struct {
+		Statements []struct {
+			Day      string `json:"day"`
+			GrossFen int64  `json:"gross_fen"`
+		} `json:"statements"`
+		Exceptions []struct {
+			ID, Day, Kind, Status string
+			OrderID               string `json:"order_id"`
+		} `json:"exceptions"`
+	}
+	admin.GetJSON(t, "/admin/api/settlement?month="+string(day)[:7], &month)
+	var exID string
+	for _, e := range month.Exceptions {
+		if e.OrderID == lost.OrderID && e.Kind == "missing_local" && e.Status == "OPEN" {
+			exID = e.ID
+		}
+	}
+	if len(month.Statements) == 0 || exID == "" {
+		t.Fatalf("console settlement %+v", month)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/settlement.csv?month="+string(day)[:7], "", nil); status != http.StatusOK || !strings.Contains(string(body), "结算金额") {
+		t.Fatalf("statements CSV: %d %.300s", status, body)
+	}
+	raw, _ := json.Marshal(map[string]string{"day": string(day), "id": exID, "note": "已核对：回调丢失，系统已补记"})
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/settlement/exceptions/resolve", "application/json", raw); status != http.StatusOK ||
+		!strings.Contains(string(body), `"RESOLVED"`) {
+		t.Fatalf("resolve: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/settlement/exceptions/resolve", "application/json", raw); status != http.StatusConflict {
+		t.Fatalf("resolving twice: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/audit", "", nil); status != http.StatusOK || !strings.Contains(string(body), "处理对账差异") {
+		t.Fatalf("the resolution is not in the audit log: %d", status)
 	}
 }
