@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -277,7 +278,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if desc.Demo == nil || len(desc.Demo.Communities) != 3 || desc.Tables["OrdersTable"] == "" || desc.Queues["PaymentEventsQueue"] == "" {
 		t.Errorf("stack.json incomplete: %s", b)
 	}
-	if len(desc.Schedules) == 0 || desc.Schedules[0] != "SweeperFunction.Sweep" {
+	if !slices.Contains(desc.Schedules, "SweeperFunction.Sweep") || !slices.Contains(desc.Schedules, "SettleFunction.Settle") {
 		t.Errorf("stack.json schedules %v", desc.Schedules)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "demo.json")); err != nil {
