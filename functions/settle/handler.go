@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
@@ -45,6 +47,10 @@ type Handler struct {
 	Reconciler *settlement.Reconciler
 	Clock      func() time.Time
 	Log        *slog.Logger
+	// Metrics receives one CloudWatch Embedded Metric Format line per
+	// invocation: SettlementExceptions, the exceptions found for the first
+	// time (SettleExceptionsAlarm). nil: none written.
+	Metrics io.Writer
 }
 
 // Input is the schedule's input ({"job":"settle"}) or an on-demand request.
@@ -64,6 +70,7 @@ type Line struct {
 	Statements []settlement.StatementView `json:"statements,omitempty"`
 	Matched    int                        `json:"matched"`
 	Exceptions int                        `json:"exceptions"`
+	New        int                        `json:"new_exceptions"` // found for the first time (the alarm's metric)
 	Error      string                     `json:"error,omitempty"`
 }
 
@@ -123,7 +130,15 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 			rep.Lines = append(rep.Lines, line)
 		}
 	}
-	h.Log.InfoContext(ctx, "settle done", "day", day, "interfaces", len(rep.Lines), "failed", failed)
+	fresh := 0
+	for _, l := range rep.Lines {
+		fresh += l.New
+	}
+	h.Log.InfoContext(ctx, "settle done", "day", day, "interfaces", len(rep.Lines), "failed", failed, "new_exceptions", fresh)
+	if fresh > 0 {
+		h.Log.WarnContext(ctx, "settlement exceptions found", "day", day, "new_exceptions", fresh)
+	}
+	writeExceptionMetric(h.Metrics, fresh, time.Now())
 	if failed > 0 {
 		return rep, fmt.Errorf("settle: %d of %d interfaces failed", failed, len(rep.Lines))
 	}
@@ -159,7 +174,7 @@ func (h *Handler) settleOne(ctx context.Context, iface store.Interface, day cale
 			}
 			var r settlement.Report
 			if r, err = rec.Reconcile(ctx, req, lines); err == nil {
-				line.Matched, line.Exceptions = r.Matched, len(r.Exceptions)
+				line.Matched, line.Exceptions, line.New = r.Matched, len(r.Exceptions), r.New
 			}
 		}
 	}
@@ -201,4 +216,27 @@ func bill(ctx context.Context, p pay.Provider, ch domain.Channel, day calendar.D
 		return nil, err
 	}
 	return settlement.AlipayLines(rows), nil
+}
+
+// writeExceptionMetric writes the SettlementExceptions metric as an EMF
+// line (namespace estatepay, dimension function).
+func writeExceptionMetric(w io.Writer, n int, at time.Time) {
+	if w == nil {
+		return
+	}
+	doc := map[string]any{
+		"function":             os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		"SettlementExceptions": n,
+		"_aws": map[string]any{
+			"Timestamp": at.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace": "estatepay", "Dimensions": [][]string{{"function"}},
+				"Metrics": []map[string]string{{"Name": "SettlementExceptions", "Unit": "Count"}},
+			}},
+		},
+	}
+	b, err := json.Marshal(doc)
+	if err == nil {
+		_, _ = fmt.Fprintln(w, string(b))
+	}
 }

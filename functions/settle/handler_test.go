@@ -73,7 +73,7 @@ func TestSettleTodayThenFindAnInjectedDifference(t *testing.T) {
 	s.WeChat().InjectBillDifference(wechatsb.BillDifference{Kind: wechatsb.BillChangedAmount, OutTradeNo: wx, AmountFen: 2400})
 	t.Cleanup(s.WeChat().ClearBillDifferences)
 	rep = fire(t, s, map[string]string{"day": string(day), "company": stack.DemoCompanyID, "interface": "demo-wechat"})
-	if len(rep.Lines) != 1 || rep.Lines[0].Exceptions != 1 {
+	if len(rep.Lines) != 1 || rep.Lines[0].Exceptions != 1 || rep.Lines[0].New != 1 {
 		t.Fatalf("after the injection %+v", rep)
 	}
 	ex, err := repo.Exceptions(context.Background(), stack.DemoCompanyID, day, day)

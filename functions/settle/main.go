@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
@@ -25,7 +26,7 @@ func main() {
 	repo := &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")}
 	schedule := dsettle.DefaultSchedule()
 	h := &Handler{
-		Directory: st, Providers: prov, Payments: svc, Clock: time.Now, Log: svc.Log,
+		Directory: st, Providers: prov, Payments: svc, Clock: time.Now, Log: svc.Log, Metrics: os.Stdout,
 		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule},
 		Reconciler: &settlement.Reconciler{Orders: st.OrderRepo(), Exceptions: repo, Schedule: schedule, Clock: time.Now},
 	}

@@ -75,6 +75,7 @@ type Reconciler struct {
 type Report struct {
 	Matched    int                 // payments on both sides, equal
 	Exceptions []dsettle.Exception // every difference, stored once
+	New        int                 // of which found for the first time
 }
 
 // Reconcile matches the bill's lines of req's day against our payments of
@@ -184,8 +185,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 		}
 	}
 	for _, e := range rep.Exceptions {
-		if _, err := r.Exceptions.AddException(ctx, e); err != nil {
+		added, err := r.Exceptions.AddException(ctx, e)
+		if err != nil {
 			return rep, err
+		}
+		if added {
+			rep.New++
 		}
 	}
 	return rep, nil

@@ -103,7 +103,10 @@ func TestReconcileFindsEachDifference(t *testing.T) {
 	}
 	// Reconciling again finds the repaired order matched and stores nothing twice.
 	rep2, err := r.Reconcile(context.Background(), req, lines)
-	if err != nil || rep2.Matched != 3 || len(rep2.Exceptions) != len(want)-1 {
+	if rep.New != len(want) {
+		t.Fatalf("first pass: %d new exceptions, want %d", rep.New, len(want))
+	}
+	if err != nil || rep2.Matched != 3 || len(rep2.Exceptions) != len(want)-1 || rep2.New != 0 {
 		t.Fatalf("second pass: matched %d, %d exceptions, %v", rep2.Matched, len(rep2.Exceptions), err)
 	}
 	stored, _ = f.repo.Exceptions(context.Background(), "c1", day, day)
