@@ -62,6 +62,7 @@ type StatementJSON struct {
 	RefundFen      int64  `json:"refund_fen"`
 	FeeFen         int64  `json:"fee_fen"`
 	HeldFen        int64  `json:"held_fen"`
+	ReleasedFen    int64  `json:"released_fen"`
 	NetFen         int64  `json:"net_fen"`
 	MonthToDateFen int64  `json:"month_to_date_fen"`
 }
@@ -88,7 +89,7 @@ type ExceptionJSON struct {
 
 func statementJSON(s dsettle.Statement) StatementJSON {
 	return StatementJSON{Day: string(s.Day), Merchant: s.Merchant, Channel: string(s.Channel), Method: s.Method, Count: s.Count, GrossFen: s.GrossFen,
-		RefundCount: s.RefundCount, RefundFen: s.RefundFen, FeeFen: s.FeeFen, HeldFen: s.HeldFen, NetFen: s.NetFen, MonthToDateFen: s.MonthToDateFen}
+		RefundCount: s.RefundCount, RefundFen: s.RefundFen, FeeFen: s.FeeFen, HeldFen: s.HeldFen, ReleasedFen: s.ReleasedFen, NetFen: s.NetFen, MonthToDateFen: s.MonthToDateFen}
 }
 
 func exceptionJSON(e dsettle.Exception) ExceptionJSON {
@@ -200,11 +201,11 @@ func (h *Handler) settlementCSV(ctx context.Context, c *call) web.Response {
 	var b bytes.Buffer
 	b.WriteString("\ufeff") // Excel reads UTF-8 with a BOM
 	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"营业日", "商户号", "渠道", "支付方式", "笔数", "交易金额(元)", "退款笔数", "退款金额(元)", "手续费(元)", "暂缓结算(元)", "结算金额(元)"})
+	_ = w.Write([]string{"营业日", "商户号", "渠道", "支付方式", "笔数", "交易金额(元)", "退款笔数", "退款金额(元)", "手续费(元)", "暂缓结算(元)", "放行(元)", "结算金额(元)"})
 	for _, s := range d.statements {
 		_ = w.Write([]string{string(s.Day), csvSafe(s.Merchant), s.Channel.Name(), methodName(s.Method), strconv.FormatInt(s.Count, 10),
 			domain.FormatYuan(domain.Fen(s.GrossFen)), strconv.FormatInt(s.RefundCount, 10), domain.FormatYuan(domain.Fen(s.RefundFen)),
-			domain.FormatYuan(domain.Fen(s.FeeFen)), domain.FormatYuan(domain.Fen(s.HeldFen)), signedYuan(s.NetFen)})
+			domain.FormatYuan(domain.Fen(s.FeeFen)), domain.FormatYuan(domain.Fen(s.HeldFen)), domain.FormatYuan(domain.Fen(s.ReleasedFen)), signedYuan(s.NetFen)})
 	}
 	w.Flush()
 	r := file("text/csv; charset=utf-8", b.Bytes(), false)
@@ -307,9 +308,9 @@ func (h *Handler) settlementResolveForm(ctx context.Context, c *call) web.Respon
 }
 
 type statementRow struct {
-	Day, Merchant, Channel, Method  string
-	Count, RefundCount              int64
-	Gross, Refunds, Fees, Held, Net string
+	Day, Merchant, Channel, Method            string
+	Count, RefundCount                        int64
+	Gross, Refunds, Fees, Held, Released, Net string
 }
 
 type exceptionRow struct {
@@ -347,7 +348,8 @@ func (h *Handler) renderSettlement(ctx context.Context, c *call, status int, err
 	for _, s := range d.statements {
 		b.Statements = append(b.Statements, statementRow{Day: string(s.Day), Merchant: s.Merchant, Channel: s.Channel.Name(), Method: methodName(s.Method),
 			Count: s.Count, RefundCount: s.RefundCount, Gross: domain.FormatYuan(domain.Fen(s.GrossFen)), Refunds: domain.FormatYuan(domain.Fen(s.RefundFen)),
-			Fees: domain.FormatYuan(domain.Fen(s.FeeFen)), Held: domain.FormatYuan(domain.Fen(s.HeldFen)), Net: signedYuan(s.NetFen)})
+			Fees: domain.FormatYuan(domain.Fen(s.FeeFen)), Held: domain.FormatYuan(domain.Fen(s.HeldFen)),
+			Released: domain.FormatYuan(domain.Fen(s.ReleasedFen)), Net: signedYuan(s.NetFen)})
 	}
 	for _, e := range d.exceptions {
 		r := exceptionRow{ID: e.ID, Day: string(e.Day), Merchant: e.Merchant, Channel: e.Channel.Name(), Kind: kindNames[e.Kind], OrderID: e.OrderID,

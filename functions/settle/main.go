@@ -27,7 +27,7 @@ func main() {
 	schedule := dsettle.DefaultSchedule()
 	h := &Handler{
 		Directory: st, Providers: prov, Payments: svc, Clock: time.Now, Log: svc.Log, Metrics: os.Stdout,
-		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule},
+		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule, Holds: repo.Holds},
 		Reconciler: &settlement.Reconciler{Orders: st.OrderRepo(), Exceptions: repo, Schedule: schedule, Clock: time.Now},
 	}
 	platform.Start(h.Handle)

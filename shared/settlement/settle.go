@@ -42,9 +42,9 @@ type Settler struct {
 	Schedule dsettle.Schedule
 	// PageSize is how many orders a step reads from each shard (0: 200).
 	PageSize int32
-	// Held reports whether risk holds a payment out of settlement (S3);
-	// nil holds nothing.
-	Held func(order.Order) bool
+	// Holds lists a merchant's holds (S3; store.Settlements.Holds); nil
+	// holds nothing.
+	Holds func(ctx context.Context, ch domain.Channel, merchant string) ([]dsettle.Hold, error)
 }
 
 // Request names one merchant × channel × day to settle.
@@ -68,6 +68,16 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 		return nil, fmt.Errorf("settlement: day %q: %w", req.Day, err)
 	}
 	key := dsettle.Key{Merchant: req.Merchant, Channel: req.Channel, Day: req.Day}
+	holds := map[string]dsettle.Hold{}
+	if s.Holds != nil {
+		hs, err := s.Holds(ctx, req.Channel, req.Merchant)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			holds[h.OrderID] = h
+		}
+	}
 	restarted := false
 	for {
 		if err := ctx.Err(); err != nil {
@@ -81,7 +91,7 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 		case err == nil && run.Done && !restarted:
 			// A new generation from the start of the day.
 			restarted = true
-			fresh, err := s.begin(ctx, req, run)
+			fresh, err := s.begin(ctx, req, run, holds)
 			if err != nil {
 				return nil, err
 			}
@@ -98,7 +108,7 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 			return statements(run), nil
 		}
 		restarted = true // joining a pass in progress counts as this call's pass
-		if err := s.step(ctx, &run); errors.Is(err, store.ErrSettleConflict) {
+		if err := s.step(ctx, &run, holds); errors.Is(err, store.ErrSettleConflict) {
 			continue
 		} else if err != nil {
 			return nil, err
@@ -106,9 +116,10 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 	}
 }
 
-// begin is a run at the start of the day: the ordinary statement at zero and
-// every method's month-to-date volume from the month's earlier statements.
-func (s *Settler) begin(ctx context.Context, req Request, prev dsettle.Run) (dsettle.Run, error) {
+// begin is a run at the start of the day: the ordinary statement at zero,
+// every method's month-to-date volume from the month's earlier statements,
+// and the holds of earlier days released on this day.
+func (s *Settler) begin(ctx context.Context, req Request, prev dsettle.Run, holds map[string]dsettle.Hold) (dsettle.Run, error) {
 	r := dsettle.Run{Key: prev.Key, CompanyID: req.CompanyID, Generation: prev.Generation + 1, Version: prev.Version,
 		Statements: map[string]dsettle.Statement{}}
 	st, err := s.newStatement(ctx, r, "")
@@ -116,6 +127,25 @@ func (s *Settler) begin(ctx context.Context, req Request, prev dsettle.Run) (dse
 		return r, err
 	}
 	r.Statements[""] = st
+	ids := make([]string, 0, len(holds))
+	for id := range holds {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		h := holds[id]
+		if !h.ReleasedOn(req.Day) {
+			continue
+		}
+		st, ok := r.Statements[h.Method]
+		if !ok {
+			if st, err = s.newStatement(ctx, r, h.Method); err != nil {
+				return r, err
+			}
+		}
+		st.AddReleased(h)
+		r.Statements[h.Method] = st
+	}
 	return r, nil
 }
 
@@ -141,7 +171,7 @@ type shardPage struct {
 // payments up to the horizon (the smallest last sort key among shards that
 // have more: beyond it another shard's next page may hold earlier payments),
 // and writes the checkpoint; on the last step it finishes the run.
-func (s *Settler) step(ctx context.Context, run *dsettle.Run) error {
+func (s *Settler) step(ctx context.Context, run *dsettle.Run, holds map[string]dsettle.Hold) error {
 	limit := s.PageSize
 	if limit <= 0 {
 		limit = 200
@@ -186,7 +216,8 @@ func (s *Settler) step(ctx context.Context, run *dsettle.Run) error {
 		if err != nil {
 			return err
 		}
-		st.Add(o, plan, s.Held != nil && s.Held(o))
+		h, held := holds[o.ID]
+		st.Add(o, plan, held && h.Held())
 		run.Statements[o.Method] = st
 	}
 	if len(batch) > 0 {
@@ -226,6 +257,8 @@ type StatementView struct {
 	FeeFen         int64  `json:"fee_fen"`
 	HeldCount      int64  `json:"held_count"`
 	HeldFen        int64  `json:"held_fen"`
+	ReleasedCount  int64  `json:"released_count"`
+	ReleasedFen    int64  `json:"released_fen"`
 	NetFen         int64  `json:"net_fen"`
 	MonthToDateFen int64  `json:"month_to_date_fen"`
 }
@@ -234,5 +267,5 @@ type StatementView struct {
 func View(st dsettle.Statement) StatementView {
 	return StatementView{Merchant: st.Merchant, Channel: string(st.Channel), Method: st.Method, Day: string(st.Day), Count: st.Count,
 		GrossFen: st.GrossFen, RefundCount: st.RefundCount, RefundFen: st.RefundFen, FeeFen: st.FeeFen, HeldCount: st.HeldCount,
-		HeldFen: st.HeldFen, NetFen: st.NetFen, MonthToDateFen: st.MonthToDateFen}
+		HeldFen: st.HeldFen, ReleasedCount: st.ReleasedCount, ReleasedFen: st.ReleasedFen, NetFen: st.NetFen, MonthToDateFen: st.MonthToDateFen}
 }

@@ -232,3 +232,48 @@ func TestSettleFenfuTiersAcrossDays(t *testing.T) {
 		t.Fatalf("分付 %+v", fen)
 	}
 }
+
+// A held payment is out of its day's net and joins the statement of the
+// day it is released; its own day settles again to the same figures.
+func TestSettleHoldsAndReleases(t *testing.T) {
+	f := newFixture(t)
+	f.s.Holds = f.repo.Holds
+	ctx := context.Background()
+	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-02", 9, 0, 0, 0), 0)
+	held := f.pay(t, domain.WeChat, "", 20000, shanghai("2026-03-02", 10, 0, 0, 0), 0)
+	h := dsettle.Hold{OrderID: held.ID, CompanyID: "c1", Merchant: merchant, Channel: domain.WeChat, AmountFen: 20000, PaidDay: "2026-03-02",
+		Reason: "同一张卡连续支付 3 次", By: "risk:F4", HeldAt: shanghai("2026-03-02", 10, 0, 1, 0)}
+	if err := f.repo.PutHold(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.repo.PutHold(ctx, h); !errors.Is(err, store.ErrSettleConflict) {
+		t.Fatalf("holding twice: %v", err)
+	}
+	day2 := settle(t, f.s, domain.WeChat, "2026-03-02")
+	if st := day2[0]; st.HeldCount != 1 || st.HeldFen != 20000 || st.FeeFen != 180 || st.NetFen != 30000-180-20000 {
+		t.Fatalf("held day %+v", st)
+	}
+	hs, err := f.repo.Holds(ctx, domain.WeChat, merchant)
+	if err != nil || len(hs) != 1 {
+		t.Fatalf("holds %+v %v", hs, err)
+	}
+	r := hs[0]
+	if err := r.Release("2026-03-04", "staff:s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Release("2026-03-05", "staff:s1"); !errors.Is(err, dsettle.ErrNotHeld) {
+		t.Fatalf("releasing twice: %v", err)
+	}
+	if err := f.repo.PutHold(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if st := settle(t, f.s, domain.WeChat, "2026-03-03")[0]; st.ReleasedFen != 0 || st.NetFen != 0 {
+		t.Fatalf("a day before the release %+v", st)
+	}
+	if st := settle(t, f.s, domain.WeChat, "2026-03-04")[0]; st.ReleasedCount != 1 || st.ReleasedFen != 20000 || st.Count != 0 || st.NetFen != 20000 {
+		t.Fatalf("the release day %+v", st)
+	}
+	if again := settle(t, f.s, domain.WeChat, "2026-03-02"); !reflect.DeepEqual(again, day2) {
+		t.Fatalf("the held day settled again differs:\n%+v\n%+v", again, day2)
+	}
+}

@@ -30,7 +30,9 @@ import (
 //     merchant's month is one Query and the month-to-date volume the fee
 //     tiers count from is the month's earlier days;
 //   - an exception: pk SEXC#<companyId>, sk <day>#<exception id>
-//     (settlement.Exception), so a company's exceptions are one Query.
+//     (settlement.Exception), so a company's exceptions are one Query;
+//   - a hold: pk SHOLD#<channel>#<merchant>, sk <order id>
+//     (settlement.Hold), so a merchant's holds are one Query.
 //
 // Every write is conditional: runs on their version, the statements in the
 // same transaction that finishes a run, exceptions created once
@@ -68,6 +70,8 @@ type statementItem struct {
 	FeeFen         int64  `dynamodbav:"fee_fen"`
 	HeldCount      int64  `dynamodbav:"held_count"`
 	HeldFen        int64  `dynamodbav:"held_fen"`
+	ReleasedCount  int64  `dynamodbav:"released_count"`
+	ReleasedFen    int64  `dynamodbav:"released_fen"`
 	NetFen         int64  `dynamodbav:"net_fen"`
 	MonthToDateFen int64  `dynamodbav:"mtd_fen"`
 }
@@ -75,13 +79,15 @@ type statementItem struct {
 func toStatementItem(s settlement.Statement) statementItem {
 	return statementItem{PK: stmtPK(s.Merchant, string(s.Day)[:7]), SK: stmtSK(s.Key), Merchant: s.Merchant, Channel: string(s.Channel),
 		Method: s.Method, Day: string(s.Day), CompanyID: s.CompanyID, Count: s.Count, GrossFen: s.GrossFen, RefundCount: s.RefundCount,
-		RefundFen: s.RefundFen, FeeFen: s.FeeFen, HeldCount: s.HeldCount, HeldFen: s.HeldFen, NetFen: s.NetFen, MonthToDateFen: s.MonthToDateFen}
+		RefundFen: s.RefundFen, FeeFen: s.FeeFen, HeldCount: s.HeldCount, HeldFen: s.HeldFen, ReleasedCount: s.ReleasedCount, ReleasedFen: s.ReleasedFen,
+		NetFen: s.NetFen, MonthToDateFen: s.MonthToDateFen}
 }
 
 func fromStatementItem(it statementItem) settlement.Statement {
 	return settlement.Statement{Key: settlement.Key{Merchant: it.Merchant, Channel: domain.Channel(it.Channel), Method: it.Method, Day: calendar.Day(it.Day)},
 		CompanyID: it.CompanyID, Count: it.Count, GrossFen: it.GrossFen, RefundCount: it.RefundCount, RefundFen: it.RefundFen, FeeFen: it.FeeFen,
-		HeldCount: it.HeldCount, HeldFen: it.HeldFen, NetFen: it.NetFen, MonthToDateFen: it.MonthToDateFen}
+		HeldCount: it.HeldCount, HeldFen: it.HeldFen, ReleasedCount: it.ReleasedCount, ReleasedFen: it.ReleasedFen, NetFen: it.NetFen,
+		MonthToDateFen: it.MonthToDateFen}
 }
 
 type runItem struct {
@@ -401,3 +407,71 @@ func (r *Orders) SettledAfter(ctx context.Context, partition, after string, limi
 
 // SettleSortKey is an order's sort key in the settle index (paid_at#id).
 func SettleSortKey(paidAt time.Time, id string) string { return ts(paidAt) + "#" + id }
+
+type holdItem struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	CompanyID   string `dynamodbav:"company_id"`
+	Method      string `dynamodbav:"method"`
+	AmountFen   int64  `dynamodbav:"amount_fen"`
+	PaidDay     string `dynamodbav:"paid_day"`
+	Reason      string `dynamodbav:"reason"`
+	By          string `dynamodbav:"by"`
+	HeldAt      string `dynamodbav:"held_at"`
+	ReleasedDay string `dynamodbav:"released_day,omitempty"`
+	ReleasedBy  string `dynamodbav:"released_by,omitempty"`
+	Version     int64  `dynamodbav:"version"`
+}
+
+func holdPK(ch domain.Channel, merchant string) string { return "SHOLD#" + string(ch) + "#" + merchant }
+
+// PutHold stores a hold once (the order held before: ErrSettleConflict)
+// or, with h.Version > 0, writes a changed hold conditional on its version.
+func (s *Settlements) PutHold(ctx context.Context, h settlement.Hold) error {
+	item, err := attributevalue.MarshalMap(holdItem{PK: holdPK(h.Channel, h.Merchant), SK: h.OrderID, CompanyID: h.CompanyID, Method: h.Method,
+		AmountFen: h.AmountFen, PaidDay: string(h.PaidDay), Reason: h.Reason, By: h.By, HeldAt: ts(h.HeldAt), ReleasedDay: string(h.ReleasedDay),
+		ReleasedBy: h.ReleasedBy, Version: h.Version + 1})
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	if h.Version > 0 {
+		in.ConditionExpression = aws.String("version = :v")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(h.Version)}}
+	}
+	_, err = s.DB.PutItem(ctx, in)
+	if isConditionFailed(err) {
+		return ErrSettleConflict
+	}
+	if err != nil {
+		return fmt.Errorf("store: put hold: %w", err)
+	}
+	return nil
+}
+
+// Holds lists a merchant's holds on a channel, held and released.
+func (s *Settlements) Holds(ctx context.Context, ch domain.Channel, merchant string) ([]settlement.Hold, error) {
+	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(holdPK(ch, merchant))}}
+	var out []settlement.Hold
+	for {
+		res, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: holds: %w", err)
+		}
+		for _, item := range res.Items {
+			var it holdItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fmt.Errorf("store: holds: %w", err)
+			}
+			out = append(out, settlement.Hold{OrderID: it.SK, CompanyID: it.CompanyID, Merchant: merchant, Channel: ch, Method: it.Method,
+				AmountFen: it.AmountFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, HeldAt: parseTS(it.HeldAt),
+				ReleasedDay: calendar.Day(it.ReleasedDay), ReleasedBy: it.ReleasedBy, Version: it.Version})
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}

@@ -27,7 +27,8 @@ type Key struct {
 //     (netted on the payment's day, as the dashboard does);
 //   - FeeFen: the fees of those payments (Plan.Fee, per payment);
 //   - HeldFen: payments held by risk (S3), not paid out with this statement;
-//   - NetFen = GrossFen − RefundFen − FeeFen − HeldFen.
+//   - ReleasedFen: held payments of earlier days released this day (Hold);
+//   - NetFen = GrossFen − RefundFen − FeeFen − HeldFen + ReleasedFen.
 //
 // Fees are charged on the gross payment and not given back on a refund.
 type Statement struct {
@@ -40,7 +41,11 @@ type Statement struct {
 	FeeFen      int64
 	HeldCount   int64
 	HeldFen     int64
-	NetFen      int64
+	// ReleasedCount, ReleasedFen: held payments of earlier days released
+	// on this day, paid out with this statement.
+	ReleasedCount int64
+	ReleasedFen   int64
+	NetFen        int64
 	// MonthToDateFen is the month's volume of this channel × method before
 	// the day (what the tiers were counted from).
 	MonthToDateFen int64
@@ -68,6 +73,15 @@ func (s *Statement) Add(o order.Order, p Plan, held bool) int64 {
 		s.HeldCount++
 		s.HeldFen += o.AmountFen - o.RefundedFen
 	}
-	s.NetFen = s.GrossFen - s.RefundFen - s.FeeFen - s.HeldFen
+	s.net()
 	return fee
 }
+
+// AddReleased counts a held payment of an earlier day released on s's day.
+func (s *Statement) AddReleased(h Hold) {
+	s.ReleasedCount++
+	s.ReleasedFen += h.AmountFen
+	s.net()
+}
+
+func (s *Statement) net() { s.NetFen = s.GrossFen - s.RefundFen - s.FeeFen - s.HeldFen + s.ReleasedFen }
