@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PORT  ?= 8080
 
-.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep clean
+.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep settle clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -53,6 +53,16 @@ sweep: ## fire the sweeper schedule now on the running local stack (control URL 
 	[ -n "$$ctl" ] || { echo "make sweep: .local/stack.json has no urls.control" >&2; exit 1; }; \
 	echo "POST $$ctl/schedules/SweeperFunction.Sweep" >&2; \
 	curl -fsS -X POST "$$ctl/schedules/SweeperFunction.Sweep" && echo
+
+settle: ## settle and reconcile a day now on the running local stack: DAY=2006-01-02 (default today), COMPANY=, IFACE= optional
+	@if [ "$(origin PORT)" != file ]; then ctl="http://127.0.0.1:$$(( $(PORT) + 9 ))"; \
+	elif [ -f .local/stack.json ]; then ctl=$$(sed -n 's/^ *"control": *"\([^"]*\)".*/\1/p' .local/stack.json | head -n 1); \
+	else echo "make settle: no local stack is running (.local/stack.json is missing); start one with make run, or give PORT" >&2; exit 1; fi; \
+	[ -n "$$ctl" ] || { echo "make settle: .local/stack.json has no urls.control" >&2; exit 1; }; \
+	day="$(DAY)"; [ -n "$$day" ] || day=$$(TZ=Asia/Shanghai date +%Y-%m-%d); \
+	body="{\"day\":\"$$day\",\"company\":\"$(COMPANY)\",\"interface\":\"$(IFACE)\"}"; \
+	echo "POST $$ctl/schedules/SettleFunction.Settle $$body" >&2; \
+	curl -fsS -X POST --data "$$body" "$$ctl/schedules/SettleFunction.Settle" && echo
 
 clean: ## remove build output
 	rm -rf dist .local/build

@@ -46,6 +46,8 @@ type Handler struct {
 	Notices *Notices
 	// Refunds are the payments' refunds (refunds.go; nil answers 501).
 	Refunds Refunds
+	// Settlements are the statements and exceptions (settlement.go; nil answers 501).
+	Settlements Settlements
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

@@ -36,6 +36,7 @@ func main() {
 		Cashier: &bills.Desk{Entries: st.CashierRepo(), Houses: st.HouseRepo(), Bills: st.BillRepo(), Payments: st.OrderRepo(),
 			NewID: func() string { return newID("ce") }, Now: time.Now},
 		Refunds:       pays,
+		Settlements:   &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")},
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,

@@ -21,27 +21,31 @@ const (
 	ActNoticesIssue    Action = "notices.issue"    // make payment notices
 	ActNoticesPrint    Action = "notices.print"    // list, view and print payment notices
 	ActRefundsManage   Action = "refunds.manage"   // refund a payment (admins)
-	actSignedIn        Action = ""                 // any signed-in staff member
+	// ActSettlementManage: statements and reconciliation exceptions (admins:
+	// the refunds permission, money out of the company's accounts).
+	ActSettlementManage Action = "settlement.manage"
+	actSignedIn         Action = "" // any signed-in staff member
 )
 
 // staffActions maps the console's route actions to the domain's permission
 // table (shared/domain/staff): one table decides, the console only names
 // which entry a route needs.
 var staffActions = map[Action]staff.Action{
-	ActCompanyManage:   staff.CompanyCreate,
-	ActCommunityView:   staff.CommunityView,
-	ActCommunityManage: staff.CommunityManage,
-	ActInterfaceManage: staff.InterfaceManage,
-	ActRecordsView:     staff.RecordsView,
-	ActDashboardView:   staff.DashboardView,
-	ActStaffManage:     staff.StaffManage,
-	ActAuditView:       staff.AuditView,
-	ActBillsCollect:    staff.BillsCollect,
-	ActBillsView:       staff.BillsView,
-	ActBillsImport:     staff.BillsImport,
-	ActNoticesIssue:    staff.NoticesIssue,
-	ActNoticesPrint:    staff.NoticesPrint,
-	ActRefundsManage:   staff.RefundsManage,
+	ActCompanyManage:    staff.CompanyCreate,
+	ActCommunityView:    staff.CommunityView,
+	ActCommunityManage:  staff.CommunityManage,
+	ActInterfaceManage:  staff.InterfaceManage,
+	ActRecordsView:      staff.RecordsView,
+	ActDashboardView:    staff.DashboardView,
+	ActStaffManage:      staff.StaffManage,
+	ActAuditView:        staff.AuditView,
+	ActBillsCollect:     staff.BillsCollect,
+	ActBillsView:        staff.BillsView,
+	ActBillsImport:      staff.BillsImport,
+	ActNoticesIssue:     staff.NoticesIssue,
+	ActNoticesPrint:     staff.NoticesPrint,
+	ActRefundsManage:    staff.RefundsManage,
+	ActSettlementManage: staff.RefundsManage,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

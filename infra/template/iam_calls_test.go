@@ -86,6 +86,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	adminRefundsAPayment(t, s)
 	payerHistory(t, s)            // iam_history_test.go
 	staffNotifiedOfPayments(t, s) // iam_fanout_test.go
+	settleTheDay(t, s)            // iam_settle_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

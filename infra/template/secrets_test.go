@@ -54,6 +54,7 @@ var secretReads = map[string][]string{
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
 	"SweeperFunction":      {"merchant"},
+	"SettleFunction":       {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
 	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
 }

@@ -337,6 +337,7 @@ func (s *Stack) startSandboxes(ls map[string]net.Listener) {
 		Apps:          []wechatsb.App{{AppID: DemoWeChatAppID, Secret: k.OAuthSecret}},
 		RetrySchedule: s.opt.NotifyRetry,
 		Logger:        sbLog,
+		SameDayBills:  true, // settle and reconcile today in a demo (README, Settlement)
 	})
 	s.wechat.SetBaseURL(s.URLs.WeChatSandbox)
 	s.serve(ls["wechat"], s.wechat.Handler())
@@ -347,6 +348,7 @@ func (s *Stack) startSandboxes(ls map[string]net.Listener) {
 		Apps:          []alipaysb.App{{AppID: DemoAlipayAppID, PublicKey: &k.AlipayApp.PublicKey, SellerID: DemoAlipaySellerID}},
 		RetrySchedule: s.opt.NotifyRetry,
 		Logger:        sbLog,
+		SameDayBills:  true, // settle and reconcile today in a demo (README, Settlement)
 	})
 	s.alipay.SetBaseURL(s.URLs.AlipaySandbox)
 	s.serve(ls["alipay"], s.alipay.Handler())

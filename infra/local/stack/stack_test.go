@@ -278,7 +278,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if desc.Demo == nil || len(desc.Demo.Communities) != 3 || desc.Tables["OrdersTable"] == "" || desc.Queues["PaymentEventsQueue"] == "" {
 		t.Errorf("stack.json incomplete: %s", b)
 	}
-	if !slices.Contains(desc.Schedules, "SweeperFunction.Sweep") || !slices.Contains(desc.Schedules, "FanoutFunction.Flush") {
+	if !slices.Contains(desc.Schedules, "SweeperFunction.Sweep") || !slices.Contains(desc.Schedules, "FanoutFunction.Flush") || !slices.Contains(desc.Schedules, "SettleFunction.Settle") {
 		t.Errorf("stack.json schedules %v", desc.Schedules)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "demo.json")); err != nil {

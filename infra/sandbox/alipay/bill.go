@@ -41,7 +41,7 @@ func (s *Server) billURLQuery(c *call, base string) any {
 		return invalid("isv.invalid-bill-date", "账单日期格式不正确")
 	}
 	y, m, d := c.now.In(cst).Date()
-	if !day.Before(time.Date(y, m, d, 0, 0, 0, 0, cst)) {
+	if today := time.Date(y, m, d, 0, 0, 0, 0, cst); day.After(today) || (day.Equal(today) && !s.cfg.SameDayBills) {
 		return business("isp.bill_not_exist", "账单不存在")
 	}
 	token := randomHex(16)
@@ -151,7 +151,7 @@ func detailCSV(pid string, day time.Time, rows []billRow, now time.Time) string 
 			csvField(r.tradeNo), csvField(r.outTradeNo), r.kind, csvField(r.subject),
 			fmtTime(r.created), fmtTime(r.finished), "", "", "", "", csvField(r.buyer),
 			domain.FormatYuan(r.orderFen), domain.FormatYuan(r.receivedFen), "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00",
-			csvField(r.refundNo), "0.00", "0.00", "",
+			csvField(r.refundNo), signedYuan(-serviceFee(r.receivedFen)), "0.00", "",
 		}
 		b.WriteString(strings.Join(fields, ",") + "\r\n")
 	}
@@ -182,4 +182,21 @@ func summaryCSV(pid string, day time.Time, rows []billRow, now time.Time) string
 		domain.FormatYuan(orderFen), domain.FormatYuan(receivedFen), domain.FormatYuan(refundFen), domain.FormatYuan(receivedFen))
 	b.WriteString("#导出时间：[" + now.In(cst).Format("2006年01月02日 15:04:05") + "]\r\n")
 	return b.String()
+}
+
+// serviceFee is the sandbox's 0.6% service fee on an amount, rounded half up
+// to the fen (negative amounts, refunds, give theirs back).
+func serviceFee(fen int64) int64 {
+	if fen < 0 {
+		return -serviceFee(-fen)
+	}
+	return (fen*6 + 500) / 1000
+}
+
+// signedYuan formats signed fen as yuan with two decimals.
+func signedYuan(fen int64) string {
+	if fen < 0 {
+		return "-" + domain.FormatYuan(domain.Fen(-fen))
+	}
+	return domain.FormatYuan(domain.Fen(fen))
 }

@@ -55,6 +55,9 @@ type Config struct {
 	// attempt (from the delivery goroutine). Tests use it to wait for
 	// deliveries without sleeping.
 	OnDelivery func(Delivery)
+	// SameDayBills serves today's bill so far instead of bill_not_exist
+	// (the local stack: settle and reconcile today in a demo).
+	SameDayBills bool
 }
 
 // DefaultRetrySchedule is Alipay's async-notify re-delivery schedule.

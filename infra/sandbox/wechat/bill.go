@@ -81,7 +81,7 @@ func (s *Server) handleTradeBill(w http.ResponseWriter, r *http.Request, c *call
 		s.writeError(w, http.StatusBadRequest, "PARAM_ERROR", "bill_date不能是未来的日期")
 		return
 	}
-	if day.Equal(today) {
+	if day.Equal(today) && !s.cfg.SameDayBills {
 		s.writeError(w, http.StatusBadRequest, "STATEMENT_CREATING", "账单生成中，请在次日10点后下载")
 		return
 	}
@@ -110,10 +110,7 @@ func (s *Server) buildBill(mchID, sub, billType string, from, to time.Time) ([]b
 	var rows []billRow
 	var count, settled, refunded, fees, orders, applied int64
 	owns := func(t *trade) bool { return t.mchID == mchID && (sub == "" || t.subMchID == sub) }
-	for _, t := range s.trades {
-		if !owns(t) || t.paidAt.IsZero() || !in(t.paidAt) || billType == "REFUND" {
-			continue
-		}
+	addPayment := func(t *trade) {
 		fee := feeFen(t.total)
 		rows = append(rows, billRow{t.paidAt, billFields(t.paidAt.In(shanghai).Format("2006-01-02 15:04:05"),
 			t.appID, t.mchID, orZero(t.subMchID), "", t.txnID, t.outTradeNo, t.payerID(), t.tradeType, "SUCCESS",
@@ -123,6 +120,25 @@ func (s *Server) buildBill(mchID, sub, billType string, from, to time.Time) ([]b
 		settled += t.total
 		orders += t.total
 		fees += fee
+	}
+	for _, t := range s.trades {
+		if !owns(t) || t.paidAt.IsZero() || !in(t.paidAt) || billType == "REFUND" {
+			continue
+		}
+		if _, drop := s.billDiff(BillMissingRow, t.outTradeNo); drop {
+			continue
+		}
+		billed := *t
+		if d, ok := s.billDiff(BillChangedAmount, t.outTradeNo); ok {
+			billed.total = d.AmountFen
+		}
+		addPayment(&billed)
+	}
+	for _, d := range s.billDiffs {
+		if d.Kind == BillExtraTrade && d.MchID == mchID && sub == "" && in(d.At) && billType != "REFUND" {
+			addPayment(&trade{mchID: d.MchID, appID: d.AppID, outTradeNo: d.OutTradeNo, txnID: "4200009999" + d.At.In(shanghai).Format("20060102150405"),
+				openID: "oSandboxExtraPayer", tradeType: "JSAPI", desc: "沙箱注入的额外交易", total: d.AmountFen, paidAt: d.At})
+		}
 	}
 	for _, f := range s.refunds {
 		t := f.trade

@@ -47,6 +47,9 @@ type Config struct {
 	HTTPClient    *http.Client     // for callbacks; default 10s timeout
 	Now           func() time.Time // business clock; default time.Now
 	Logger        *slog.Logger
+	// SameDayBills serves today's bill so far instead of STATEMENT_CREATING
+	// (the local stack: settle and reconcile today in a demo).
+	SameDayBills bool
 }
 
 // DefaultRetrySchedule is WeChat Pay's callback retry schedule.
@@ -88,6 +91,8 @@ type Server struct {
 	seq            int64
 	// answerEdits rewrite query answers per out_trade_no (EditQueryAnswers).
 	answerEdits map[string]func(map[string]any)
+	// billDiffs make rendered bills differ (InjectBillDifference).
+	billDiffs []BillDifference
 }
 
 // New creates a sandbox server.
@@ -187,6 +192,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sandbox/jsbridge.js", s.handleJSBridge)
 	mux.HandleFunc("GET /sandbox/cashier", s.handleCashier)
 	mux.HandleFunc("POST /sandbox/cashier", s.handleCashierAction)
+	mux.HandleFunc("POST /sandbox/bill/differences", s.handleBillDifference)
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	})

@@ -1,8 +1,6 @@
 package alipay
 
 import (
-	"github.com/estatepay/estatepay/shared/domain"
-
 	"archive/zip"
 	"bytes"
 	"encoding/csv"
@@ -11,6 +9,11 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/estatepay/estatepay/shared/domain"
 )
 
 // BillRow is one line of Alipay's 业务明细 (trade bill detail).
@@ -33,8 +36,8 @@ const detailColumns = 25
 
 // BillDetail extracts the 业务明细 rows from the zip TradeBill returns. It
 // picks the detail file by its shape (25 columns), not by name, and trims the
-// tab Alipay appends to fields. Files are expected in UTF-8 (the sandbox);
-// production Alipay files are GBK — decode them first.
+// tab Alipay appends to fields. Files are GBK as Alipay writes them, or
+// UTF-8 (the sandbox): a file that is not valid UTF-8 is decoded as GBK.
 func BillDetail(zipBytes []byte) ([]BillRow, error) {
 	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
 	if err != nil {
@@ -49,6 +52,11 @@ func BillDetail(zipBytes []byte) ([]BillRow, error) {
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("alipay bill: %s: %w", f.Name, err)
+		}
+		if !utf8.Valid(b) {
+			if b, err = simplifiedchinese.GBK.NewDecoder().Bytes(b); err != nil {
+				return nil, fmt.Errorf("alipay bill: %s: not GBK: %w", f.Name, err)
+			}
 		}
 		rows, ok, err := parseDetail(b)
 		if err != nil {

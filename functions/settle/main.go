@@ -1,0 +1,34 @@
+// Command settle runs T+1 settlement and reconciliation (S1–S3): daily on
+// its schedule (Asia/Shanghai, 10:30, after the providers publish their
+// bills) for the previous business day of every approved interface, and on
+// demand for a day, a company and an interface (see Input).
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
+	"github.com/estatepay/estatepay/shared/payments"
+	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
+	"github.com/estatepay/estatepay/shared/settlement"
+	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
+)
+
+func main() {
+	cfg := platform.MustAWSConfig(context.Background())
+	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	repo := &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")}
+	schedule := dsettle.DefaultSchedule()
+	h := &Handler{
+		Directory: st, Providers: prov, Payments: svc, Clock: time.Now, Log: svc.Log, Metrics: os.Stdout,
+		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule, Holds: repo.Holds},
+		Reconciler: &settlement.Reconciler{Orders: st.OrderRepo(), Exceptions: repo, Schedule: schedule, Clock: time.Now},
+	}
+	platform.Start(h.Handle)
+}

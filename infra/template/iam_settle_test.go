@@ -1,0 +1,94 @@
+package template_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/estatepay/estatepay/infra/local/stack"
+	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
+)
+
+// settleTheDay settles and reconciles today's WeChat payments through the
+// SettleFunction as an operator does on demand: one payment's callback is
+// lost (the sandbox pays without calling back), so the bill shows a payment
+// the order does not: the function reads the companies and interfaces (the
+// parent index), the day's payments (the settle index), the orders and
+// refunds the bill names, repairs the lost payment (the order's conditional
+// Put), and writes its run, statements and exception (StatsTable Get, Put,
+// Query).
+func settleTheDay(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	lost := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "wechat", 4321, "oIAMSettlePayer")
+	if err := s.WeChat().PayWithoutCallback(lost.OrderID); err != nil {
+		t.Fatal(err)
+	}
+	day := calendar.BusinessDay(time.Now())
+	in, _ := json.Marshal(map[string]string{"day": string(day), "company": stack.DemoCompanyID, "interface": "demo-wechat"})
+	out, err := s.FireSchedule(ctx, "SettleFunction.Settle", string(in))
+	if err != nil {
+		t.Fatalf("settle: %v (%s)", err, out)
+	}
+	var rep struct {
+		Lines []struct {
+			Statements []struct {
+				Count    int64 `json:"count"`
+				GrossFen int64 `json:"gross_fen"`
+			} `json:"statements"`
+			Exceptions int    `json:"exceptions"`
+			Error      string `json:"error"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil || len(rep.Lines) != 1 || rep.Lines[0].Error != "" || rep.Lines[0].Exceptions < 1 ||
+		len(rep.Lines[0].Statements) == 0 || rep.Lines[0].Statements[0].Count == 0 {
+		t.Fatalf("settle report %s (%v)", out, err)
+	}
+	if o := stacktest.GetOrder(t, s, lost.OrderID); o.Status != "PAID" {
+		t.Fatalf("the payment whose callback was lost was not repaired: %s", o.Status)
+	}
+
+	// The admin reads the month (AdminFunction: statements and exceptions,
+	// StatsTable Query), its CSV, and resolves the exception with a note
+	// (Get, conditional Put; audited).
+	admin := stacktest.ConsoleAs(t, s, stacktest.DemoAccount(t, s, "admin", stack.DemoCompanyID))
+	var month struct {
+		Statements []struct {
+			Day      string `json:"day"`
+			GrossFen int64  `json:"gross_fen"`
+		} `json:"statements"`
+		Exceptions []struct {
+			ID, Day, Kind, Status string
+			OrderID               string `json:"order_id"`
+		} `json:"exceptions"`
+	}
+	admin.GetJSON(t, "/admin/api/settlement?month="+string(day)[:7], &month)
+	var exID string
+	for _, e := range month.Exceptions {
+		if e.OrderID == lost.OrderID && e.Kind == "missing_local" && e.Status == "OPEN" {
+			exID = e.ID
+		}
+	}
+	if len(month.Statements) == 0 || exID == "" {
+		t.Fatalf("console settlement %+v", month)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/settlement.csv?month="+string(day)[:7], "", nil); status != http.StatusOK || !strings.Contains(string(body), "结算金额") {
+		t.Fatalf("statements CSV: %d %.300s", status, body)
+	}
+	raw, _ := json.Marshal(map[string]string{"day": string(day), "id": exID, "note": "已核对：回调丢失，系统已补记"})
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/settlement/exceptions/resolve", "application/json", raw); status != http.StatusOK ||
+		!strings.Contains(string(body), `"RESOLVED"`) {
+		t.Fatalf("resolve: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodPost, "/admin/api/settlement/exceptions/resolve", "application/json", raw); status != http.StatusConflict {
+		t.Fatalf("resolving twice: %d %s", status, body)
+	}
+	if status, body := admin.Call(t, http.MethodGet, "/admin/audit", "", nil); status != http.StatusOK || !strings.Contains(string(body), "处理对账差异") {
+		t.Fatalf("the resolution is not in the audit log: %d", status)
+	}
+}
