@@ -13,9 +13,12 @@
 //   - DynamoDB requests per completed payment, per function, from the functions'
 //     own EMF metrics lines, cross-checked against the embedded server's count.
 //
-//   - with -big: importing 100k bills and paging through them (bills.go).
+//   - fan-out throughput: -fanout payment events through FanoutFunction (fanout.go).
 //
-// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-only cold,...] [-big [-bills 100000]]
+//   - with -big: importing 100k bills and paging through them (bills.go), and
+//     settling -settle-orders orders of one merchant × channel × day (settle.go).
+//
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-fanout 500] [-only cold,...] [-big [-bills 100000] [-settle-orders 20000]]
 package main
 
 import (
@@ -37,6 +40,8 @@ type config struct {
 	Callbacks int           `json:"callback_samples"`
 	Big       bool          `json:"big"`
 	Bills     int           `json:"bills_rows"`
+	Fanout    int           `json:"fanout_events"`
+	Settle    int           `json:"settle_orders"`
 	Only      string        `json:"only,omitempty"`
 	Out       string        `json:"-"`
 	Timeout   time.Duration `json:"-"`
@@ -50,6 +55,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "settle-worker" { // a child of measureSettlement (settle.go)
+		if err := settleWorker(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench settle-worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg config
 	flag.IntVar(&cfg.Cold, "cold", 15, "cold-start samples per function (fresh instance each)")
 	flag.IntVar(&cfg.Warmup, "warmup", 20, "untimed warm-up requests per route")
@@ -58,17 +70,19 @@ func main() {
 	flag.IntVar(&cfg.Callbacks, "callbacks", 100, "paid orders (callbacks) per channel")
 	flag.BoolVar(&cfg.Big, "big", false, "also measure bills at scale: import and page through -bills bills (minutes: the embedded DynamoDB writes one item at a time)")
 	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through with -big (or -only bills)")
-	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,bills); build, stack and fixtures always run")
+	flag.IntVar(&cfg.Fanout, "fanout", 500, "payment events put through FanoutFunction at once")
+	flag.IntVar(&cfg.Settle, "settle-orders", 20_000, "paid orders of one merchant × channel × day settled with -big (or -only settlement)")
+	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,fanout,bills,settlement); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()
 	timeoutSet := false
 	flag.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
-	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills")) {
+	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills") || strings.Contains(cfg.Only, "settlement")) {
 		cfg.Timeout = 40 * time.Minute // bills at scale take minutes on the embedded DynamoDB
 	}
-	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths {
-		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders and -callbacks must be positive, -bills at least 20")
+	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths || cfg.Fanout < 1 || cfg.Settle < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders, -callbacks, -fanout and -settle-orders must be positive, -bills at least 20")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

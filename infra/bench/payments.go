@@ -66,14 +66,15 @@ func (d DynamoResult) httpRequests(tmpl map[string]bool) int {
 
 // flowFunctions are the functions a payment of channel ch runs through, in
 // flow order; RelayFunction is invoked by the stream mapping after each
-// write of the order, StatsFunction by the StatsEventsQueue mapping after
-// the relay published the payment's event.
+// write of the order, StatsFunction and FanoutFunction by the
+// StatsEventsQueue and NotifyEventsQueue mappings after the relay published
+// the payment's event.
 func flowFunctions(ch domain.Channel) []string {
 	notify := "AlipayNotifyFunction"
 	if ch == domain.WeChat {
 		notify = "WechatNotifyFunction"
 	}
-	return []string{"LandingFunction", "OrdersFunction", notify, "RelayFunction", "StatsFunction"}
+	return []string{"LandingFunction", "OrdersFunction", notify, "RelayFunction", "StatsFunction", "FanoutFunction"}
 }
 
 // settle waits until the stack is quiet: every stream mapping delivered
@@ -168,7 +169,7 @@ func (b *bench) paymentFlow(ctx context.Context, ch domain.Channel, token, cache
 	if err := expect(200, `"status":"PAID"`)(status, body); err != nil {
 		return r, err
 	}
-	r.Steps = append(r.Steps, "stream → RelayFunction (after each order write) → StatsEventsQueue → StatsFunction")
+	r.Steps = append(r.Steps, "stream → RelayFunction (after each order write) → StatsEventsQueue → StatsFunction, NotifyEventsQueue → FanoutFunction")
 	if err := b.settle(ctx); err != nil {
 		return r, err
 	}

@@ -43,6 +43,10 @@ type Report struct {
 	Import100kPeakMiB *float64      `json:"import_100k_peak_heap_mib,omitempty"`
 	Paging100kSeconds *float64      `json:"records_100k_paging_seconds,omitempty"`
 	Paging100kPeakMiB *float64      `json:"records_100k_peak_heap_mib,omitempty"`
+	// Fanout is payment events through FanoutFunction (fanout.go).
+	Fanout *FanoutResult `json:"fanout,omitempty"`
+	// Settlement is one merchant × channel × day settled (settle.go, -big).
+	Settlement *SettleResult `json:"settlement,omitempty"`
 
 	routes []*routeResult
 	flows  []*flowResult
@@ -300,6 +304,14 @@ func printReport(w io.Writer, rep *Report) {
 			parts = append(parts, fmt.Sprintf("%s ×%.2f", k, rep.ColdStartRatio[k]))
 		}
 		fmt.Fprintf(w, "\ncold start ratios (goal <= ×1.5): %s\n", strings.Join(parts, ", "))
+	}
+	if f := rep.Fanout; f != nil {
+		fmt.Fprintf(w, "\nfan-out: %d payment events for %d opted-in recipient through FanoutFunction in %.2fs: %.0f events/s, %d messages sent (throttle: one per recipient per 10 minutes)\n",
+			f.Events, f.Recipients, f.Seconds, f.EventsPerSecond, f.MessagesSent)
+	}
+	if st := rep.Settlement; st != nil {
+		fmt.Fprintf(w, "\nsettlement: %d orders of one merchant × channel × day settled in %.2fs, peak heap %.1f MiB; read once through the settle index in %.2fs (%.1f MiB): ratio %.2f (goal <= 1.5);\n   read with the settler's own queries (settle_sk > last key) in %.2fs: ratio %.2f; the settler's %d queries returned %d orders in %.2fs\n",
+			st.Orders, st.Seconds, st.PeakMiB, st.ReadSeconds, st.ReadPeakMiB, st.RatioToRead, st.ReadAfterSeconds, st.RatioToReadAfter, st.Queries, st.OrdersRead, st.QuerySeconds)
 	}
 	fmt.Fprint(w, "\nphases:")
 	for _, p := range rep.Phases {

@@ -111,7 +111,9 @@ func run(ctx context.Context, cfg config) error {
 		{"warm requests", "warm", b.measureWarm},
 		{"order creation", "orders", b.measureOrders},
 		{"callbacks", "callbacks", b.measureCallbacks},
+		{"fan-out throughput", "fanout", b.measureFanout},
 		{"bills at scale (import, paging)", "bills", b.measureBills},
+		{"settlement at scale", "settlement", b.measureSettlement},
 	}
 	only := map[string]bool{}
 	for _, k := range strings.Split(cfg.Only, ",") {
@@ -124,7 +126,7 @@ func run(ctx context.Context, cfg config) error {
 		if st.key != "" && len(only) > 0 && !only[st.key] {
 			continue
 		}
-		if st.key == "bills" && !cfg.Big && !only["bills"] { // minutes: only when asked
+		if (st.key == "bills" || st.key == "settlement") && !cfg.Big && !only[st.key] { // minutes: only when asked
 			continue
 		}
 		t := time.Now()
