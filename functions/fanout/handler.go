@@ -13,6 +13,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/notification"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/domain/staff"
+	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -86,22 +87,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 // group (one order) a failure fails the group's later messages too, so they
 // are not handled out of order.
 func (h *Handler) HandleSQS(ctx context.Context, in lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
-	var out lambdaevents.SQSEventResponse
-	failedGroups := map[string]bool{}
-	for _, m := range in.Records {
-		group := m.Attributes["MessageGroupId"]
-		if group != "" && failedGroups[group] {
-			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			continue
-		}
-		if err := h.event(ctx, m); err != nil {
-			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			if group != "" {
-				failedGroups[group] = true
-			}
-		}
-	}
-	return out, nil
+	return events.EachInOrder(ctx, in, h.event), nil
 }
 
 var errPoison = errors.New("fanout: message is not an event")

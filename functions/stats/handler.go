@@ -9,6 +9,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -32,22 +33,7 @@ type Handler struct {
 // the batch are reported failed without being counted, so SQS hands them
 // out again after the failed one. Other groups go on.
 func (h *Handler) Handle(ctx context.Context, in lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
-	var out lambdaevents.SQSEventResponse
-	failedGroups := map[string]bool{}
-	for _, m := range in.Records {
-		group := m.Attributes["MessageGroupId"]
-		if group != "" && failedGroups[group] {
-			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			continue
-		}
-		if err := h.count(ctx, m); err != nil {
-			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			if group != "" {
-				failedGroups[group] = true
-			}
-		}
-	}
-	return out, nil
+	return events.EachInOrder(ctx, in, h.count), nil
 }
 
 func (h *Handler) count(ctx context.Context, m lambdaevents.SQSMessage) error {

@@ -132,3 +132,27 @@ func deriveRefund(rec lambdaevents.DynamoDBEventRecord) (order.Event, bool, erro
 	ev, ok := refund.Change(before, after)
 	return ev, ok, nil
 }
+
+// EachInOrder hands every message of an SQS FIFO batch to handle, in order,
+// and reports the ones to deliver again: a message handle failed, and every
+// later message of its group (one order), which is not handled so that a
+// group is never handled out of order. Other groups go on. A Lambda
+// consumer with ReportBatchItemFailures returns the response as is.
+func EachInOrder(ctx context.Context, in lambdaevents.SQSEvent, handle func(context.Context, lambdaevents.SQSMessage) error) lambdaevents.SQSEventResponse {
+	var out lambdaevents.SQSEventResponse
+	failedGroups := map[string]bool{}
+	for _, m := range in.Records {
+		group := m.Attributes["MessageGroupId"]
+		if group != "" && failedGroups[group] {
+			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		if err := handle(ctx, m); err != nil {
+			out.BatchItemFailures = append(out.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			if group != "" {
+				failedGroups[group] = true
+			}
+		}
+	}
+	return out
+}
