@@ -379,16 +379,22 @@ func (r *Orders) Records(ctx context.Context, communityID, after string, limit i
 	if err != nil {
 		return RecordsPage{}, fmt.Errorf("store: records: %w", err)
 	}
-	var page RecordsPage
-	for _, item := range res.Items {
+	return orderPage(res.Items, res.LastEvaluatedKey, "rec_sk")
+}
+
+// orderPage decodes one index page of orders and its cursor: the index's
+// sort key (skName) and the order id of the last item read.
+func orderPage(items []map[string]types.AttributeValue, lek map[string]types.AttributeValue, skName string) (order.Page, error) {
+	var page order.Page
+	for _, item := range items {
 		o, err := DecodeOrder(item)
 		if err != nil {
 			return page, err
 		}
 		page.Orders = append(page.Orders, o)
 	}
-	if lek := res.LastEvaluatedKey; len(lek) > 0 {
-		sk, _ := lek["rec_sk"].(*types.AttributeValueMemberS)
+	if len(lek) > 0 {
+		sk, _ := lek[skName].(*types.AttributeValueMemberS)
 		id, _ := lek["pk"].(*types.AttributeValueMemberS)
 		if sk != nil && id != nil {
 			b, _ := json.Marshal(cursor{SK: sk.Value, ID: id.Value})
@@ -430,23 +436,7 @@ func (r *Orders) PayerOrders(ctx context.Context, companyID, communityID, payerK
 	if err != nil {
 		return order.Page{}, fmt.Errorf("store: payer orders: %w", err)
 	}
-	var page order.Page
-	for _, item := range res.Items {
-		o, err := DecodeOrder(item)
-		if err != nil {
-			return page, err
-		}
-		page.Orders = append(page.Orders, o)
-	}
-	if lek := res.LastEvaluatedKey; len(lek) > 0 {
-		sk, _ := lek["payer_sk"].(*types.AttributeValueMemberS)
-		id, _ := lek["pk"].(*types.AttributeValueMemberS)
-		if sk != nil && id != nil {
-			b, _ := json.Marshal(cursor{SK: sk.Value, ID: id.Value})
-			page.Next = base64.RawURLEncoding.EncodeToString(b)
-		}
-	}
-	return page, nil
+	return orderPage(res.Items, res.LastEvaluatedKey, "payer_sk")
 }
 
 // SettlePage is a page of one merchant × channel × day's paid orders.
