@@ -223,6 +223,12 @@ func refundError(err error) (int, string, string) {
 		return http.StatusConflict, "not_refundable", "这笔付款不能退款（未支付、已全额退款，或已退款 20 次）"
 	case errors.Is(err, payments.ErrRefundConflict):
 		return http.StatusConflict, "idempotency_conflict", "该请求标识已用于另一笔退款，请刷新页面后重新填写"
+	case errors.Is(err, payments.ErrRefundLinked):
+		msg := "该收款已在收银台关联收款单，请先冲正该收款单再退款"
+		if _, zh, ok := strings.Cut(err.Error(), ": "); ok {
+			msg = zh
+		}
+		return http.StatusConflict, "payment_linked", msg
 	case errors.Is(err, payments.ErrUnknownOrder):
 		return http.StatusNotFound, "not_found", "您要找的内容不存在"
 	case errors.Is(err, store.ErrUnitConflict):

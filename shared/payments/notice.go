@@ -30,6 +30,8 @@ type Billing interface {
 	ReleaseAll(ctx context.Context, orderID string, ids []string, at time.Time) ([]bill.Bill, error)
 	GetRefund(ctx context.Context, id string) (refund.Refund, error)
 	Refunds(ctx context.Context, ids []string) ([]refund.Refund, error)
+	// LinkedEntry names the cashier entry linking a code payment ("" none).
+	LinkedEntry(ctx context.Context, orderID string) (string, error)
 	Commit(ctx context.Context, u store.Unit) error
 }
 

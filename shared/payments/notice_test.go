@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/bill"
+	"github.com/estatepay/estatepay/shared/domain/cashier"
 	"github.com/estatepay/estatepay/shared/domain/house"
 	"github.com/estatepay/estatepay/shared/domain/notice"
 	"github.com/estatepay/estatepay/shared/domain/order"
@@ -281,6 +283,26 @@ func TestNoticePayment(t *testing.T) {
 	})
 }
 
+// seedCodePayment stores a paid code payment of 阳光花园 for fen.
+func seedCodePayment(t *testing.T, ne *noticeEnv, fen int64) order.Order {
+	t.Helper()
+	o, err := order.New(order.Order{ID: "EPCODE" + fmt.Sprint(fen), CommunityID: "com-both", CompanyID: "co-1", CodeToken: tokBoth,
+		Channel: domain.Alipay, IfaceID: "ali-1", MerchantID: aliSeller, AppID: aliApp, AmountFen: fen, RequestHash: "h"}, ne.clock(), 10*time.Minute, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ne.st.OrderRepo().Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	o, err = ne.st.OrderRepo().Update(context.Background(), o.ID, func(x *order.Order) error {
+		return x.Pay(order.Payment{ProviderTxnID: "TXN" + o.ID, AmountFen: fen, PaidAt: ne.clock(), MerchantID: aliSeller, AppID: aliApp})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // submit is the sweeper's next run for refund id.
 func (ne *noticeEnv) submit(t *testing.T, id string) refund.Refund {
 	t.Helper()
@@ -403,6 +425,32 @@ func TestRefunds(t *testing.T) {
 		}
 		if b := ne.bill(t, 0); b.Status != bill.Paid {
 			t.Fatalf("another bill reopened: %+v", b)
+		}
+	})
+
+	t.Run("a code payment the desk linked is not refunded until the entry is reversed", func(t *testing.T) {
+		ne := newNoticeEnv(t)
+		ne.refundsSucceed()
+		// A resident paid 350.00 through the code; the cashier used it for the house's three bills.
+		code := seedCodePayment(t, ne, 35000)
+		desk := ne.st.CashierRepo()
+		e, err := desk.Record(ctx, cashier.Entry{ID: "CE1", CompanyID: "co-1", CommunityID: "com-both", HouseID: ne.bills[0].HouseID,
+			Method: cashier.Code, OrderID: code.ID, By: "staff:cashier"}, []string{ne.bills[0].ID, ne.bills[1].ID, ne.bills[2].ID}, ne.clock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ne.svc.RequestRefund(ctx, req(code, 1000, "rk-linked-aaaaaaaaa"))
+		if !errors.Is(err, payments.ErrRefundLinked) || !strings.Contains(err.Error(), "CE1") {
+			t.Fatalf("refund of a linked payment: %v", err)
+		}
+		if o, _ := ne.st.OrderRepo().Get(ctx, code.ID); o.RefundFen != 0 {
+			t.Fatalf("the refused refund took money from the payment: %+v", o)
+		}
+		if _, err := desk.Reverse(ctx, "co-1", e.ID, "staff:admin", "收错了", ne.clock()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ne.svc.RequestRefund(ctx, req(code, 1000, "rk-linked-bbbbbbbbb")); err != nil {
+			t.Fatalf("refund after the reversal: %v", err)
 		}
 	})
 

@@ -23,6 +23,9 @@ var (
 	ErrNotRefundable = errors.New("order cannot be refunded")
 	// ErrRefundConflict: the idempotency key was used for another refund.
 	ErrRefundConflict = errors.New("refund key reused with a different request")
+	// ErrRefundLinked: a cashier entry paid bills with this payment; the
+	// entry is reversed first (its bills reopen), then the money goes back.
+	ErrRefundLinked = errors.New("payment linked by a cashier entry")
 )
 
 // RefundRequest is an admin's refund of (part of) a payment.
@@ -77,10 +80,17 @@ func (s *Service) RequestRefund(ctx context.Context, r RefundRequest) (refund.Re
 		if err != nil {
 			return refund.Refund{}, invalid(strings.TrimPrefix(err.Error(), refund.ErrInvalid.Error()+": "))
 		}
-		err = s.Billing.Commit(ctx, store.Unit{Orders: []store.OrderChange{{Before: &before, After: after}}, Refunds: []store.RefundChange{{After: rf}}})
+		// A code payment a cashier entry links must not lose its money while
+		// the bills stay paid: checked in the same transaction (the desk's
+		// link checks that nothing was refunded: one of the two wins).
+		err = s.Billing.Commit(ctx, store.Unit{Orders: []store.OrderChange{{Before: &before, After: after}}, Refunds: []store.RefundChange{{After: rf}},
+			Unlinked: []string{before.ID}})
 		if errors.Is(err, store.ErrUnitConflict) && attempt+1 < maxUnitAttempts {
 			if existing, gerr := s.Billing.GetRefund(ctx, id); gerr == nil { // a concurrent request with the same key won
 				return existing, nil
+			}
+			if entry, lerr := s.Billing.LinkedEntry(ctx, before.ID); lerr == nil && entry != "" {
+				return refund.Refund{}, fmt.Errorf("%w: 该收款已在收银台关联收款单 %s，请先冲正该收款单（其账单会重新变为未缴），再退款", ErrRefundLinked, entry)
 			}
 			continue
 		}

@@ -40,6 +40,10 @@ type Unit struct {
 	Orders  []OrderChange
 	Bills   bill.Plan
 	Refunds []RefundChange
+	// Unlinked are code payments no cashier entry may link (checked in the
+	// same transaction: no LINK#<order> item): a refund of a payment that
+	// pays bills at the desk would leave them paid with the money gone.
+	Unlinked []string
 }
 
 // ErrUnitConflict: something the unit read was changed before it was
@@ -85,6 +89,10 @@ func (l *Ledger) Commit(ctx context.Context, u Unit) error {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(l.Bills), Key: billKey(b.ID),
 			ConditionExpression:       aws.String("version = :v"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(b.Version)}}})
+	}
+	for _, id := range u.Unlinked {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(l.Bills), Key: linkKey(id),
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	if len(items) == 0 {
 		return nil
@@ -139,4 +147,16 @@ func (l *Ledger) GetRefund(ctx context.Context, id string) (refund.Refund, error
 // Refunds: Orders.Refunds.
 func (l *Ledger) Refunds(ctx context.Context, ids []string) ([]refund.Refund, error) {
 	return (&Orders{DB: l.DB, Table: l.Orders}).Refunds(ctx, ids)
+}
+
+// LinkedEntry names the cashier entry that links code payment orderID ("" none).
+func (l *Ledger) LinkedEntry(ctx context.Context, orderID string) (string, error) {
+	res, err := l.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Bills), Key: linkKey(orderID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("store: link of %s: %w", orderID, err)
+	}
+	if v, ok := res.Item["entry_id"].(*types.AttributeValueMemberS); ok {
+		return v.Value, nil
+	}
+	return "", nil
 }
