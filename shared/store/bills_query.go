@@ -150,7 +150,9 @@ func (r *Bills) CommunityBills(ctx context.Context, companyID, communityID strin
 	for reads := 1; ; reads++ {
 		in := *q.in
 		in.ExclusiveStartKey = start
-		batch := int32(limit - len(page.Items))
+		// One item more than the page needs: when it comes, there is a next
+		// page; when it does not, the page is the last (no empty 下一页).
+		batch := int32(limit - len(page.Items) + 1)
 		if narrows && batch < readBatch {
 			batch = readBatch
 		}

@@ -165,18 +165,23 @@ func (r *Houses) queryCommunity(ctx context.Context, pk, prefix, cursor string, 
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	in.Limit = aws.Int32(limit)
+	// One item more than the page: when it comes there is a next page, and
+	// the cursor is the page's last item; when not, the page is the last.
+	in.Limit = aws.Int32(limit + 1)
 	res, err := r.DB.Query(ctx, in)
 	if err != nil {
 		return fmt.Errorf("store: community listing: %w", err)
 	}
-	for _, item := range res.Items {
+	items := res.Items
+	if len(items) > int(limit) {
+		items = items[:limit]
+		last := items[limit-1]
+		*next = encodeCursor(map[string]types.AttributeValue{"pk": last["pk"], "sk": last["sk"], "comm_pk": last["comm_pk"], "comm_sk": last["comm_sk"]})
+	}
+	for _, item := range items {
 		if err := each(item); err != nil {
 			return err
 		}
-	}
-	if len(res.LastEvaluatedKey) > 0 {
-		*next = encodeCursor(res.LastEvaluatedKey)
 	}
 	return nil
 }

@@ -51,8 +51,12 @@ func TestHousesAndNotices(t *testing.T) {
 		t.Fatalf("page 1: %+v %v", p1, err)
 	}
 	p2, err := r.ListHouses(ctx, "co", "cm", "", "", p1.Next, 10)
-	if err != nil || len(p2.Items) != 2 {
+	if err != nil || len(p2.Items) != 2 || p2.Next != "" {
 		t.Fatalf("page 2: %+v %v", p2, err)
+	}
+	// The last page exactly full: no next page either.
+	if full, err := r.ListHouses(ctx, "co", "cm", "", "", p1.Next, 2); err != nil || len(full.Items) != 2 || full.Next != "" {
+		t.Fatalf("last full page: %+v %v", full, err)
 	}
 	all := append(p1.Items, p2.Items...)
 	if all[0].Label() != "2栋1单元201" || all[1].Label() != "2栋1单元1101" || all[3].Label() != "10栋1单元101" {
