@@ -221,24 +221,7 @@ func (a *Access) ListStaff(ctx context.Context, companyID string) ([]staff.Staff
 	in := &dynamodb.QueryInput{TableName: aws.String(a.Table), IndexName: aws.String("company"),
 		KeyConditionExpression:    aws.String("company_pk = :c AND begins_with(company_sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(companyKey(companyID)), ":p": str("STAFF#")}}
-	var out []staff.Staff
-	for {
-		res, err := a.DB.Query(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range res.Items {
-			var it staffItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return nil, err
-			}
-			out = append(out, it.staff())
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return queryAll(ctx, a.DB, in, staffItem.staff)
 }
 
 func (a *Access) GetSession(ctx context.Context, hash string) (accounts.Session, error) {

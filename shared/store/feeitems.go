@@ -52,23 +52,12 @@ func (r *Houses) PutFeeItem(ctx context.Context, f bill.FeeItem) error {
 func (r *Houses) FeeItems(ctx context.Context, companyID, communityID string) ([]bill.FeeItem, error) {
 	in := &dynamodb.QueryInput{TableName: aws.String(r.Table), KeyConditionExpression: aws.String("pk = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(feePartition(companyID, communityID))}}
-	var out []bill.FeeItem
-	for {
-		res, err := r.DB.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: fee items: %w", err)
-		}
-		for _, item := range res.Items {
-			var it feeItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("store: decode fee item: %w", err)
-			}
-			out = append(out, bill.FeeItem{CompanyID: it.CompanyID, CommunityID: it.CommunityID, Name: it.Name, FixedFen: it.FixedFen,
-				PerM2Fen: it.PerM2Fen, Cycle: it.Cycle, UpdatedAt: parseTS(it.UpdatedAt)})
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	out, err := queryAll(ctx, r.DB, in, func(it feeItem) bill.FeeItem {
+		return bill.FeeItem{CompanyID: it.CompanyID, CommunityID: it.CommunityID, Name: it.Name, FixedFen: it.FixedFen,
+			PerM2Fen: it.PerM2Fen, Cycle: it.Cycle, UpdatedAt: parseTS(it.UpdatedAt)}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: fee items: %w", err)
 	}
+	return out, nil
 }

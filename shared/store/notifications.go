@@ -128,24 +128,7 @@ func (n *Notifications) Subscribers(ctx context.Context, companyID, communityID 
 }
 
 func (n *Notifications) queryPrefs(ctx context.Context, in *dynamodb.QueryInput) ([]notification.Preference, error) {
-	var out []notification.Preference
-	for {
-		res, err := n.DB.Query(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range res.Items {
-			var it subItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return nil, err
-			}
-			out = append(out, it.pref())
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return queryAll(ctx, n.DB, in, subItem.pref)
 }
 
 // SetProblem records why a recipient's messages cannot be delivered (shown

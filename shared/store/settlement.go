@@ -206,24 +206,11 @@ func (s *Settlements) statements(ctx context.Context, merchant, month, before st
 		in.KeyConditionExpression = aws.String("pk = :p AND sk < :b")
 		in.ExpressionAttributeValues[":b"] = str(before)
 	}
-	var out []settlement.Statement
-	for {
-		res, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: statements: %w", err)
-		}
-		for _, item := range res.Items {
-			var it statementItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("store: statements: %w", err)
-			}
-			out = append(out, fromStatementItem(it))
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	out, err := queryAll(ctx, s.DB, in, fromStatementItem)
+	if err != nil {
+		return nil, fmt.Errorf("store: statements: %w", err)
 	}
+	return out, nil
 }
 
 // MonthToDate is the gross volume of one merchant's channel × method on the
@@ -307,23 +294,9 @@ func (s *Settlements) Exceptions(ctx context.Context, companyID string, from, to
 		KeyConditionExpression: aws.String("pk = :p AND sk BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(excPK(companyID)),
 			":a": str(string(from) + "#"), ":b": str(string(to) + "#\uffff")}}
-	var out []settlement.Exception
-	for {
-		res, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: exceptions: %w", err)
-		}
-		for _, item := range res.Items {
-			var it exceptionItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("store: exceptions: %w", err)
-			}
-			out = append(out, fromExceptionItem(it))
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	out, err := queryAll(ctx, s.DB, in, fromExceptionItem)
+	if err != nil {
+		return nil, fmt.Errorf("store: exceptions: %w", err)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Day > out[j].Day })
 	return out, nil
@@ -454,24 +427,13 @@ func (s *Settlements) Holds(ctx context.Context, ch domain.Channel, merchant str
 	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(holdPK(ch, merchant))}}
-	var out []settlement.Hold
-	for {
-		res, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: holds: %w", err)
-		}
-		for _, item := range res.Items {
-			var it holdItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("store: holds: %w", err)
-			}
-			out = append(out, settlement.Hold{OrderID: it.SK, CompanyID: it.CompanyID, Merchant: merchant, Channel: ch, Method: it.Method,
-				AmountFen: it.AmountFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, HeldAt: parseTS(it.HeldAt),
-				ReleasedDay: calendar.Day(it.ReleasedDay), ReleasedBy: it.ReleasedBy, Version: it.Version})
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	out, err := queryAll(ctx, s.DB, in, func(it holdItem) settlement.Hold {
+		return settlement.Hold{OrderID: it.SK, CompanyID: it.CompanyID, Merchant: merchant, Channel: ch, Method: it.Method,
+			AmountFen: it.AmountFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, HeldAt: parseTS(it.HeldAt),
+			ReleasedDay: calendar.Day(it.ReleasedDay), ReleasedBy: it.ReleasedBy, Version: it.Version}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: holds: %w", err)
 	}
+	return out, nil
 }
