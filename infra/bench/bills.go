@@ -80,19 +80,25 @@ func (b *bench) measureBills(ctx context.Context) error {
 }
 
 func runBillsWorker(ctx context.Context, mode, endpoint, table string, n int) (BillsResult, error) {
+	return runWorker[BillsResult](ctx, "bills-worker", mode, endpoint, table, strconv.Itoa(n))
+}
+
+// runWorker runs this program again as a child measurement (`bench <args>`:
+// its own heap, sampled alone) and decodes the JSON result it prints.
+func runWorker[R any](ctx context.Context, args ...string) (R, error) {
+	var r R
 	exe, err := os.Executable()
 	if err != nil {
-		return BillsResult{}, err
+		return r, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "bills-worker", mode, endpoint, table, strconv.Itoa(n))
+	cmd := exec.CommandContext(ctx, exe, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return BillsResult{}, fmt.Errorf("%w: %s", err, errb.String())
+		return r, fmt.Errorf("%w: %s", err, errb.String())
 	}
-	var r BillsResult
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return BillsResult{}, fmt.Errorf("worker said %q: %w", out.String(), err)
+		return r, fmt.Errorf("worker said %q: %w", out.String(), err)
 	}
 	return r, nil
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
@@ -209,21 +207,7 @@ func seedSettleOrders(ctx context.Context, db *dynamodb.Client, n int) error {
 }
 
 func runSettleWorker(ctx context.Context, mode, endpoint, stats string, n int) (settleWorkerResult, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return settleWorkerResult{}, err
-	}
-	cmd := exec.CommandContext(ctx, exe, "settle-worker", mode, endpoint, stats, strconv.Itoa(n))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return settleWorkerResult{}, fmt.Errorf("%w: %s", err, errb.String())
-	}
-	var r settleWorkerResult
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return r, fmt.Errorf("worker said %q: %w", out.String(), err)
-	}
-	return r, nil
+	return runWorker[settleWorkerResult](ctx, "settle-worker", mode, endpoint, stats, strconv.Itoa(n))
 }
 
 // settleWorker is the child: `bench settle-worker read|settle <dynamodb> <stats table> <orders>`.
