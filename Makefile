@@ -28,7 +28,7 @@ lint: ## go vet and gofmt check
 fmt: ## format all Go files
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## print binary sizes, cold/warm latencies vs hello-world, payment p50/p99, DynamoDB calls per payment, fan-out events/s (BENCH_ARGS=-big: also 100k bills, settlement of 20k orders)
+bench: ## print binary sizes, cold/warm latencies vs hello-world, payment p50/p99, DynamoDB calls per payment, fan-out events/s, settlement of 1M synthetic orders (BENCH_ARGS=-big: also 100k bills, settlement of 20k orders on the embedded DynamoDB)
 	$(GO) run ./infra/bench $(BENCH_ARGS)
 
 build: ## build every template function for Lambda (linux/arm64) into dist/<Function>/bootstrap

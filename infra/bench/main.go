@@ -16,9 +16,13 @@
 //   - fan-out throughput: -fanout payment events through FanoutFunction (fanout.go).
 //
 //   - with -big: importing 100k bills and paging through them (bills.go), and
-//     settling -settle-orders orders of one merchant × channel × day (settle.go).
+//     settling -settle-orders orders of one merchant × channel × day against the
+//     embedded DynamoDB (settle.go);
 //
-// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-fanout 500] [-only cold,...] [-big [-bills 100000] [-settle-orders 20000]]
+//   - always: settling -settle-synthetic (1,000,000) synthetic orders of one
+//     merchant × channel × day (settle_synthetic.go).
+//
+// Usage: go run ./infra/bench [-cold 15] [-warm 300] [-orders 200] [-callbacks 100] [-fanout 500] [-settle-synthetic 1000000] [-only cold,...] [-big [-bills 100000] [-settle-orders 20000]]
 package main
 
 import (
@@ -33,18 +37,20 @@ import (
 )
 
 type config struct {
-	Cold      int           `json:"cold_samples"`
-	Warmup    int           `json:"warmup_requests"`
-	Warm      int           `json:"warm_requests"`
-	Orders    int           `json:"order_requests"`
-	Callbacks int           `json:"callback_samples"`
-	Big       bool          `json:"big"`
-	Bills     int           `json:"bills_rows"`
-	Fanout    int           `json:"fanout_events"`
-	Settle    int           `json:"settle_orders"`
-	Only      string        `json:"only,omitempty"`
-	Out       string        `json:"-"`
-	Timeout   time.Duration `json:"-"`
+	Cold      int  `json:"cold_samples"`
+	Warmup    int  `json:"warmup_requests"`
+	Warm      int  `json:"warm_requests"`
+	Orders    int  `json:"order_requests"`
+	Callbacks int  `json:"callback_samples"`
+	Big       bool `json:"big"`
+	Bills     int  `json:"bills_rows"`
+	Fanout    int  `json:"fanout_events"`
+	Settle    int  `json:"settle_orders"`
+	// SettleSynthetic is the synthetic day's size (settle_synthetic.go).
+	SettleSynthetic int           `json:"settle_synthetic_orders"`
+	Only            string        `json:"only,omitempty"`
+	Out             string        `json:"-"`
+	Timeout         time.Duration `json:"-"`
 }
 
 func main() {
@@ -71,18 +77,19 @@ func main() {
 	flag.BoolVar(&cfg.Big, "big", false, "also measure bills at scale: import and page through -bills bills (minutes: the embedded DynamoDB writes one item at a time)")
 	flag.IntVar(&cfg.Bills, "bills", 100_000, "bills imported and paged through with -big (or -only bills)")
 	flag.IntVar(&cfg.Fanout, "fanout", 500, "payment events put through FanoutFunction at once")
-	flag.IntVar(&cfg.Settle, "settle-orders", 20_000, "paid orders of one merchant × channel × day settled with -big (or -only settlement)")
-	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,fanout,bills,settlement); build, stack and fixtures always run")
+	flag.IntVar(&cfg.Settle, "settle-orders", 20_000, "paid orders of one merchant × channel × day settled against the embedded DynamoDB with -big (or -only settlement-dynamodb)")
+	flag.IntVar(&cfg.SettleSynthetic, "settle-synthetic", 1_000_000, "synthetic paid orders of one merchant × channel × day settled (settlement)")
+	flag.StringVar(&cfg.Only, "only", "", "run only these measurements (comma-separated: first,dynamodb,cold,warm,orders,callbacks,fanout,bills,settlement,settlement-dynamodb); build, stack and fixtures always run")
 	flag.StringVar(&cfg.Out, "out", "", "JSON report path (default <repo>/.local/bench.json)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 6*time.Minute, "give up after this long")
 	flag.Parse()
 	timeoutSet := false
 	flag.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
-	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills") || strings.Contains(cfg.Only, "settlement")) {
+	if !timeoutSet && (cfg.Big || strings.Contains(cfg.Only, "bills") || strings.Contains(cfg.Only, "settlement-dynamodb")) {
 		cfg.Timeout = 40 * time.Minute // bills at scale take minutes on the embedded DynamoDB
 	}
-	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths || cfg.Fanout < 1 || cfg.Settle < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders, -callbacks, -fanout and -settle-orders must be positive, -bills at least 20")
+	if cfg.Cold < 1 || cfg.Warm < 1 || cfg.Orders < 1 || cfg.Callbacks < 1 || cfg.Warmup < 0 || cfg.Bills < benchBillsMonths || cfg.Fanout < 1 || cfg.Settle < 1 || cfg.SettleSynthetic < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -cold, -warm, -orders, -callbacks, -fanout, -settle-orders and -settle-synthetic must be positive, -bills at least 20")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -113,7 +113,8 @@ func run(ctx context.Context, cfg config) error {
 		{"callbacks", "callbacks", b.measureCallbacks},
 		{"fan-out throughput", "fanout", b.measureFanout},
 		{"bills at scale (import, paging)", "bills", b.measureBills},
-		{"settlement at scale", "settlement", b.measureSettlement},
+		{"settlement of a million synthetic orders", "settlement", b.measureSyntheticSettlement},
+		{"settlement against the embedded DynamoDB", "settlement-dynamodb", b.measureSettlement},
 	}
 	only := map[string]bool{}
 	for _, k := range strings.Split(cfg.Only, ",") {
@@ -126,7 +127,7 @@ func run(ctx context.Context, cfg config) error {
 		if st.key != "" && len(only) > 0 && !only[st.key] {
 			continue
 		}
-		if (st.key == "bills" || st.key == "settlement") && !cfg.Big && !only[st.key] { // minutes: only when asked
+		if (st.key == "bills" || st.key == "settlement-dynamodb") && !cfg.Big && !only[st.key] { // minutes: only when asked
 			continue
 		}
 		t := time.Now()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +40,8 @@ import (
 // cannot be seeded locally: the embedded DynamoDB re-sorts every key list on
 // each insert (README, Benchmarks).
 
-// SettleResult is the settlement measurement (JSON "settlement").
+// SettleResult is the settlement measurement against the embedded DynamoDB
+// (JSON "settlement_dynamodb").
 type SettleResult struct {
 	Orders      int     `json:"orders"`
 	Seconds     float64 `json:"seconds"`
@@ -145,7 +147,7 @@ func (b *bench) measureSettlement(ctx context.Context) error {
 	progress("  the settler: %d queries returned %d orders in %.2fs", set.Queries, set.OrdersRead, set.QuerySeconds)
 	progress("  settled %d orders in %.2fs (peak heap %.1f MiB); read once in %.2fs (%.1f MiB): ratio %.2f; read as the settler does in %.2fs: ratio %.2f",
 		n, r.Seconds, r.PeakMiB, r.ReadSeconds, r.ReadPeakMiB, r.RatioToRead, r.ReadAfterSeconds, r.RatioToReadAfter)
-	b.rep.Settlement = &r
+	b.rep.SettlementDynamoDB = &r
 	return nil
 }
 
@@ -175,11 +177,7 @@ func seedSettleOrders(ctx context.Context, db *dynamodb.Client, n int) error {
 	var err error
 	var batch []types.WriteRequest
 	for i := 0; i < n && err == nil; i++ {
-		paid := day.Add(time.Duration(int64(i) * int64(24*time.Hour) / int64(n)))
-		o := order.Order{ID: fmt.Sprintf("EPBENCHSETTLE%013d", i), CommunityID: "bench-settle", CompanyID: benchBillsCompany, CodeToken: "bench",
-			Channel: domain.Alipay, IfaceID: "bench-alipay", MerchantID: benchSettleMerchant, AppID: "bench-app", AmountFen: int64(100 + i%9900),
-			Status: order.Paid, Version: 3, CreatedAt: paid.Add(-time.Minute), ExpireAt: paid.Add(14 * time.Minute), PaidAt: paid,
-			ProviderTxnID: fmt.Sprintf("2026113022%014d", i), BusinessDay: calendar.BusinessDay(paid)}
+		o := benchSettleOrder(day, benchSettleMerchant, i, n)
 		item, e := store.EncodeOrder(o)
 		if e != nil {
 			err = e
@@ -217,17 +215,28 @@ func settleWorker(args []string) error {
 	}
 	db := dynamo.Client(args[1])
 	orders := &store.Orders{DB: db, Table: benchSettleTable}
+	var reader settlement.OrderReader = orders
+	merchant := benchSettleMerchant
+	mode := args[0]
+	if m, ok := strings.CutPrefix(mode, "synthetic-"); ok { // the million: settle_synthetic.go
+		n, err := strconv.Atoi(args[3])
+		if err != nil || n < 1 {
+			return fmt.Errorf("orders: %q", args[3])
+		}
+		merchant, mode = benchSyntheticMerchant, m
+		reader = newSyntheticDay(n, merchant)
+	}
 	ctx := context.Background()
 	runtime.GC()
 	hp := startHeapSampler()
 	t := time.Now()
 	var r settleWorkerResult
-	switch args[0] {
+	switch mode {
 	case "read":
 		for i := range store.SettleShards {
 			var start map[string]types.AttributeValue
 			for {
-				p, err := orders.Settled(ctx, store.SettlePartition(domain.Alipay, benchSettleMerchant, benchSettleDay, i), start, 200)
+				p, err := orders.Settled(ctx, store.SettlePartition(domain.Alipay, merchant, benchSettleDay, i), start, 200)
 				if err != nil {
 					return err
 				}
@@ -241,7 +250,7 @@ func settleWorker(args []string) error {
 		for i := range store.SettleShards {
 			after := ""
 			for {
-				os, more, err := orders.SettledAfter(ctx, store.SettlePartition(domain.Alipay, benchSettleMerchant, benchSettleDay, i), after, 200)
+				os, more, err := reader.SettledAfter(ctx, store.SettlePartition(domain.Alipay, merchant, benchSettleDay, i), after, 200)
 				if err != nil {
 					return err
 				}
@@ -254,8 +263,8 @@ func settleWorker(args []string) error {
 		}
 	case "settle":
 		repo := &store.Settlements{DB: db, Table: args[2]}
-		s := &settlement.Settler{Orders: &countingReader{r: orders, st: &r}, Repo: repo, Schedule: dsettle.DefaultSchedule(), Holds: repo.Holds}
-		sts, err := s.Settle(ctx, settlement.Request{CompanyID: benchBillsCompany, Merchant: benchSettleMerchant, Channel: domain.Alipay, Day: benchSettleDay})
+		s := &settlement.Settler{Orders: &countingReader{r: reader, st: &r}, Repo: repo, Schedule: dsettle.DefaultSchedule(), Holds: repo.Holds}
+		sts, err := s.Settle(ctx, settlement.Request{CompanyID: benchBillsCompany, Merchant: merchant, Channel: domain.Alipay, Day: benchSettleDay})
 		if err != nil {
 			return err
 		}
