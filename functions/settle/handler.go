@@ -159,10 +159,7 @@ func (h *Handler) settleOne(ctx context.Context, iface store.Interface, day cale
 		if lines, err = bill(ctx, p, iface.Channel, day); err == nil {
 			rec := *h.Reconciler
 			rec.Repair = func(ctx context.Context, o order.Order) (order.Order, error) {
-				if len(o.BillIDs) > 0 {
-					// Its bills are paid in one transaction with it (BillsTable): left to people.
-					return o, errors.New("缴费通知订单请人工补记")
-				}
+				// A notice order is confirmed with its bills, as callbacks do (ApplyTrade).
 				t, err := p.Query(ctx, o.ID)
 				if err != nil {
 					return order.Order{}, err

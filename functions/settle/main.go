@@ -21,8 +21,10 @@ import (
 func main() {
 	cfg := platform.MustAWSConfig(context.Background())
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
+	st.Bills = platform.Env("BILLS_TABLE") // a repaired notice payment pays its bills
 	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL"), AlipayGateway: platform.Env("ALIPAY_GATEWAY_URL")})
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Log: platform.Logger()}
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
+		PublicBaseURL: platform.Env("PUBLIC_BASE_URL")} // an automatic refund's notify_url
 	repo := &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")}
 	schedule := dsettle.DefaultSchedule()
 	h := &Handler{

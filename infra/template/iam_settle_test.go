@@ -11,6 +11,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/cashier"
 )
 
 // settleTheDay settles and reconciles today's WeChat payments through the
@@ -20,13 +21,40 @@ import (
 // parent index), the day's payments (the settle index), the orders and
 // refunds the bill names, repairs the lost payment (the order's conditional
 // Put), and writes its run, statements and exception (StatsTable Get, Put,
-// Query).
+// Query). Two lost notice payments are repaired as callbacks confirm them:
+// one pays its bills with the order (BillsTable Get, transaction Puts), the
+// other's bills the desk took meanwhile, so it is refunded automatically
+// (its interface read: DirectoryTable Get).
 func settleTheDay(t *testing.T, s *stack.Stack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	lost := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "wechat", 4321, "oIAMSettlePayer")
 	if err := s.WeChat().PayWithoutCallback(lost.OrderID); err != nil {
+		t.Fatal(err)
+	}
+	var taken string
+	for _, room := range []string{"201", "202"} {
+		n := stacktest.SeedNotice(t, s, stacktest.SeedHouse(t, s, stack.DemoCompanyID, "demo-both", "IAMS", "1", room, "", 1000))
+		status, o, raw := stacktest.PayNotice(t, s, n.ID, "wechat", 1000, "oIAMSettlePayer")
+		if status != http.StatusCreated {
+			t.Fatalf("pay notice: %d %s", status, raw)
+		}
+		if err := s.WeChat().PayWithoutCallback(o.OrderID); err != nil {
+			t.Fatal(err)
+		}
+		taken = o.OrderID
+	}
+	ids := stacktest.StoredOrder(t, s, taken).BillIDs
+	if _, err := s.Store().LedgerRepo().ReleaseAll(ctx, taken, ids, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Store().BillRepo().Get(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store().CashierRepo().Record(ctx, cashier.Entry{ID: "CE-IAM-SETTLE", CompanyID: stack.DemoCompanyID, CommunityID: "demo-both",
+		HouseID: b.HouseID, Method: cashier.Cash, By: "staff:demo-cashier"}, ids, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	day := calendar.BusinessDay(time.Now())
@@ -51,6 +79,9 @@ func settleTheDay(t *testing.T, s *stack.Stack) {
 	}
 	if o := stacktest.GetOrder(t, s, lost.OrderID); o.Status != "PAID" {
 		t.Fatalf("the payment whose callback was lost was not repaired: %s", o.Status)
+	}
+	if o := stacktest.StoredOrder(t, s, taken); !o.BillsRefused || o.RefundFen != 1000 {
+		t.Fatalf("the lost notice payment whose bills the desk took: %+v", o)
 	}
 
 	// The admin reads the month (AdminFunction: statements and exceptions,

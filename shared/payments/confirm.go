@@ -49,6 +49,12 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 		return order.ErrNoChange
 	})
 	if errors.Is(err, errPaysBills) {
+		if s.Billing == nil {
+			// A function wired without the ledger must not mark the order
+			// paid apart from its bills: fail, the provider (or the next
+			// reconciliation) comes back.
+			return o, fmt.Errorf("payments: order %s pays bills: no ledger (Billing) to confirm it with its bills", t.OrderID)
+		}
 		o, err = s.confirmBills(ctx, iface, t)
 	}
 	switch {

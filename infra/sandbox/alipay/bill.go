@@ -82,8 +82,12 @@ func (s *Server) handleBillDownload(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
-		if in(t.paid) {
-			rows = append(rows, billRow{t.tradeNo, t.outTrade, "交易", t.subject, t.created, t.paid, t.buyerLogon, t.totalFen, t.totalFen, ""})
+		if _, drop := s.billDiff(BillMissingRow, t.outTrade); in(t.paid) && !drop {
+			billed := t.totalFen
+			if d, ok := s.billDiff(BillChangedAmount, t.outTrade); ok {
+				billed = d.AmountFen
+			}
+			rows = append(rows, billRow{t.tradeNo, t.outTrade, "交易", t.subject, t.created, t.paid, t.buyerLogon, billed, billed, ""})
 		}
 		for _, rf := range t.refunds {
 			if in(rf.at) {
@@ -91,6 +95,7 @@ func (s *Server) handleBillDownload(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	rows = append(rows, s.extraRows(link.app, link.day, next)...)
 	s.mu.Unlock()
 	sort.Slice(rows, func(i, j int) bool { return rows[i].finished.Before(rows[j].finished) })
 
@@ -163,8 +168,9 @@ func detailCSV(pid string, day time.Time, rows []billRow, now time.Time) string 
 
 func summaryCSV(pid string, day time.Time, rows []billRow, now time.Time) string {
 	var trades, refunds int
-	var orderFen, receivedFen, refundFen int64
+	var orderFen, receivedFen, refundFen, feeFen int64
 	for _, r := range rows {
+		feeFen -= serviceFee(r.receivedFen)
 		if r.kind == "交易" {
 			trades++
 			orderFen += r.orderFen
@@ -178,8 +184,8 @@ func summaryCSV(pid string, day time.Time, rows []billRow, now time.Time) string
 	var b strings.Builder
 	b.WriteString("#支付宝业务汇总查询\r\n#账号：[" + pid + "0156]\r\n" + period(day) + "\r\n")
 	b.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,已收入笔数,订单金额（元）,商家实收（元）,退款金额（元）,服务费（元）,分润（元）,实收净额（元）\r\n")
-	fmt.Fprintf(&b, "合计,,%d,%d,%d,%s,%s,%s,0.00,0.00,%s\r\n", trades, refunds, trades,
-		domain.FormatYuan(orderFen), domain.FormatYuan(receivedFen), domain.FormatYuan(refundFen), domain.FormatYuan(receivedFen))
+	fmt.Fprintf(&b, "合计,,%d,%d,%d,%s,%s,%s,%s,0.00,%s\r\n", trades, refunds, trades,
+		domain.FormatYuan(orderFen), signedYuan(receivedFen), domain.FormatYuan(refundFen), signedYuan(feeFen), signedYuan(receivedFen+feeFen))
 	b.WriteString("#导出时间：[" + now.In(cst).Format("2006年01月02日 15:04:05") + "]\r\n")
 	return b.String()
 }

@@ -86,6 +86,8 @@ type Server struct {
 	bills   map[string]billLink
 	// authCodes are the auth_codes the authorize page issued (oauth.go).
 	authCodes map[string]*authCode
+	// billDiffs make rendered bills differ (InjectBillDifference).
+	billDiffs []BillDifference
 }
 
 // New builds a sandbox server.
@@ -137,13 +139,15 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// Handler serves the gateway, the cashier and bill downloads.
+// Handler serves the gateway, the cashier, bill downloads and the bill
+// differences control endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gateway.do", s.handleGateway)
 	mux.HandleFunc("POST /cashier/pay", s.handleCashierPay)
 	mux.HandleFunc("POST /cashier/cancel", s.handleCashierCancel)
 	mux.HandleFunc("GET /bill/download", s.handleBillDownload)
+	mux.HandleFunc("POST /sandbox/bill/differences", s.handleBillDifference)
 	mux.HandleFunc("GET /oauth2/publicAppAuthorize.htm", s.handleAuthorize)
 	return mux
 }

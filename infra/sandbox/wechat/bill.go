@@ -1,6 +1,8 @@
 package wechat
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -18,7 +20,8 @@ const billSummaryHeader = "总交易单数,应结订单总金额,退款总金额
 
 type billFile struct {
 	mchID string
-	data  []byte
+	data  []byte // as served: the CSV, or its gzip (tar_type=GZIP)
+	gzip  bool
 }
 
 // yuan formats fen as yuan with two decimals.
@@ -66,8 +69,11 @@ func (s *Server) handleTradeBill(w http.ResponseWriter, r *http.Request, c *call
 		s.writeError(w, http.StatusBadRequest, "PARAM_ERROR", "bill_type只能是ALL、SUCCESS或REFUND")
 		return
 	}
-	if tt := q.Get("tar_type"); tt != "" {
-		s.writeError(w, http.StatusBadRequest, "PARAM_ERROR", "沙箱不支持tar_type压缩")
+	// Like WeChat: tar_type=GZIP serves the file gzipped, no tar_type the
+	// plain file; hash_value is the SHA1 of the plain file either way.
+	tarType := q.Get("tar_type")
+	if tarType != "" && tarType != "GZIP" {
+		s.writeError(w, http.StatusBadRequest, "PARAM_ERROR", "tar_type只能是GZIP")
 		return
 	}
 	sub := q.Get("sub_mchid")
@@ -90,11 +96,19 @@ func (s *Server) handleTradeBill(w http.ResponseWriter, r *http.Request, c *call
 		s.writeError(w, http.StatusBadRequest, "NO_STATEMENT_EXIST", "账单文件不存在")
 		return
 	}
+	sum := sha1.Sum(data)
+	f := &billFile{mchID: c.merchant.MchID, data: data}
+	if tarType == "GZIP" {
+		if f.data, err = gzipped(data); err != nil {
+			s.writeError(w, http.StatusInternalServerError, "SYSTEM_ERROR", "账单压缩失败")
+			return
+		}
+		f.gzip = true
+	}
 	token := randomHex(16)
 	s.mu.Lock()
-	s.bills[token] = &billFile{mchID: c.merchant.MchID, data: data}
+	s.bills[token] = f
 	s.mu.Unlock()
-	sum := sha1.Sum(data)
 	s.writeJSON(w, http.StatusOK, map[string]string{
 		"download_url": s.publicBase(r) + "/v3/billdownload/file?token=" + token,
 		"hash_type":    "SHA1",
@@ -198,7 +212,25 @@ func (s *Server) handleBillDownload(w http.ResponseWriter, r *http.Request, c *c
 		s.writeError(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "账单文件不存在或已过期")
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if f.gzip {
+		// The gzip file itself, not a gzip transfer encoding of the CSV.
+		w.Header().Set("Content-Type", "application/octet-stream")
+	} else {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	w.Header().Set("Request-ID", strings.ToUpper(randomHex(16)))
 	_, _ = w.Write(f.data)
+}
+
+// gzipped is data as one gzip member.
+func gzipped(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
