@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +49,17 @@ func (m staffMap) GetStaff(_ context.Context, id string) (staff.Staff, error) {
 	return s, nil
 }
 
+func (m staffMap) ListStaff(_ context.Context, companyID string) ([]staff.Staff, error) {
+	var out []staff.Staff
+	for _, s := range m {
+		if s.CompanyID == companyID {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
 type names struct{}
 
 func (names) CommunityName(context.Context, string) string { return "阳光花园" }
@@ -84,21 +96,29 @@ func (r *recorder) Sent() []sent {
 func quiet() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 var people = staffMap{
-	"alice": {ID: "alice", CompanyID: "co", Status: staff.Active, OpenID: "oAlice", Phone: "13800000011", Email: "alice@example.com"},
-	"bob":   {ID: "bob", CompanyID: "co", Status: staff.Active, OpenID: "oBob"},
-	"carol": {ID: "carol", CompanyID: "co", Status: staff.Active, OpenID: "oCarol"},
+	"alice": {ID: "alice", CompanyID: "co", Role: staff.Cashier, Status: staff.Active, OpenID: "oAlice", Phone: "13800000011", Email: "alice@example.com"},
+	"bob":   {ID: "bob", CompanyID: "co", Role: staff.Cashier, Status: staff.Active, OpenID: "oBob"},
+	"carol": {ID: "carol", CompanyID: "co", Role: staff.Cashier, Status: staff.Active, OpenID: "oCarol"},
+	// The company's admins (alerts): one on the official account, one with
+	// e-mail only, one with neither, one disabled; another company's admin.
+	"dana":  {ID: "dana", CompanyID: "co", Role: staff.Admin, Status: staff.Active, OpenID: "oDana", Email: "dana@example.com"},
+	"erin":  {ID: "erin", CompanyID: "co", Role: staff.Admin, Status: staff.Active, Email: "erin@example.com", Phone: "13800000012"},
+	"frank": {ID: "frank", CompanyID: "co", Role: staff.Admin, Status: staff.Active, Phone: "13800000013"},
+	"gone":  {ID: "gone", CompanyID: "co", Role: staff.Admin, Status: staff.Disabled, OpenID: "oGone"},
+	"otto":  {ID: "otto", CompanyID: "other", Role: staff.Admin, Status: staff.Active, OpenID: "oOtto"},
 }
 
 type fixture struct {
 	notes *store.Notifications
 	clock *clock
 	send  *recorder
+	queue *fakeQueue
 }
 
 func newFixture(t *testing.T, optedIn ...string) *fixture {
 	t.Helper()
 	st := stacktest.NewStore(t)
-	f := &fixture{notes: st.NotificationRepo(), clock: &clock{now: t0}, send: &recorder{fail: map[string]error{}}}
+	f := &fixture{notes: st.NotificationRepo(), clock: &clock{now: t0}, send: &recorder{fail: map[string]error{}}, queue: &fakeQueue{}}
 	for _, id := range optedIn {
 		if err := f.notes.PutPreference(context.Background(), notification.Preference{CompanyID: "co", CommunityID: "sun", StaffID: id,
 			Payments: true, Channel: notification.WeChatOA, UpdatedAt: t0}); err != nil {
@@ -117,7 +137,7 @@ func (f *fixture) handler(s Sender) *Handler {
 	if s == nil {
 		s = f.send
 	}
-	return &Handler{Store: f.notes, Staff: people, Names: names{}, Sender: s, Clock: f.clock.Now, Log: quiet()}
+	return &Handler{Store: f.notes, Staff: people, Names: names{}, Sender: s, Queue: f.queue, MaxReceives: 5, Clock: f.clock.Now, Log: quiet()}
 }
 
 func paid(n int, fen int64, at time.Time) order.Event {
@@ -275,20 +295,31 @@ func TestOneFailingRecipientDoesNotRedeliverTheOthers(t *testing.T) {
 	}
 }
 
-func TestPoisonMessageIsReportedFailedAndItsGroupWaits(t *testing.T) {
+func TestPoisonMessageGoesToTheDLQAtOnceWithItsReason(t *testing.T) {
 	f := newFixture(t, "alice")
 	h := f.handler(nil)
 	later := message(t, "later", paid(1, 100, t0))
 	later.Attributes["MessageGroupId"] = "g"
-	poison := lambdaevents.SQSMessage{MessageId: "poison", Body: "{not json", Attributes: map[string]string{"MessageGroupId": "g"}}
+	poison := lambdaevents.SQSMessage{MessageId: "poison", Body: "{not json", Attributes: map[string]string{"MessageGroupId": "g", "ApproximateReceiveCount": "1"}}
 	empty := lambdaevents.SQSMessage{MessageId: "empty", Body: `{"type":"payment.succeeded"}`}
 	other := message(t, "other", paid(2, 100, t0))
-	failed := handle(t, h, poison, later, empty, other)
-	if strings.Join(failed, ",") != "poison,later,empty" {
-		t.Fatalf("failures %v, want poison, its group's later message, and the event without id", failed)
+	if failed := handle(t, h, poison, later, empty, other); len(failed) != 0 {
+		t.Fatalf("failures %v: poison messages are acknowledged once in the DLQ (never redelivered)", failed)
 	}
+	dead := f.queue.Dead()
+	if len(dead) != 2 || dead[0].ID != "poison" || !strings.HasPrefix(dead[0].Reason, "poison: body is not JSON") ||
+		dead[1].ID != "empty" || !strings.Contains(dead[1].Reason, "without event_id") {
+		t.Fatalf("DLQ %+v, want the two poison messages with their reasons", dead)
+	}
+	if len(f.queue.Postponed()) != 0 {
+		t.Fatalf("a poison message was postponed: %+v", f.queue.Postponed())
+	}
+	// The group goes on behind its poison message; alice's window holds the second payment.
 	if got := f.send.Sent(); len(got) != 1 {
-		t.Fatalf("sent %+v, want the other group's message only", got)
+		t.Fatalf("sent %+v, want one message (the second payment held back)", got)
+	}
+	if p, _, _ := f.notes.Preference(context.Background(), "co", "sun", "alice"); p.Problem != "" {
+		t.Fatalf("problem %q", p.Problem)
 	}
 }
 

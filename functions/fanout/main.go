@@ -1,11 +1,16 @@
-// Command fanout tells staff about payments (M7). PaymentEventsQueue (a
-// FIFO copy of every order event the relay publishes) hands it batches of
-// events; for each payment.succeeded it finds the staff of the company who
-// opted in (接收收款成功通知) for the payment's community and sends each one
-// a message on the channel they chose (WeChat official-account template
+// Command fanout tells staff about payments (M7). NotifyEventsQueue (a
+// FIFO copy of every order and refund event the relay publishes, and
+// SettleFunction's settlement.exceptions) hands it batches of events; for
+// each payment.succeeded it finds the staff of the company who opted in
+// (接收收款成功通知) for the payment's community and sends each one a
+// message on the channel they chose (WeChat official-account template
 // message, SMS or e-mail), at most one per recipient per 10 minutes: the
 // payments in between are held back and sent as a digest when the window
-// ends, by the same function's flush, run every minute.
+// ends, by the same function's flush, run every minute. A refund.failed or
+// settlement.exceptions goes to every admin of the company at once.
+// Failures are retried with backoff (ChangeMessageVisibility); poison,
+// misconfiguration and the last allowed receive go to NotifyEventsDLQ with
+// the reason.
 package main
 
 import (
@@ -15,6 +20,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/estatepay/estatepay/shared/notify"
 	"github.com/estatepay/estatepay/shared/notify/ses"
@@ -75,14 +82,17 @@ func main() {
 		sms = client
 	}
 
+	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
 		Store: notes,
 		Staff: st.AccessRepo(),
 		Names: &DirectoryNames{Store: st},
 		Sender: &Delivery{OA: oa, OATemplateID: os.Getenv("NOTIFY_WECHAT_TEMPLATE_ID"),
-			OALinkURL: platform.Env("PUBLIC_BASE_URL") + "/admin/records", SMS: sms, SMSTemplateID: smsTemplate, Email: mail},
-		Clock: time.Now,
-		Log:   platform.Logger(),
+			OALinkURL: base + "/admin/records", BaseURL: base, SMS: sms, SMSTemplateID: smsTemplate, Email: mail},
+		Queue:       SQSQueue{Client: sqs.NewFromConfig(cfg), QueueURL: platform.Env("NOTIFY_QUEUE_URL"), DLQURL: platform.Env("NOTIFY_DLQ_URL")},
+		MaxReceives: int(platform.EnvInt64("NOTIFY_MAX_RECEIVES", 5)),
+		Clock:       time.Now,
+		Log:         platform.Logger(),
 	}
 	platform.Start(h.Handle)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/estatepay/estatepay/shared/domain"
@@ -18,12 +19,16 @@ import (
 
 // Note is a message as people read it, whatever the channel.
 type Note struct {
-	Title     string // 收款成功通知 | 收款汇总通知
-	Community string
-	Amount    string // the payment's amount (an instant message), yuan
-	Count     string // payments the message covers, e.g. "3笔"
+	Title     string // 收款成功通知 | 收款汇总通知 | 退款失败提醒 | 对账差异提醒
+	Community string // or, for reconciliation, the channel and merchant
+	Amount    string // the payment's (refund's) amount (an instant message), yuan
+	Count     string // payments the message covers, e.g. "3笔" (exceptions: "3条")
 	Total     string // their sum, yuan
-	Time      string // the latest payment (instant) or the period (digest), Beijing time
+	Time      string // the latest payment (instant) or the period (digest), Beijing time; the business day (exceptions)
+	// Detail is the whole message as a sentence (admin alerts; "" the payment wording).
+	Detail string
+	// Path is the console page the message opens ("" the records).
+	Path string
 }
 
 // Render is the note of an outgoing message.
@@ -46,6 +51,9 @@ func Render(o store.Outgoing, community string) Note {
 
 // Text is the note as one line of text (SMS, e-mail).
 func (n Note) Text() string {
+	if n.Detail != "" {
+		return n.Title + "：" + n.Detail
+	}
 	if n.Amount != "" && n.Count == "1笔" {
 		return fmt.Sprintf("%s：%s 收款 %s（%s）。", n.Title, n.Community, n.Amount, n.Time)
 	}
@@ -66,14 +74,27 @@ const (
 	ProblemNoEmail      = "账号没有电子邮箱，请选择其他方式"
 )
 
-// Delivery sends notes on the three channels.
+// Delivery sends notes on the three channels. Provider refusals become:
+// *PermanentError when the recipient must act (follow the account, a phone
+// or address), *MisconfiguredError when an operator must (the official
+// account's setup), *QuotaError when a sending quota is used up; other
+// errors are transient.
 type Delivery struct {
 	OA            *wechatoa.Client // nil: the channel is not configured
-	OATemplateID  string           // fields: community, amount, count, total, time (README)
+	OATemplateID  string           // fields: title, community, amount, count, total, time (README)
 	OALinkURL     string           // opened when the message is tapped: the console's records
+	BaseURL       string           // the console's origin, for a note's Path ("" OALinkURL always)
 	SMS           notify.SMS       // nil: not configured
 	SMSTemplateID string           // parameters: title, community, count, total
 	Email         notify.Email
+}
+
+// link is the page a note opens.
+func (d *Delivery) link(n Note) string {
+	if n.Path != "" && d.BaseURL != "" {
+		return strings.TrimRight(d.BaseURL, "/") + n.Path
+	}
+	return d.OALinkURL
 }
 
 // Send implements Sender.
@@ -86,14 +107,20 @@ func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Cha
 		if to.OpenID == "" {
 			return &PermanentError{ProblemNoOpenID}
 		}
-		err := d.OA.Send(ctx, wechatoa.Template{ToOpenID: to.OpenID, TemplateID: d.OATemplateID, URL: d.OALinkURL, Data: map[string]string{
+		err := d.OA.Send(ctx, wechatoa.Template{ToOpenID: to.OpenID, TemplateID: d.OATemplateID, URL: d.link(n), Data: map[string]string{
 			"title": n.Title, "community": n.Community, "amount": n.Amount, "count": n.Count, "total": n.Total, "time": n.Time}})
 		var api *wechatoa.APIError
-		if errors.As(err, &api) && api.Permanent() {
-			if api.Code == wechatoa.CodeNotFollowing {
-				return &PermanentError{ProblemNotFollowing}
-			}
+		switch {
+		case !errors.As(err, &api):
+			return err
+		case api.Code == wechatoa.CodeNotFollowing:
+			return &PermanentError{ProblemNotFollowing}
+		case api.Permanent():
 			return &PermanentError{ProblemBadOpenID}
+		case api.Misconfigured():
+			return &MisconfiguredError{err}
+		case api.Quota():
+			return &QuotaError{err}
 		}
 		return err
 	case notification.SMS:
@@ -104,12 +131,22 @@ func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Cha
 		if errors.Is(err, tencentsms.ErrBadPhone) {
 			return &PermanentError{ProblemBadPhone}
 		}
+		if errors.Is(err, tencentsms.ErrRateLimited) {
+			return &QuotaError{err}
+		}
 		return err
 	case notification.Email:
 		if d.Email == nil || to.Email == "" {
 			return &PermanentError{ProblemNoEmail}
 		}
-		return d.Email.SendEmail(ctx, notify.EmailMessage{To: to.Email, Subject: n.Title + "：" + n.Community + " " + n.Total, Text: n.Text()})
+		subject, text := n.Title+"："+n.Community+" "+n.Total, n.Text()
+		if n.Detail != "" {
+			subject = n.Title + "：" + n.Community
+		}
+		if l := d.link(n); l != "" && n.Path != "" {
+			text += "\n" + l
+		}
+		return d.Email.SendEmail(ctx, notify.EmailMessage{To: to.Email, Subject: strings.TrimSpace(subject), Text: text})
 	}
 	return &PermanentError{"未知的通知方式"}
 }

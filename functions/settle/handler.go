@@ -51,6 +51,8 @@ type Handler struct {
 	// invocation: SettlementExceptions, the exceptions found for the first
 	// time (SettleExceptionsAlarm). nil: none written.
 	Metrics io.Writer
+	// Notify publishes the new exceptions of each interface and day to FanoutFunction (nil: none).
+	Notify ExceptionPublisher
 }
 
 // Input is the schedule's input ({"job":"settle"}) or an on-demand request.
@@ -172,6 +174,7 @@ func (h *Handler) settleOne(ctx context.Context, iface store.Interface, day cale
 			var r settlement.Report
 			if r, err = rec.Reconcile(ctx, req, lines); err == nil {
 				line.Matched, line.Exceptions, line.New = r.Matched, len(r.Exceptions), r.New
+				errs = append(errs, h.notifyExceptions(ctx, iface, day, r.New))
 			}
 		}
 	}

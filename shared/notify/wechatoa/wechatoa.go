@@ -42,7 +42,20 @@ const (
 	CodeNotFollowing   = 43004 // the recipient does not follow the account
 	CodeInvalidOpenID  = 40003
 	CodeQuotaExhausted = 45009 // the day's API quota is used up
+	CodeMinuteQuota    = 45011 // too many calls this minute
+	CodeSystemBusy     = -1    // try again later
 )
+
+// Codes that refuse every message of the account until its setup is fixed.
+var misconfigured = map[int]bool{
+	40013: true, // invalid appid
+	40125: true, // invalid appsecret
+	40164: true, // the caller's IP is not on the account's whitelist
+	40036: true, // invalid template_id size
+	40037: true, // invalid template_id
+	47003: true, // the template's fields do not match
+	48001: true, // the account may not call this API
+}
 
 // APIError is an error WeChat answered with.
 type APIError struct {
@@ -57,6 +70,15 @@ func (e *APIError) Error() string { return fmt.Sprintf("wechatoa: %d %s", e.Code
 func (e *APIError) Permanent() bool {
 	return e.Code == CodeNotFollowing || e.Code == CodeInvalidOpenID
 }
+
+// Quota reports whether an API quota is used up (45009 for the day, 45011
+// for the minute): the same message can go out later, after a longer wait.
+func (e *APIError) Quota() bool { return e.Code == CodeQuotaExhausted || e.Code == CodeMinuteQuota }
+
+// Misconfigured reports whether the account's setup refuses every message
+// (app id or secret, IP whitelist, template, permission): no retry can
+// succeed until an operator fixes it.
+func (e *APIError) Misconfigured() bool { return misconfigured[e.Code] }
 
 func tokenError(err error) bool {
 	e, ok := err.(*APIError)

@@ -80,3 +80,22 @@ func asAPI(err error, out **APIError) bool {
 	*out = e
 	return ok
 }
+
+// The classes the fan-out acts on: the recipient must act, an operator must
+// act, the quota must refill; anything else (-1 busy, unknown) is retried.
+func TestErrorClasses(t *testing.T) {
+	for _, c := range []struct {
+		code                        int
+		permanent, misconfig, quota bool
+	}{
+		{CodeNotFollowing, true, false, false}, {CodeInvalidOpenID, true, false, false},
+		{40013, false, true, false}, {40125, false, true, false}, {40164, false, true, false}, {40037, false, true, false}, {48001, false, true, false},
+		{CodeQuotaExhausted, false, false, true}, {CodeMinuteQuota, false, false, true},
+		{CodeSystemBusy, false, false, false}, {CodeExpiredToken, false, false, false}, {99999, false, false, false},
+	} {
+		e := &APIError{Code: c.code}
+		if e.Permanent() != c.permanent || e.Misconfigured() != c.misconfig || e.Quota() != c.quota {
+			t.Errorf("%d: permanent %v misconfigured %v quota %v", c.code, e.Permanent(), e.Misconfigured(), e.Quota())
+		}
+	}
+}
