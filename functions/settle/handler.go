@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
@@ -36,9 +38,14 @@ type Applier interface {
 	ApplyTrade(ctx context.Context, iface store.Interface, t pay.Trade) (order.Order, error)
 }
 
-// Handler settles: on the daily schedule the previous business day of every
-// approved interface of every company; on demand (an input naming a day,
-// and optionally a company and an interface) just those.
+// Handler is SettleFunction. Three kinds of invocation (Handle):
+//   - the daily schedule ({"job":"plan"}) plans: one SettleQueue message per
+//     approved interface × the previous business day (Plan);
+//   - SettleQueue's event source mapping hands it those messages, and it
+//     settles and reconciles one interface × day per message (HandleSQS);
+//   - on demand (an input naming a day, optionally a company and an
+//     interface) it settles just those, synchronously, and returns the
+//     report (Settle).
 type Handler struct {
 	Directory  Directory
 	Providers  Providers
@@ -53,9 +60,28 @@ type Handler struct {
 	Metrics io.Writer
 	// Notify publishes the new exceptions of each interface and day to FanoutFunction (nil: none).
 	Notify ExceptionPublisher
+	// Queue is SettleQueue: where the plan sends its messages, and how a
+	// message that stopped or failed is made visible again. nil: planning
+	// fails, and failed messages wait for the queue's visibility timeout.
+	Queue Queue
+	// StopBefore is how long before the Lambda deadline a queued settlement
+	// stops (at its last checkpoint) so the message can be handed back
+	// (0: DefaultStopBefore).
+	StopBefore time.Duration
+	// RetryAfter is when a message whose settlement failed is delivered
+	// again (0: DefaultRetryAfter).
+	RetryAfter time.Duration
+	// AfterFunc calls f after d on Clock's time (nil: time.AfterFunc); tests
+	// give a fake clock's.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
-// Input is the schedule's input ({"job":"settle"}) or an on-demand request.
+// JobPlan is the schedule's job: queue the day's settlements.
+const JobPlan = "plan"
+
+// Input is the schedule's input ({"job":"plan"}) or an on-demand request:
+// {"day","company","interface"} settles now and answers the Report;
+// {"job":"plan", …} queues instead (PlanReport).
 type Input struct {
 	Job       string `json:"job,omitempty"`
 	Day       string `json:"day,omitempty"`       // 2006-01-02; default: the previous business day
@@ -82,55 +108,97 @@ type Report struct {
 	Lines []Line       `json:"lines"`
 }
 
-// Handle settles. A failure for one interface is reported and logged and
-// the others go on; the invocation fails only if nothing could be listed,
-// or if any interface failed (so the errors alarm fires and the schedule's
-// retry runs it again: settled days re-run to the identical statements).
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
+// Handle dispatches an invocation: an SQS batch of SettleQueue, the plan,
+// or an on-demand settlement.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []json.RawMessage `json:"Records"`
+	}
+	if len(raw) > 0 && json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 {
+		var ev lambdaevents.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("settle: SQS event: %w", err)
+		}
+		return h.HandleSQS(ctx, ev)
+	}
 	var in Input
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return Report{}, fmt.Errorf("settle: input: %w", err)
+			return nil, fmt.Errorf("settle: input: %w", err)
 		}
 	}
-	day := settlement.PreviousDay(h.Clock())
-	if in.Day != "" {
-		d, err := calendar.ParseDay(in.Day)
-		if err != nil {
-			return Report{}, fmt.Errorf("settle: day %q: %w", in.Day, err)
-		}
-		day = d
+	if in.Job == JobPlan {
+		return h.Plan(ctx, in)
 	}
-	rep := Report{Day: day}
+	return h.Settle(ctx, in)
+}
+
+// day is the input's day, by default the previous business day.
+func (h *Handler) day(in Input) (calendar.Day, error) {
+	if in.Day == "" {
+		return settlement.PreviousDay(h.Clock()), nil
+	}
+	d, err := calendar.ParseDay(in.Day)
+	if err != nil {
+		return "", fmt.Errorf("settle: day %q: %w", in.Day, err)
+	}
+	return d, nil
+}
+
+// eachInterface calls fn with every approved interface the input names (of
+// in.Company, or of every company; in.Interface, or all of them).
+func (h *Handler) eachInterface(ctx context.Context, in Input, fn func(store.Interface) error) error {
 	var companies []string
 	if in.Company != "" {
 		companies = []string{in.Company}
 	} else {
 		cs, err := h.Directory.ListCompanies(ctx)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		for _, c := range cs {
 			companies = append(companies, c.ID)
 		}
 	}
-	failed := 0
 	for _, c := range companies {
 		ifaces, err := h.Directory.ListInterfaces(ctx, c)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		for _, iface := range ifaces {
 			if iface.Status != domain.StatusApproved || (in.Interface != "" && iface.ID != in.Interface) {
 				continue
 			}
-			line := h.settleOne(ctx, iface, day)
-			if line.Error != "" {
-				failed++
-				h.Log.ErrorContext(ctx, "settle failed", "company", c, "iface", iface.ID, "day", day, "error", line.Error)
+			if err := fn(iface); err != nil {
+				return err
 			}
-			rep.Lines = append(rep.Lines, line)
 		}
+	}
+	return nil
+}
+
+// Settle settles on demand, synchronously. A failure for one interface is
+// reported and logged and the others go on; the invocation fails only if
+// nothing could be listed, or if any interface failed (so the errors alarm
+// fires; settled days re-run to the identical statements).
+func (h *Handler) Settle(ctx context.Context, in Input) (Report, error) {
+	day, err := h.day(in)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Day: day}
+	failed := 0
+	err = h.eachInterface(ctx, in, func(iface store.Interface) error {
+		line := h.settleOne(ctx, iface, day)
+		if line.Error != "" {
+			failed++
+			h.Log.ErrorContext(ctx, "settle failed", "company", iface.CompanyID, "iface", iface.ID, "day", day, "error", line.Error)
+		}
+		rep.Lines = append(rep.Lines, line)
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 	fresh := 0
 	for _, l := range rep.Lines {

@@ -1,7 +1,11 @@
-// Command settle runs T+1 settlement and reconciliation (S1–S3): daily on
+// Command settle runs T+1 settlement and reconciliation (S1–S3). Daily on
 // its schedule (Asia/Shanghai, 10:30, after the providers publish their
-// bills) for the previous business day of every approved interface, and on
-// demand for a day, a company and an interface (see Input).
+// bills) it plans: one SettleQueue message per approved interface × the
+// previous business day. The queue's event source mapping hands the
+// messages back to it, and it settles and reconciles one interface × day
+// per message, stopping at a checkpoint before the Lambda deadline and
+// resuming on the next delivery. On demand (a day, a company, an interface:
+// see Input) it settles synchronously and answers the report.
 package main
 
 import (
@@ -31,6 +35,7 @@ func main() {
 	schedule := dsettle.DefaultSchedule()
 	h := &Handler{
 		Directory: st, Providers: prov, Payments: svc, Clock: time.Now, Log: svc.Log, Metrics: os.Stdout,
+		Queue:      SQSQueue{Client: sqs.NewFromConfig(cfg), URL: platform.Env("SETTLE_QUEUE_URL")},
 		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule, Holds: repo.Holds},
 		Reconciler: &settlement.Reconciler{Orders: st.OrderRepo(), Exceptions: repo, Schedule: schedule, Clock: time.Now},
 		Notify:     SQSExceptions{Client: sqs.NewFromConfig(cfg), QueueURL: platform.Env("NOTIFY_QUEUE_URL")},

@@ -88,6 +88,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	staffNotifiedOfPayments(t, s) // iam_fanout_test.go
 	settleTheDay(t, s)            // iam_settle_test.go
 	adminsToldOfExceptions(t, s)  // iam_notify2_test.go
+	settleThroughTheQueue(t, s)   // iam_settlefan_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
