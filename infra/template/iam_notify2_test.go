@@ -23,7 +23,7 @@ import (
 // adminsToldOfExceptions follows the exceptions to the company's admins
 // through FanoutFunction (a company's staff and an admin's preferences: the
 // company index; the (event, recipient) marker: a conditional PutItem):
-// the reconciliation exception settleTheDay found (SettleFunction publishes
+// the reconciliation exceptions settleTheDay found (SettleFunction publishes
 // settlement.exceptions to NotifyEventsQueue) reaches the demo admin with a
 // link to 结算对账; a WeChat refund the provider finds abnormal becomes
 // refund.failed (the relay publishes it to NotifyEventsQueue) and reaches
@@ -43,8 +43,9 @@ func adminsToldOfExceptions(t *testing.T, s *stack.Stack) {
 	stacktest.WaitFor(t, "the demo admin told of the reconciliation exception", 20*time.Second, func() bool {
 		return toAdmin("对账差异提醒", "/admin/settlement?month=") != nil
 	})
-	if m := toAdmin("对账差异提醒", "/admin/settlement?month="); !strings.Contains(m.Body, "count: 1条") {
-		t.Fatalf("exception message %+v, want the one new exception", m)
+	// settleTheDay's three lost payments (one plain, two paying notices), each repaired and recorded.
+	if m := toAdmin("对账差异提醒", "/admin/settlement?month="); !strings.Contains(m.Body, "count: 3条") {
+		t.Fatalf("exception message %+v, want the three new exceptions", m)
 	}
 
 	// A refund WeChat reports abnormal.
