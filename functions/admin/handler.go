@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/accounts"
 	"github.com/estatepay/estatepay/shared/bills"
@@ -51,6 +52,10 @@ type Handler struct {
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin
+
+	// SettlementClock is the time of settlement's holds, releases and
+	// resolutions, and its default month (settlement.go; nil: time.Now).
+	SettlementClock func() time.Time
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

@@ -3,6 +3,7 @@ package template_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
+	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/cashier"
+	"github.com/estatepay/estatepay/shared/domain/order"
 )
 
 // settleTheDay settles and reconciles today's WeChat payments through the
@@ -121,5 +124,28 @@ func settleTheDay(t *testing.T, s *stack.Stack) {
 	}
 	if status, body := admin.Call(t, http.MethodGet, "/admin/audit", "", nil); status != http.StatusOK || !strings.Contains(string(body), "处理对账差异") {
 		t.Fatalf("the resolution is not in the audit log: %d", status)
+	}
+
+	// The admin holds a payment of yesterday, not settled yet (the order's
+	// Get; one TransactWriteItems: ConditionCheck of the day's run, the
+	// hold's Put), and releases it (Get, conditional Put).
+	iface, err := s.Store().GetInterface(ctx, "demo-wechat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := time.Now().Add(-24 * time.Hour)
+	held := stacktest.SeedOrder(t, s.Store(), order.Order{ID: fmt.Sprintf("EPIAMHOLD%018d", time.Now().UnixNano()%1e18), CommunityID: "demo-both",
+		CompanyID: stack.DemoCompanyID, CodeToken: "tok", Channel: domain.WeChat, IfaceID: iface.ID, MerchantID: iface.PaymentMerchant(),
+		AppID: iface.PaymentApp(), AmountFen: 1500}, paid.Add(-time.Minute), paid)
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/admin/api/settlement/holds", `{"order_id":"` + held.ID + `","reason":"风控复核"}`, http.StatusCreated},
+		{"/admin/api/settlement/holds/release", `{"order_id":"` + held.ID + `"}`, http.StatusOK},
+	} {
+		if status, body := admin.Call(t, http.MethodPost, c.path, "application/json", []byte(c.body)); status != c.status {
+			t.Fatalf("%s: %d %s", c.path, status, body)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/domain/refund"
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
@@ -56,11 +58,16 @@ func AlipayLines(rows []alipay.BillRow) []BillLine {
 type Reconciler struct {
 	Orders interface {
 		OrderReader
+		RefundReader
 		Get(ctx context.Context, id string) (order.Order, error)
 		GetRefund(ctx context.Context, id string) (refund.Refund, error)
 	}
+	// Exceptions keeps the exceptions and knows the month's volume before a
+	// day, from its earlier statements (store.Settlements): what tiered fees
+	// count from, as the settler counts them.
 	Exceptions interface {
 		AddException(ctx context.Context, e dsettle.Exception) (bool, error)
+		MonthToDate(ctx context.Context, k dsettle.Key) (int64, error)
 	}
 	Schedule dsettle.Schedule
 	// Repair settles an order the bill shows paid and we do not: it asks the
@@ -73,28 +80,33 @@ type Reconciler struct {
 
 // Report is what a reconciliation found.
 type Report struct {
-	Matched    int                 // payments on both sides, equal
+	Matched    int                 // payments and refunds on both sides, equal
 	Exceptions []dsettle.Exception // every difference, stored once
 	New        int                 // of which found for the first time
 }
 
 // Reconcile matches the bill's lines of req's day against our payments of
-// that day (through the settle index, shard by shard, in constant memory on
-// our side) and the refunds the bill lists, and stores every difference as
-// an exception (found again, an exception is not stored twice).
+// that day (through the settle index, the shards merged into payment-time
+// order in constant memory on our side, each payment's fee counted exactly
+// as the settler counts it — a tiered plan from the month's volume before
+// the payment) and against the refunds that succeeded that day (their
+// partitions of the same index), and stores every difference as an
+// exception (found again, an exception is not stored twice).
 func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLine) (Report, error) {
 	now := r.Clock()
 	var rep Report
-	found := func(e dsettle.Exception) {
+	record := func(e dsettle.Exception, advice string) {
 		e.CompanyID, e.Merchant, e.Channel, e.Day = req.CompanyID, req.Merchant, req.Channel, req.Day
-		e.Detail = e.Kind.Advice() + e.Detail
+		e.Detail = advice + e.Detail
 		rep.Exceptions = append(rep.Exceptions, dsettle.NewException(e, now))
 	}
+	found := func(e dsettle.Exception) { record(e, e.Kind.Advice()) }
+	foundRefund := func(e dsettle.Exception) { record(e, e.Kind.RefundAdvice()) }
 	payments := map[string]BillLine{}
-	var refunds []BillLine
+	refunds := map[string]BillLine{}
 	for _, l := range lines {
 		if l.Refund {
-			refunds = append(refunds, l)
+			refunds[l.RefundID] = l
 		} else {
 			payments[l.OrderID] = l
 		}
@@ -103,36 +115,41 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 	if limit <= 0 {
 		limit = 500
 	}
-	for shard := range store.SettleShards {
-		after := ""
-		for {
-			os, more, err := r.Orders.SettledAfter(ctx, store.SettlePartition(req.Channel, req.Merchant, req.Day, shard), after, limit)
+	fees := feeReplay{r: r, req: req, meters: map[string]*dsettle.Statement{}}
+	after := ""
+	for {
+		batch, finished, err := mergeStep(func(shard int) ([]order.Order, bool, error) {
+			return r.Orders.SettledAfter(ctx, store.SettlePartition(req.Channel, req.Merchant, req.Day, shard), after, limit)
+		}, sortKey)
+		if err != nil {
+			return rep, err
+		}
+		for _, o := range batch {
+			if !dsettle.Settlable(o) || o.BusinessDay != req.Day {
+				continue
+			}
+			fee, tier, checked, err := fees.next(ctx, o)
 			if err != nil {
 				return rep, err
 			}
-			for _, o := range os {
-				after = sortKey(o)
-				if !dsettle.Settlable(o) || o.BusinessDay != req.Day {
-					continue
-				}
-				l, ok := payments[o.ID]
-				delete(payments, o.ID)
-				switch {
-				case !ok:
-					found(dsettle.Exception{Kind: dsettle.MissingProvider, OrderID: o.ID, ProviderTxnID: o.ProviderTxnID, OurFen: o.AmountFen})
-				case l.AmountFen != o.AmountFen:
-					found(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: o.ID, ProviderTxnID: l.ProviderTxnID, OurFen: o.AmountFen, TheirFen: l.AmountFen})
-				default:
-					if fee, ok := r.flatFee(req, o); ok && fee != l.FeeFen {
-						found(dsettle.Exception{Kind: dsettle.FeeDiffers, OrderID: o.ID, ProviderTxnID: l.ProviderTxnID, OurFen: fee, TheirFen: l.FeeFen})
-					} else {
-						rep.Matched++
-					}
-				}
+			l, ok := payments[o.ID]
+			delete(payments, o.ID)
+			switch {
+			case !ok:
+				found(dsettle.Exception{Kind: dsettle.MissingProvider, OrderID: o.ID, ProviderTxnID: o.ProviderTxnID, OurFen: o.AmountFen})
+			case l.AmountFen != o.AmountFen:
+				found(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: o.ID, ProviderTxnID: l.ProviderTxnID, OurFen: o.AmountFen, TheirFen: l.AmountFen})
+			case checked && fee != l.FeeFen:
+				found(dsettle.Exception{Kind: dsettle.FeeDiffers, OrderID: o.ID, ProviderTxnID: l.ProviderTxnID, OurFen: fee, TheirFen: l.FeeFen, Detail: tier})
+			default:
+				rep.Matched++
 			}
-			if !more || len(os) == 0 {
-				break
-			}
+		}
+		if len(batch) > 0 {
+			after = sortKey(batch[len(batch)-1])
+		}
+		if finished {
+			break
 		}
 	}
 	// What the bill has and our day does not.
@@ -168,21 +185,64 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 		}
 		found(e)
 	}
-	for _, l := range refunds {
-		rf, err := r.Orders.GetRefund(ctx, l.RefundID)
+	// Our refunds that succeeded on the day, against the bill's refund rows
+	// (the providers list a refund on the day it succeeded).
+	for shard := range store.SettleShards {
+		part := store.SettleRefundPartition(req.Channel, req.Merchant, req.Day, shard)
+		after := ""
+		for {
+			rfs, more, err := r.Orders.RefundsSettledAfter(ctx, part, after, limit)
+			if err != nil {
+				return rep, err
+			}
+			for _, rf := range rfs {
+				after = refundKey(rf)
+				if day, ok := rf.SettleDay(); !ok || day != req.Day {
+					continue
+				}
+				l, ok := refunds[rf.ID]
+				delete(refunds, rf.ID)
+				switch {
+				case !ok:
+					foundRefund(dsettle.Exception{Kind: dsettle.MissingProvider, OrderID: rf.ID, OurFen: rf.AmountFen,
+						Detail: fmt.Sprintf("（本系统退款于 %s 成功）", calendar.FormatReadable(rf.SucceededAt))})
+				case l.AmountFen != rf.AmountFen:
+					foundRefund(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: rf.ID, ProviderTxnID: l.ProviderTxnID, OurFen: rf.AmountFen, TheirFen: l.AmountFen})
+				default:
+					rep.Matched++
+				}
+			}
+			if !more || len(rfs) == 0 {
+				break
+			}
+		}
+	}
+	// The bill's refunds our day does not have.
+	ids = ids[:0]
+	for id := range refunds {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		l := refunds[id]
+		e := dsettle.Exception{Kind: dsettle.StatusDiffers, OrderID: id, ProviderTxnID: l.ProviderTxnID, TheirFen: l.AmountFen}
+		rf, err := r.Orders.GetRefund(ctx, id)
+		day, succeeded := rf.SettleDay()
 		switch {
 		case errors.Is(err, refund.ErrNotFound):
-			found(dsettle.Exception{Kind: dsettle.MissingLocal, OrderID: l.RefundID, ProviderTxnID: l.ProviderTxnID, TheirFen: l.AmountFen, Detail: "（账单中的退款本系统无记录）"})
+			e.Kind, e.Detail = dsettle.MissingLocal, "（账单中的退款本系统无记录）"
 		case err != nil:
 			return rep, err
-		case rf.Status != refund.Succeeded:
-			found(dsettle.Exception{Kind: dsettle.StatusDiffers, OrderID: l.RefundID, ProviderTxnID: l.ProviderTxnID, OurFen: rf.AmountFen, TheirFen: l.AmountFen,
-				Detail: fmt.Sprintf("（渠道退款成功，本系统退款状态 %s）", rf.Status)})
-		case rf.AmountFen != l.AmountFen:
-			found(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: l.RefundID, ProviderTxnID: l.ProviderTxnID, OurFen: rf.AmountFen, TheirFen: l.AmountFen})
+		case !succeeded:
+			e.OurFen, e.Detail = rf.AmountFen, fmt.Sprintf("（渠道退款成功，本系统退款状态 %s）", rf.Status)
+		case day != req.Day:
+			e.OurFen, e.Detail = rf.AmountFen, fmt.Sprintf("（本系统记为营业日 %s 退款成功）", day)
 		default:
-			rep.Matched++
+			// Succeeded that day, yet not on the merchant's day: another
+			// merchant's or channel's payment, or stored without its merchant.
+			e.OurFen, e.Detail = rf.AmountFen, "（本系统该退款未计入此商户当日结算单）"
 		}
+		foundRefund(e)
 	}
 	for _, e := range rep.Exceptions {
 		added, err := r.Exceptions.AddException(ctx, e)
@@ -196,12 +256,38 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 	return rep, nil
 }
 
-// flatFee is our fee of a payment when its plan is flat (a tiered plan's
-// fee depends on the month's order and is checked on the statement).
-func (r *Reconciler) flatFee(req Request, o order.Order) (int64, bool) {
-	p, err := r.Schedule.PlanFor(req.Merchant, req.Channel, o.Method)
-	if err != nil || p.Tiered() {
-		return 0, false
+// feeReplay counts the day's payments, in payment-time order, into one
+// statement per method exactly as the settler does (dsettle.Statement.Add:
+// the same plan, month-to-date volume, tier crossing and rounding), so each
+// payment's fee is the one the statement charges.
+type feeReplay struct {
+	r      *Reconciler
+	req    Request
+	meters map[string]*dsettle.Statement
+}
+
+// next is o's fee and, for a tiered plan, what it was counted from (for
+// people). checked is false when the schedule has no plan for o (the
+// settler fails on it: nothing to compare).
+func (f *feeReplay) next(ctx context.Context, o order.Order) (fee int64, tier string, checked bool, err error) {
+	plan, perr := f.r.Schedule.PlanFor(f.req.Merchant, f.req.Channel, o.Method)
+	if perr != nil {
+		return 0, "", false, nil
 	}
-	return p.Fee(0, o.AmountFen), true
+	st, ok := f.meters[o.Method]
+	if !ok {
+		st = &dsettle.Statement{Key: dsettle.Key{Merchant: f.req.Merchant, Channel: f.req.Channel, Method: o.Method, Day: f.req.Day}}
+		if plan.Tiered() {
+			if st.MonthToDateFen, err = f.r.Exceptions.MonthToDate(ctx, st.Key); err != nil {
+				return 0, "", false, err
+			}
+		}
+		f.meters[o.Method] = st
+	}
+	before := st.MonthToDateFen + st.GrossFen
+	fee = st.Add(o, plan, false)
+	if plan.Tiered() {
+		tier = fmt.Sprintf("（阶梯费率：按本月此前交易额 %s 元计；本月此前各日须已结算）", domain.FormatYuan(domain.Fen(before)))
+	}
+	return fee, tier, true, nil
 }

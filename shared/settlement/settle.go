@@ -2,9 +2,10 @@
 // settles one merchant × channel × business day by reading the day's
 // payments through the OrdersTable's settle index, shard by shard and page
 // by page (never a Scan), merged into payment-time order so the 分付 fee
-// tiers are crossed at the exact payment, in constant memory, checkpointing
-// after every step (settlement.Run) so a run cut off resumes where it
-// stopped and concurrent runs end at the same statements.
+// tiers are crossed at the exact payment, then the refunds that succeeded
+// that day (their own partitions of the same index), in constant memory,
+// checkpointing after every step (settlement.Run) so a run cut off resumes
+// where it stopped and concurrent runs end at the same statements.
 package settlement
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
 	"github.com/estatepay/estatepay/shared/store"
 )
@@ -25,6 +27,12 @@ import (
 // (store.Orders.SettledAfter).
 type OrderReader interface {
 	SettledAfter(ctx context.Context, partition, after string, limit int32) ([]order.Order, bool, error)
+}
+
+// RefundReader reads a refund partition of the settle index after a sort
+// key (store.Orders.RefundsSettledAfter).
+type RefundReader interface {
+	RefundsSettledAfter(ctx context.Context, partition, after string, limit int32) ([]refund.Refund, bool, error)
 }
 
 // Repo is where runs and statements are kept (store.Settlements).
@@ -37,7 +45,11 @@ type Repo interface {
 
 // Settler settles days.
 type Settler struct {
-	Orders   OrderReader
+	Orders OrderReader
+	// Refunds reads the refunds that succeeded on the day; nil: Orders, if
+	// it reads refunds too (store.Orders does). With neither, statements
+	// count no refunds.
+	Refunds  RefundReader
 	Repo     Repo
 	Schedule dsettle.Schedule
 	// PageSize is how many orders a step reads from each shard (0: 200).
@@ -58,8 +70,12 @@ type Request struct {
 // Settle settles the day and returns its statements, one per payment
 // method (at least the ordinary one, zero on a day without payments). A
 // day already settled is settled again from the start: the same payments
-// give the identical statements. If ctx ends midway, the checkpoint of the
-// last step stands and the next Settle resumes from it.
+// and refunds give the identical statements. If ctx ends midway, the
+// checkpoint of the last step stands and the next Settle resumes from it.
+//
+// The holds a step counts are read after the run is stored: a hold placed
+// before the run existed is seen (store.Settlements.PlaceHold refuses one
+// of a past day once its run exists).
 func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement, error) {
 	if req.Merchant == "" || req.Channel == "" {
 		return nil, errors.New("settlement: a merchant and a channel are required")
@@ -68,16 +84,7 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 		return nil, fmt.Errorf("settlement: day %q: %w", req.Day, err)
 	}
 	key := dsettle.Key{Merchant: req.Merchant, Channel: req.Channel, Day: req.Day}
-	holds := map[string]dsettle.Hold{}
-	if s.Holds != nil {
-		hs, err := s.Holds(ctx, req.Channel, req.Merchant)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hs {
-			holds[h.OrderID] = h
-		}
-	}
+	var holds map[string]dsettle.Hold
 	restarted := false
 	for {
 		if err := ctx.Err(); err != nil {
@@ -91,7 +98,11 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 		case err == nil && run.Done && !restarted:
 			// A new generation from the start of the day.
 			restarted = true
-			fresh, err := s.begin(ctx, req, run, holds)
+			released, err := s.holds(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			fresh, err := s.begin(ctx, req, run, released)
 			if err != nil {
 				return nil, err
 			}
@@ -108,12 +119,41 @@ func (s *Settler) Settle(ctx context.Context, req Request) ([]dsettle.Statement,
 			return statements(run), nil
 		}
 		restarted = true // joining a pass in progress counts as this call's pass
+		if holds == nil {
+			if holds, err = s.holds(ctx, req); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.step(ctx, &run, holds); errors.Is(err, store.ErrSettleConflict) {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
 	}
+}
+
+// holds are the merchant's holds by order id (never nil).
+func (s *Settler) holds(ctx context.Context, req Request) (map[string]dsettle.Hold, error) {
+	out := map[string]dsettle.Hold{}
+	if s.Holds == nil {
+		return out, nil
+	}
+	hs, err := s.Holds(ctx, req.Channel, req.Merchant)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		out[h.OrderID] = h
+	}
+	return out, nil
+}
+
+func (s *Settler) refundReader() RefundReader {
+	if s.Refunds != nil {
+		return s.Refunds
+	}
+	r, _ := s.Orders.(RefundReader)
+	return r
 }
 
 // begin is a run at the start of the day: the ordinary statement at zero,
@@ -162,79 +202,139 @@ func (s *Settler) newStatement(ctx context.Context, r dsettle.Run, method string
 	return st, err
 }
 
-type shardPage struct {
-	orders []order.Order
-	more   bool
-}
-
-// step reads one page of every shard after the checkpoint, counts the
-// payments up to the horizon (the smallest last sort key among shards that
-// have more: beyond it another shard's next page may hold earlier payments),
-// and writes the checkpoint; on the last step it finishes the run.
-func (s *Settler) step(ctx context.Context, run *dsettle.Run, holds map[string]dsettle.Hold) error {
-	limit := s.PageSize
-	if limit <= 0 {
-		limit = 200
+// mergeStep reads one page (at most limit) of each of the day's
+// SettleShards partitions after the sort key `after` and returns, in sort
+// key order, what can be counted now: everything read when no partition has
+// more (finished), else what sorts up to the horizon — the smallest last
+// key among partitions with more, beyond which another partition's next
+// page may hold earlier items. Memory: one page per partition.
+func mergeStep[T any](read func(shard int) ([]T, bool, error), key func(T) string) (batch []T, finished bool, err error) {
+	type page struct {
+		items []T
+		more  bool
 	}
-	pages := make([]shardPage, store.SettleShards)
-	horizon, finished := "", true
+	pages := make([]page, store.SettleShards)
+	horizon := ""
+	finished = true
 	for i := range pages {
-		os, more, err := s.Orders.SettledAfter(ctx, store.SettlePartition(run.Key.Channel, run.Key.Merchant, run.Key.Day, i), run.After, limit)
+		items, more, err := read(i)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		pages[i] = shardPage{os, more && len(os) > 0}
+		pages[i] = page{items, more && len(items) > 0}
 		if pages[i].more {
 			finished = false
-			last := sortKey(os[len(os)-1])
-			if horizon == "" || last < horizon {
+			if last := key(items[len(items)-1]); horizon == "" || last < horizon {
 				horizon = last
 			}
 		}
 	}
-	// Each payment's sort key is rendered once (a third of a run's time
-	// went to rendering them inside the sort's comparisons).
+	// Each item's key is rendered once (rendering them inside the sort's
+	// comparisons took a third of a million-order run).
 	type keyed struct {
-		key string
-		o   order.Order
+		key  string
+		item T
 	}
-	var batch []keyed
+	var ks []keyed
 	for _, p := range pages {
-		for _, o := range p.orders {
-			if k := sortKey(o); finished || k <= horizon {
-				batch = append(batch, keyed{k, o})
+		for _, it := range p.items {
+			if k := key(it); finished || k <= horizon {
+				ks = append(ks, keyed{k, it})
 			}
 		}
 	}
-	sort.Slice(batch, func(i, j int) bool { return batch[i].key < batch[j].key })
-	for _, b := range batch {
-		o := b.o
-		if !dsettle.Settlable(o) || o.BusinessDay != run.Key.Day {
-			continue
-		}
-		st, ok := run.Statements[o.Method]
-		if !ok {
-			var err error
-			if st, err = s.newStatement(ctx, *run, o.Method); err != nil {
-				return err
-			}
-		}
-		plan, err := s.Schedule.PlanFor(run.Key.Merchant, run.Key.Channel, o.Method)
+	sort.Slice(ks, func(i, j int) bool { return ks[i].key < ks[j].key })
+	batch = make([]T, len(ks))
+	for i, k := range ks {
+		batch[i] = k.item
+	}
+	return batch, finished, nil
+}
+
+func (s *Settler) limit() int32 {
+	if s.PageSize <= 0 {
+		return 200
+	}
+	return s.PageSize
+}
+
+// step reads one page of every shard after the checkpoint, counts the
+// payments up to the horizon, and when the payments are done, the refunds
+// of the day in the same way; it writes the checkpoint, and on the last step
+// finishes the run.
+func (s *Settler) step(ctx context.Context, run *dsettle.Run, holds map[string]dsettle.Hold) error {
+	k := run.Key
+	if !run.PaymentsDone {
+		batch, finished, err := mergeStep(func(shard int) ([]order.Order, bool, error) {
+			return s.Orders.SettledAfter(ctx, store.SettlePartition(k.Channel, k.Merchant, k.Day, shard), run.After, s.limit())
+		}, sortKey)
 		if err != nil {
 			return err
 		}
-		h, held := holds[o.ID]
-		st.Add(o, plan, held && h.Held())
-		run.Statements[o.Method] = st
+		for _, o := range batch {
+			if !dsettle.Settlable(o) || o.BusinessDay != k.Day {
+				continue
+			}
+			st, err := s.statement(ctx, run, o.Method)
+			if err != nil {
+				return err
+			}
+			plan, err := s.Schedule.PlanFor(k.Merchant, k.Channel, o.Method)
+			if err != nil {
+				return err
+			}
+			h, held := holds[o.ID]
+			st.Add(o, plan, held && h.Held())
+			run.Statements[o.Method] = st
+		}
+		if len(batch) > 0 {
+			run.After = sortKey(batch[len(batch)-1])
+		}
+		if !finished {
+			return s.Repo.SaveRun(ctx, run)
+		}
+		run.PaymentsDone = true // and on to the refunds in this same step
 	}
-	if len(batch) > 0 {
-		run.After = batch[len(batch)-1].key
+	finished := true
+	if rr := s.refundReader(); rr != nil {
+		var batch []refund.Refund
+		var err error
+		batch, finished, err = mergeStep(func(shard int) ([]refund.Refund, bool, error) {
+			return rr.RefundsSettledAfter(ctx, store.SettleRefundPartition(k.Channel, k.Merchant, k.Day, shard), run.RefundsAfter, s.limit())
+		}, refundKey)
+		if err != nil {
+			return err
+		}
+		for _, rf := range batch {
+			if day, ok := rf.SettleDay(); !ok || day != k.Day {
+				continue
+			}
+			st, err := s.statement(ctx, run, rf.Method)
+			if err != nil {
+				return err
+			}
+			st.AddRefund(rf.AmountFen)
+			run.Statements[rf.Method] = st
+		}
+		if len(batch) > 0 {
+			run.RefundsAfter = refundKey(batch[len(batch)-1])
+		}
 	}
 	if finished {
 		return s.Repo.FinishRun(ctx, run)
 	}
 	return s.Repo.SaveRun(ctx, run)
 }
+
+// statement is the run's statement of a method so far (a new one if none).
+func (s *Settler) statement(ctx context.Context, run *dsettle.Run, method string) (dsettle.Statement, error) {
+	if st, ok := run.Statements[method]; ok {
+		return st, nil
+	}
+	return s.newStatement(ctx, *run, method)
+}
+
+func refundKey(rf refund.Refund) string { return store.SettleSortKey(rf.SucceededAt, rf.ID) }
 
 func sortKey(o order.Order) string { return store.SettleSortKey(o.PaidAt, o.ID) }
 

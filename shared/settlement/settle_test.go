@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
 	"github.com/estatepay/estatepay/shared/settlement"
 	"github.com/estatepay/estatepay/shared/store"
@@ -21,6 +25,7 @@ import (
 const merchant = "1900000001"
 
 type fixture struct {
+	st     *store.Store
 	orders *store.Orders
 	repo   *store.Settlements
 	s      *settlement.Settler
@@ -28,7 +33,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	st := stacktest.NewStore(t)
-	f := fixture{orders: st.OrderRepo(), repo: &store.Settlements{DB: st.DB, Table: "StatsTable"}}
+	f := fixture{st: st, orders: st.OrderRepo(), repo: &store.Settlements{DB: st.DB, Table: "StatsTable"}}
 	f.s = &settlement.Settler{Orders: f.orders, Repo: f.repo, Schedule: dsettle.DefaultSchedule(), PageSize: 3}
 	return f
 }
@@ -36,19 +41,40 @@ func newFixture(t *testing.T) fixture {
 var seq int
 
 // pay stores a paid order of the merchant at `at`.
-func (f fixture) pay(t *testing.T, ch domain.Channel, method string, amount int64, at time.Time, refunded int64) order.Order {
+func (f fixture) pay(t *testing.T, ch domain.Channel, method string, amount int64, at time.Time) order.Order {
 	t.Helper()
 	seq++
 	o := order.Order{ID: fmt.Sprintf("o%05d", seq), CompanyID: "c1", CommunityID: "m1", Channel: ch, Method: method, MerchantID: merchant,
 		AppID: "app", AmountFen: amount, Status: order.Paid, Version: 2, CreatedAt: at.Add(-time.Minute), ExpireAt: at.Add(time.Hour),
-		PaidAt: at, BusinessDay: calendar.BusinessDay(at), RefundedFen: refunded}
-	if refunded == amount {
-		o.Status = order.Refunded
-	}
+		PaidAt: at, BusinessDay: calendar.BusinessDay(at)}
 	if _, err := f.orders.Create(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// refund stores a refund of amount from o that succeeded at `at` (as the
+// refund's SUCCEEDED transition writes it: the settle index keys derived
+// from it by store.EncodeRefund).
+func (f fixture) refund(t *testing.T, o order.Order, amount int64, at time.Time) refund.Refund {
+	t.Helper()
+	seq++
+	rf := refund.Refund{ID: refund.ID(o.ID, fmt.Sprint(seq)), OrderID: o.ID, CompanyID: o.CompanyID, CommunityID: o.CommunityID, Channel: o.Channel,
+		MerchantID: o.MerchantID, Method: o.Method, AmountFen: amount, OrderFen: o.AmountFen, PaidDay: o.BusinessDay, Reason: "退款", By: "staff:s1",
+		Status: refund.Succeeded, Version: 3, CreatedAt: at.Add(-time.Minute), SucceededAt: at}
+	f.putRefund(t, rf)
+	return rf
+}
+
+func (f fixture) putRefund(t *testing.T, rf refund.Refund) {
+	t.Helper()
+	item, err := store.EncodeRefund(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.orders.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(f.orders.Table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func shanghai(day string, h, m, s, ms int) time.Time {
@@ -66,18 +92,25 @@ func settle(t *testing.T, s *settlement.Settler, ch domain.Channel, day calendar
 }
 
 // The day is the Asia/Shanghai day: 23:59:59.999 belongs to it, 00:00:00 of
-// the next to the next; refunds are netted on the payment's day.
+// the next to the next — for payments (paid at) and for refunds (succeeded
+// at) alike; a refund is on the statement of the day it succeeded, whatever
+// the day of its payment.
 func TestSettleShanghaiDayBoundariesAndRefunds(t *testing.T) {
 	f := newFixture(t)
-	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-01", 23, 59, 59, 999), 0) // previous day
-	f.pay(t, domain.WeChat, "", 20000, shanghai("2026-03-02", 0, 0, 0, 0), 0)
-	f.pay(t, domain.WeChat, "", 30000, shanghai("2026-03-02", 12, 0, 0, 0), 5000)
-	f.pay(t, domain.WeChat, "", 40000, shanghai("2026-03-02", 23, 59, 59, 999), 40000)
-	f.pay(t, domain.WeChat, "", 50000, shanghai("2026-03-03", 0, 0, 0, 0), 0) // next day
-	f.pay(t, domain.Alipay, "", 70000, shanghai("2026-03-02", 9, 0, 0, 0), 0) // other channel
+	before := f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-01", 23, 59, 59, 999)) // previous day
+	f.pay(t, domain.WeChat, "", 20000, shanghai("2026-03-02", 0, 0, 0, 0))
+	noon := f.pay(t, domain.WeChat, "", 30000, shanghai("2026-03-02", 12, 0, 0, 0))
+	late := f.pay(t, domain.WeChat, "", 40000, shanghai("2026-03-02", 23, 59, 59, 999))
+	f.pay(t, domain.WeChat, "", 50000, shanghai("2026-03-03", 0, 0, 0, 0))        // next day
+	ali := f.pay(t, domain.Alipay, "", 70000, shanghai("2026-03-02", 9, 0, 0, 0)) // other channel
+	f.refund(t, before, 1000, shanghai("2026-03-01", 23, 59, 59, 999))            // the previous day's
+	f.refund(t, before, 3000, shanghai("2026-03-02", 0, 0, 0, 0))                 // an earlier payment's, refunded on the day
+	f.refund(t, noon, 5000, shanghai("2026-03-02", 23, 59, 59, 999))
+	f.refund(t, late, 40000, shanghai("2026-03-03", 0, 0, 0, 0)) // the day's payment, refunded the next day
+	f.refund(t, ali, 700, shanghai("2026-03-02", 10, 0, 0, 0))   // other channel
 	sts := settle(t, f.s, domain.WeChat, "2026-03-02")
 	want := dsettle.Statement{Key: dsettle.Key{Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"}, CompanyID: "c1",
-		Count: 3, GrossFen: 90000, RefundCount: 2, RefundFen: 45000, FeeFen: 120 + 180 + 240, NetFen: 90000 - 45000 - 540}
+		Count: 3, GrossFen: 90000, RefundCount: 2, RefundFen: 8000, FeeFen: 120 + 180 + 240, NetFen: 90000 - 8000 - 540}
 	if len(sts) != 1 || sts[0] != want {
 		t.Fatalf("statements %+v\nwant %+v", sts, want)
 	}
@@ -85,16 +118,55 @@ func TestSettleShanghaiDayBoundariesAndRefunds(t *testing.T) {
 	if err != nil || len(month) != 1 || month[0] != want {
 		t.Fatalf("stored %+v %v", month, err)
 	}
+	for _, c := range []struct {
+		day                            calendar.Day
+		count, gross, refunds, fee     int64
+		refundCount, monthToDate, want int64
+	}{
+		{"2026-03-01", 1, 10000, 1000, 60, 1, 0, 10000 - 1000 - 60},
+		{"2026-03-03", 1, 50000, 40000, 300, 1, 100000, 50000 - 40000 - 300},
+	} {
+		st := settle(t, f.s, domain.WeChat, c.day)
+		if len(st) != 1 || st[0].Count != c.count || st[0].GrossFen != c.gross || st[0].RefundFen != c.refunds || st[0].RefundCount != c.refundCount ||
+			st[0].FeeFen != c.fee || st[0].NetFen != c.want || st[0].MonthToDateFen != c.monthToDate {
+			t.Errorf("%s: %+v", c.day, st)
+		}
+	}
+	if st := settle(t, f.s, domain.Alipay, "2026-03-02"); len(st) != 1 || st[0].RefundFen != 700 || st[0].GrossFen != 70000 {
+		t.Errorf("alipay %+v", st)
+	}
 	// A day without payments settles to a zero statement.
 	empty := settle(t, f.s, domain.WeChat, "2026-03-05")
 	if len(empty) != 1 || empty[0].Count != 0 || empty[0].Day != "2026-03-05" {
 		t.Fatalf("empty day %+v", empty)
 	}
+	// A day of refunds only: the refunds, no payments, a negative net.
+	f.refund(t, noon, 2500, shanghai("2026-03-06", 8, 0, 0, 0))
+	if st := settle(t, f.s, domain.WeChat, "2026-03-06"); len(st) != 1 || st[0].Count != 0 || st[0].RefundCount != 1 || st[0].NetFen != -2500 {
+		t.Fatalf("refunds only %+v", st)
+	}
 }
 
+// A refund of a 分付 payment is on the 分付 statement of its day (F3).
+func TestSettleFenfuRefundOnItsOwnStatement(t *testing.T) {
+	f := newFixture(t)
+	o := f.pay(t, domain.WeChat, dsettle.MethodFenfu, 10000, shanghai("2026-03-02", 9, 0, 0, 0))
+	f.refund(t, o, 4000, shanghai("2026-03-03", 9, 0, 0, 0))
+	sts := settle(t, f.s, domain.WeChat, "2026-03-03")
+	if len(sts) != 2 || sts[0].Method != "" || sts[0].RefundFen != 0 || sts[1].Method != dsettle.MethodFenfu || sts[1].RefundFen != 4000 ||
+		sts[1].NetFen != -4000 {
+		t.Fatalf("statements %+v", sts)
+	}
+}
+
+// manyPayments pays n payments on 2026-03-02 and refunds part of every
+// third, on the same day (the refunds' own partitions span several pages).
 func manyPayments(t *testing.T, f fixture, n int) {
 	for i := range n {
-		f.pay(t, domain.WeChat, "", int64(100+i*37), shanghai("2026-03-02", 8, i/60, i%60, i%7), int64(i%5))
+		o := f.pay(t, domain.WeChat, "", int64(100+i*37), shanghai("2026-03-02", 8, i/60, i%60, i%7))
+		if i%3 == 0 {
+			f.refund(t, o, int64(1+i), shanghai("2026-03-02", 20, i/60, i%60, 0))
+		}
 	}
 }
 
@@ -105,7 +177,7 @@ func TestSettleRerunIsIdentical(t *testing.T) {
 	run1, _ := f.repo.Run(context.Background(), dsettle.Key{Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"})
 	second := settle(t, f.s, domain.WeChat, "2026-03-02")
 	run2, _ := f.repo.Run(context.Background(), dsettle.Key{Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"})
-	if !reflect.DeepEqual(first, second) || first[0].Count != 40 {
+	if !reflect.DeepEqual(first, second) || first[0].Count != 40 || first[0].RefundCount != 14 {
 		t.Fatalf("re-run differs:\n%+v\n%+v", first, second)
 	}
 	if run2.Generation != run1.Generation+1 || !run2.Done {
@@ -132,7 +204,10 @@ func (c *cutReader) SettledAfter(ctx context.Context, p, after string, limit int
 
 func TestSettleResumesAfterInterruption(t *testing.T) {
 	f := newFixture(t)
+	seq = 0
 	manyPayments(t, f, 40)
+	full := &countReader{OrderReader: f.orders}
+	f.s.Orders, f.s.Refunds = full, f.orders
 	want := settle(t, f.s, domain.WeChat, "2026-03-02")
 	// Start over on a fresh store with the same payments, cut off midway.
 	g := newFixture(t)
@@ -141,6 +216,7 @@ func TestSettleResumesAfterInterruption(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cut := *g.s
 	cut.Orders = &cutReader{OrderReader: g.orders, left: 8, cancel: cancel} // one step
+	cut.Refunds = g.orders
 	if _, err := cut.Settle(ctx, settlement.Request{CompanyID: "c1", Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cut-off run: %v", err)
 	}
@@ -150,7 +226,7 @@ func TestSettleResumesAfterInterruption(t *testing.T) {
 	}
 	reads := &countReader{OrderReader: g.orders}
 	resumed := *g.s
-	resumed.Orders = reads
+	resumed.Orders, resumed.Refunds = reads, g.orders
 	got, err := resumed.Settle(context.Background(), settlement.Request{CompanyID: "c1", Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"})
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("resumed %+v %v\nwant %+v", got, err, want)
@@ -159,8 +235,100 @@ func TestSettleResumesAfterInterruption(t *testing.T) {
 	if after.Generation != run.Generation {
 		t.Fatal("the resumed run started over instead of continuing")
 	}
-	if reads.orders >= 40 {
-		t.Fatalf("the resumed run read %d orders again: it did not start from its checkpoint", reads.orders)
+	if reads.orders >= full.orders {
+		t.Fatalf("the resumed run read %d orders, a whole run %d: it did not start from its checkpoint", reads.orders, full.orders)
+	}
+}
+
+// cutBoth is cutReader for the refunds as well: it ends the context after
+// `left` reads of either kind.
+type cutBoth struct {
+	*store.Orders
+	left   int
+	cancel context.CancelFunc
+	reads  int // refunds read
+}
+
+func (c *cutBoth) take(ctx context.Context) error {
+	if c.left == 0 {
+		c.cancel()
+		return ctx.Err()
+	}
+	c.left--
+	return nil
+}
+
+func (c *cutBoth) SettledAfter(ctx context.Context, p, after string, limit int32) ([]order.Order, bool, error) {
+	if err := c.take(ctx); err != nil {
+		return nil, false, err
+	}
+	return c.Orders.SettledAfter(ctx, p, after, limit)
+}
+
+func (c *cutBoth) RefundsSettledAfter(ctx context.Context, p, after string, limit int32) ([]refund.Refund, bool, error) {
+	if err := c.take(ctx); err != nil {
+		return nil, false, err
+	}
+	rfs, more, err := c.Orders.RefundsSettledAfter(ctx, p, after, limit)
+	c.reads += len(rfs)
+	return rfs, more, err
+}
+
+// A run cut off among the day's refunds resumes from its refund checkpoint.
+func TestSettleResumesAmongRefunds(t *testing.T) {
+	// 40 payments, each partly refunded the same day: some shard has more
+	// than a page (3) of refunds.
+	refundAll := func(f fixture) {
+		seq = 0
+		for i := range 40 {
+			o := f.pay(t, domain.WeChat, "", int64(1000+i), shanghai("2026-03-02", 8, 0, i, 0))
+			f.refund(t, o, int64(1+i), shanghai("2026-03-02", 21, 0, i, 0))
+		}
+	}
+	f := newFixture(t)
+	refundAll(f)
+	full := &cutBoth{Orders: f.orders, left: -1, cancel: func() {}}
+	f.s.Orders, f.s.Refunds = full, full
+	want := settle(t, f.s, domain.WeChat, "2026-03-02")
+	if want[0].RefundCount != 40 || want[0].RefundFen != 40*41/2 {
+		t.Fatalf("statement %+v", want[0])
+	}
+	g := newFixture(t)
+	refundAll(g)
+	req := settlement.Request{CompanyID: "c1", Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"}
+	key := dsettle.Key{Merchant: merchant, Channel: domain.WeChat, Day: "2026-03-02"}
+	// Pages of 3 over 8 shards: the payments take a few steps, the refunds
+	// more than one; cut once the refunds have started.
+	for left := 8; ; left += 8 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cut := *g.s
+		reader := &cutBoth{Orders: g.orders, left: left, cancel: cancel}
+		cut.Orders, cut.Refunds = reader, reader
+		_, err := cut.Settle(ctx, req)
+		cancel()
+		if err == nil {
+			t.Fatal("the run finished before it was cut among the refunds")
+		}
+		run, rerr := g.repo.Run(context.Background(), key)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if run.PaymentsDone && run.RefundsAfter != "" && !run.Done {
+			if run.Statements[""].Count != 40 || run.Statements[""].RefundCount == 0 || run.Statements[""].RefundCount >= 40 {
+				t.Fatalf("checkpoint among the refunds %+v", run.Statements[""])
+			}
+			break
+		}
+	}
+	resumed := *g.s
+	reader := &cutBoth{Orders: g.orders, left: -1, cancel: func() {}}
+	resumed.Orders, resumed.Refunds = reader, reader
+	got, err := resumed.Settle(context.Background(), req)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("resumed %+v %v\nwant %+v", got, err, want)
+	}
+	if reader.reads >= full.reads {
+		t.Fatalf("the resumed run read %d refunds, a whole run %d: it did not start from its checkpoint", reader.reads, full.reads)
 	}
 }
 
@@ -214,11 +382,11 @@ func TestSettleConcurrentRunsAgree(t *testing.T) {
 // earlier statements, the boundary crossed inside a payment of the day.
 func TestSettleFenfuTiersAcrossDays(t *testing.T) {
 	f := newFixture(t)
-	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 49_995_000, shanghai("2026-03-01", 10, 0, 0, 0), 0)
-	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 3000, shanghai("2026-03-02", 9, 0, 0, 0), 0)
-	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 4000, shanghai("2026-03-02", 10, 0, 0, 0), 0)
-	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 5000, shanghai("2026-03-02", 11, 0, 0, 0), 0)
-	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-02", 11, 0, 0, 0), 0)
+	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 49_995_000, shanghai("2026-03-01", 10, 0, 0, 0))
+	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 3000, shanghai("2026-03-02", 9, 0, 0, 0))
+	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 4000, shanghai("2026-03-02", 10, 0, 0, 0))
+	f.pay(t, domain.WeChat, dsettle.MethodFenfu, 5000, shanghai("2026-03-02", 11, 0, 0, 0))
+	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-02", 11, 0, 0, 0))
 	settle(t, f.s, domain.WeChat, "2026-03-01")
 	sts := settle(t, f.s, domain.WeChat, "2026-03-02")
 	if len(sts) != 2 || sts[0].Method != "" || sts[1].Method != dsettle.MethodFenfu {
@@ -239,8 +407,8 @@ func TestSettleHoldsAndReleases(t *testing.T) {
 	f := newFixture(t)
 	f.s.Holds = f.repo.Holds
 	ctx := context.Background()
-	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-02", 9, 0, 0, 0), 0)
-	held := f.pay(t, domain.WeChat, "", 20000, shanghai("2026-03-02", 10, 0, 0, 0), 0)
+	f.pay(t, domain.WeChat, "", 10000, shanghai("2026-03-02", 9, 0, 0, 0))
+	held := f.pay(t, domain.WeChat, "", 20000, shanghai("2026-03-02", 10, 0, 0, 0))
 	h := dsettle.Hold{OrderID: held.ID, CompanyID: "c1", Merchant: merchant, Channel: domain.WeChat, AmountFen: 20000, PaidDay: "2026-03-02",
 		Reason: "同一张卡连续支付 3 次", By: "risk:F4", HeldAt: shanghai("2026-03-02", 10, 0, 1, 0)}
 	if err := f.repo.PutHold(ctx, h); err != nil {
@@ -267,7 +435,10 @@ func TestSettleHoldsAndReleases(t *testing.T) {
 	if err := f.repo.PutHold(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if st := settle(t, f.s, domain.WeChat, "2026-03-03")[0]; st.ReleasedFen != 0 || st.NetFen != 0 {
+	// Part of the held payment is refunded the next day: the refund is on
+	// that day; the payment stays held whole and is released whole.
+	f.refund(t, held, 5000, shanghai("2026-03-03", 9, 0, 0, 0))
+	if st := settle(t, f.s, domain.WeChat, "2026-03-03")[0]; st.ReleasedFen != 0 || st.RefundFen != 5000 || st.NetFen != -5000 {
 		t.Fatalf("a day before the release %+v", st)
 	}
 	if st := settle(t, f.s, domain.WeChat, "2026-03-04")[0]; st.ReleasedCount != 1 || st.ReleasedFen != 20000 || st.Count != 0 || st.NetFen != 20000 {

@@ -19,7 +19,10 @@ import (
 // from are written in one transaction and its changes are on the same
 // stream (the relay derives refund events from them). An unfinished refund
 // is in the `work` index like an unpaid order: the sweeper submits it again
-// or asks the provider about it.
+// or asks the provider about it. A SUCCEEDED refund is in the `settle`
+// index under a partition of its own (SettleRefundPartition: its merchant ×
+// channel × the business day it succeeded, sharded as orders are), so the
+// settler and the reconciler read a day's refunds without a Scan.
 type refundItem struct {
 	ID               string         `dynamodbav:"pk"`
 	Kind             string         `dynamodbav:"kind"`
@@ -28,6 +31,8 @@ type refundItem struct {
 	CommunityID      string         `dynamodbav:"community_id"`
 	Channel          domain.Channel `dynamodbav:"channel"`
 	IfaceID          string         `dynamodbav:"iface_id"`
+	MerchantID       string         `dynamodbav:"merchant_id,omitempty"`
+	Method           string         `dynamodbav:"method,omitempty"`
 	AmountFen        int64          `dynamodbav:"amount_fen"`
 	OrderFen         int64          `dynamodbav:"order_fen"`
 	PaidDay          string         `dynamodbav:"paid_day,omitempty"`
@@ -44,18 +49,24 @@ type refundItem struct {
 	NextCheckAt      string         `dynamodbav:"next_check_at,omitempty"`
 	Attempts         int            `dynamodbav:"attempts,omitempty"`
 
-	WorkPK string `dynamodbav:"work_pk,omitempty"`
-	WorkAt string `dynamodbav:"work_at,omitempty"`
+	WorkPK   string `dynamodbav:"work_pk,omitempty"`
+	WorkAt   string `dynamodbav:"work_at,omitempty"`
+	SettlePK string `dynamodbav:"settle_pk,omitempty"`
+	SettleSK string `dynamodbav:"settle_sk,omitempty"`
 }
 
 // EncodeRefund is a refund as stored, its work index keys included.
 func EncodeRefund(r refund.Refund) (map[string]types.AttributeValue, error) {
 	it := refundItem{ID: r.ID, Kind: "refund", OrderID: r.OrderID, CompanyID: r.CompanyID, CommunityID: r.CommunityID, Channel: r.Channel,
-		IfaceID: r.IfaceID, AmountFen: r.AmountFen, OrderFen: r.OrderFen, PaidDay: string(r.PaidDay), Reason: r.Reason, By: r.By, ReopenBills: r.ReopenBills,
+		IfaceID: r.IfaceID, MerchantID: r.MerchantID, Method: r.Method, AmountFen: r.AmountFen, OrderFen: r.OrderFen, PaidDay: string(r.PaidDay), Reason: r.Reason, By: r.By, ReopenBills: r.ReopenBills,
 		Status: r.Status, Version: r.Version, ProviderRefundID: r.ProviderRefundID, CreatedAt: ts(r.CreatedAt),
 		SucceededAt: ts(r.SucceededAt), FailedAt: ts(r.FailedAt), FailReason: r.FailReason, NextCheckAt: ts(r.NextCheckAt), Attempts: r.Attempts}
 	if !r.Status.Final() && !r.NextCheckAt.IsZero() {
 		it.WorkPK, it.WorkAt = "W#"+shard(r.ID, WorkShards), ts(r.NextCheckAt)
+	}
+	if day, ok := r.SettleDay(); ok && r.MerchantID != "" {
+		it.SettlePK = settleRefundPK(r.Channel, r.MerchantID, day, shard(r.ID, SettleShards))
+		it.SettleSK = SettleSortKey(r.SucceededAt, r.ID)
 	}
 	return attributevalue.MarshalMap(it)
 }
@@ -67,7 +78,7 @@ func DecodeRefund(item map[string]types.AttributeValue) (refund.Refund, error) {
 		return refund.Refund{}, fmt.Errorf("store: decode refund: %w", err)
 	}
 	return refund.Refund{ID: it.ID, OrderID: it.OrderID, CompanyID: it.CompanyID, CommunityID: it.CommunityID, Channel: it.Channel,
-		IfaceID: it.IfaceID, AmountFen: it.AmountFen, OrderFen: it.OrderFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, ReopenBills: it.ReopenBills,
+		IfaceID: it.IfaceID, MerchantID: it.MerchantID, Method: it.Method, AmountFen: it.AmountFen, OrderFen: it.OrderFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, ReopenBills: it.ReopenBills,
 		Status: it.Status, Version: it.Version, ProviderRefundID: it.ProviderRefundID, CreatedAt: parseTS(it.CreatedAt),
 		SucceededAt: parseTS(it.SucceededAt), FailedAt: parseTS(it.FailedAt), FailReason: it.FailReason,
 		NextCheckAt: parseTS(it.NextCheckAt), Attempts: it.Attempts}, nil

@@ -91,14 +91,17 @@ func fromStatementItem(it statementItem) settlement.Statement {
 }
 
 type runItem struct {
-	PK         string          `dynamodbav:"pk"`
-	SK         string          `dynamodbav:"sk"`
-	CompanyID  string          `dynamodbav:"company_id"`
-	Generation int64           `dynamodbav:"generation"`
-	After      string          `dynamodbav:"after"`
-	Done       bool            `dynamodbav:"done"`
-	Version    int64           `dynamodbav:"version"`
-	Statements []statementItem `dynamodbav:"statements"` // one per method (a map cannot key the ordinary method "")
+	PK         string `dynamodbav:"pk"`
+	SK         string `dynamodbav:"sk"`
+	CompanyID  string `dynamodbav:"company_id"`
+	Generation int64  `dynamodbav:"generation"`
+	After      string `dynamodbav:"after"`
+	// The day's refunds, after its payments.
+	PaymentsDone bool            `dynamodbav:"payments_done,omitempty"`
+	RefundsAfter string          `dynamodbav:"refunds_after,omitempty"`
+	Done         bool            `dynamodbav:"done"`
+	Version      int64           `dynamodbav:"version"`
+	Statements   []statementItem `dynamodbav:"statements"` // one per method (a map cannot key the ordinary method "")
 }
 
 // Run loads the checkpoint of one merchant × channel × day (ErrNotFound: never run).
@@ -116,7 +119,7 @@ func (s *Settlements) Run(ctx context.Context, k settlement.Key) (settlement.Run
 		return settlement.Run{}, fmt.Errorf("store: settlement run: %w", err)
 	}
 	r := settlement.Run{Key: settlement.Key{Merchant: k.Merchant, Channel: k.Channel, Day: k.Day}, CompanyID: it.CompanyID,
-		Generation: it.Generation, After: it.After, Done: it.Done, Version: it.Version, Statements: map[string]settlement.Statement{}}
+		Generation: it.Generation, After: it.After, PaymentsDone: it.PaymentsDone, RefundsAfter: it.RefundsAfter, Done: it.Done, Version: it.Version, Statements: map[string]settlement.Statement{}}
 	for _, st := range it.Statements {
 		r.Statements[st.Method] = fromStatementItem(st)
 	}
@@ -124,7 +127,8 @@ func (s *Settlements) Run(ctx context.Context, k settlement.Key) (settlement.Run
 }
 
 func (s *Settlements) runPut(r settlement.Run) (*types.Put, error) {
-	it := runItem{PK: runPK(r.Key), SK: "RUN", CompanyID: r.CompanyID, Generation: r.Generation, After: r.After, Done: r.Done,
+	it := runItem{PK: runPK(r.Key), SK: "RUN", CompanyID: r.CompanyID, Generation: r.Generation, After: r.After, PaymentsDone: r.PaymentsDone,
+		RefundsAfter: r.RefundsAfter, Done: r.Done,
 		Version: r.Version + 1}
 	for _, st := range r.Statements {
 		it.Statements = append(it.Statements, toStatementItem(st))
@@ -398,12 +402,23 @@ type holdItem struct {
 
 func holdPK(ch domain.Channel, merchant string) string { return "SHOLD#" + string(ch) + "#" + merchant }
 
-// PutHold stores a hold once (the order held before: ErrSettleConflict)
-// or, with h.Version > 0, writes a changed hold conditional on its version.
-func (s *Settlements) PutHold(ctx context.Context, h settlement.Hold) error {
-	item, err := attributevalue.MarshalMap(holdItem{PK: holdPK(h.Channel, h.Merchant), SK: h.OrderID, CompanyID: h.CompanyID, Method: h.Method,
+func toHoldItem(h settlement.Hold) holdItem {
+	return holdItem{PK: holdPK(h.Channel, h.Merchant), SK: h.OrderID, CompanyID: h.CompanyID, Method: h.Method,
 		AmountFen: h.AmountFen, PaidDay: string(h.PaidDay), Reason: h.Reason, By: h.By, HeldAt: ts(h.HeldAt), ReleasedDay: string(h.ReleasedDay),
-		ReleasedBy: h.ReleasedBy, Version: h.Version + 1})
+		ReleasedBy: h.ReleasedBy, Version: h.Version + 1}
+}
+
+func fromHoldItem(it holdItem, ch domain.Channel, merchant string) settlement.Hold {
+	return settlement.Hold{OrderID: it.SK, CompanyID: it.CompanyID, Merchant: merchant, Channel: ch, Method: it.Method,
+		AmountFen: it.AmountFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, HeldAt: parseTS(it.HeldAt),
+		ReleasedDay: calendar.Day(it.ReleasedDay), ReleasedBy: it.ReleasedBy, Version: it.Version}
+}
+
+// PutHold stores a hold once (the order held before: ErrSettleConflict)
+// or, with h.Version > 0, writes a changed hold (a release) conditional on
+// its version. New holds of the console go through PlaceHold.
+func (s *Settlements) PutHold(ctx context.Context, h settlement.Hold) error {
+	item, err := attributevalue.MarshalMap(toHoldItem(h))
 	if err != nil {
 		return err
 	}
@@ -422,16 +437,80 @@ func (s *Settlements) PutHold(ctx context.Context, h settlement.Hold) error {
 	return nil
 }
 
+// Errors of PlaceHold.
+var (
+	// ErrHoldExists: the payment is held (or was, and was released) already.
+	ErrHoldExists = errors.New("store: payment held already")
+	// ErrDaySettled: the payment's day has been settled: a hold now would
+	// change a statement already made.
+	ErrDaySettled = errors.New("store: the payment's day is settled")
+)
+
+// PlaceHold stores a new hold. Unless the payment is of `today` (whose
+// statement is settled again after the day ends), it is written in ONE
+// transaction with the check that its day has no settlement run yet, so a
+// hold is on its day's statement or refused: ErrDaySettled. The settler
+// reads the holds after its run exists (settlement.Settler), so a hold that
+// won is seen. ErrHoldExists: held before.
+func (s *Settlements) PlaceHold(ctx context.Context, h settlement.Hold, today calendar.Day) error {
+	if h.Version != 0 {
+		return fmt.Errorf("store: place hold: a new hold, not version %d", h.Version)
+	}
+	if h.PaidDay >= today {
+		if err := s.PutHold(ctx, h); errors.Is(err, ErrSettleConflict) {
+			return ErrHoldExists
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	item, err := attributevalue.MarshalMap(toHoldItem(h))
+	if err != nil {
+		return err
+	}
+	run := settlement.Key{Merchant: h.Merchant, Channel: h.Channel, Day: h.PaidDay}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table),
+			Key:                 map[string]types.AttributeValue{"pk": str(runPK(run)), "sk": str("RUN")},
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		if len(tce.CancellationReasons) == 2 && aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+			return ErrHoldExists
+		}
+		return ErrDaySettled
+	}
+	if err != nil {
+		return fmt.Errorf("store: place hold: %w", err)
+	}
+	return nil
+}
+
+// Hold loads the hold of one payment (ErrNotFound: not held).
+func (s *Settlements) Hold(ctx context.Context, ch domain.Channel, merchant, orderID string) (settlement.Hold, error) {
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": str(holdPK(ch, merchant)), "sk": str(orderID)}})
+	if err != nil {
+		return settlement.Hold{}, fmt.Errorf("store: hold: %w", err)
+	}
+	if len(res.Item) == 0 {
+		return settlement.Hold{}, ErrNotFound
+	}
+	var it holdItem
+	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
+		return settlement.Hold{}, fmt.Errorf("store: hold: %w", err)
+	}
+	return fromHoldItem(it, ch, merchant), nil
+}
+
 // Holds lists a merchant's holds on a channel, held and released.
 func (s *Settlements) Holds(ctx context.Context, ch domain.Channel, merchant string) ([]settlement.Hold, error) {
 	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(holdPK(ch, merchant))}}
-	out, err := queryAll(ctx, s.DB, in, func(it holdItem) settlement.Hold {
-		return settlement.Hold{OrderID: it.SK, CompanyID: it.CompanyID, Merchant: merchant, Channel: ch, Method: it.Method,
-			AmountFen: it.AmountFen, PaidDay: calendar.Day(it.PaidDay), Reason: it.Reason, By: it.By, HeldAt: parseTS(it.HeldAt),
-			ReleasedDay: calendar.Day(it.ReleasedDay), ReleasedBy: it.ReleasedBy, Version: it.Version}
-	})
+	out, err := queryAll(ctx, s.DB, in, func(it holdItem) settlement.Hold { return fromHoldItem(it, ch, merchant) })
 	if err != nil {
 		return nil, fmt.Errorf("store: holds: %w", err)
 	}

@@ -71,6 +71,16 @@ func (l *Ledger) Commit(ctx context.Context, u Unit) error {
 		items = append(items, types.TransactWriteItem{Put: put})
 	}
 	for _, c := range u.Refunds {
+		if c.After.MerchantID == "" {
+			// A refund stored before refunds carried their payment's merchant
+			// and method takes them from its order in the same unit (a refund
+			// succeeds with its order), so it is settled on its day.
+			for _, o := range u.Orders {
+				if o.After.ID == c.After.OrderID {
+					c.After.MerchantID, c.After.Method = o.After.MerchantID, o.After.Method
+				}
+			}
+		}
 		put, err := refundPut(l.Orders, c.Before, c.After)
 		if err != nil {
 			return err

@@ -156,12 +156,13 @@ func (s *Server) buildBill(mchID, sub, billType string, from, to time.Time) ([]b
 	}
 	for _, f := range s.refunds {
 		t := f.trade
-		// Only refunds that went through (not processing, closed or abnormal).
-		if !owns(t) || !in(f.created) || billType == "SUCCESS" || f.status != RefundSuccess {
+		// Only refunds that went through (not processing, closed or abnormal),
+		// on the day they succeeded (success_time), as WeChat lists them.
+		if !owns(t) || !in(f.settled) || billType == "SUCCESS" || f.status != RefundSuccess {
 			continue
 		}
 		fee := -feeFen(f.amount)
-		rows = append(rows, billRow{f.created, billFields(f.created.In(shanghai).Format("2006-01-02 15:04:05"),
+		rows = append(rows, billRow{f.settled, billFields(f.settled.In(shanghai).Format("2006-01-02 15:04:05"),
 			t.appID, t.mchID, orZero(t.subMchID), "", t.txnID, t.outTradeNo, t.payerID(), t.tradeType, "REFUND",
 			"OTHERS", "CNY", "0.00", "0.00", f.id, f.outRefundNo, yuan(f.amount), "0.00", "ORIGINAL", "SUCCESS",
 			t.desc, t.attach, fmt.Sprintf("%s000", yuan(fee)), "0.60%", "0.00", yuan(f.amount), "")})

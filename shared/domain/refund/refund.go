@@ -60,6 +60,11 @@ type Refund struct {
 	CommunityID string
 	Channel     domain.Channel
 	IfaceID     string
+	// MerchantID and Method are the payment's: a succeeded refund is on the
+	// statement of its merchant × channel × method of the business day it
+	// succeeded (SettleDay), as the providers' bills list it.
+	MerchantID  string
+	Method      string
 	AmountFen   int64
 	OrderFen    int64        // the payment's amount (WeChat needs it)
 	PaidDay     calendar.Day // the payment's business day (the dashboard nets the refund there)
@@ -134,7 +139,7 @@ func New(id string, o order.Order, amount int64, reason, by string, reopen []str
 		}
 	}
 	return Refund{ID: id, OrderID: o.ID, CompanyID: o.CompanyID, CommunityID: o.CommunityID, Channel: o.Channel, IfaceID: o.IfaceID,
-		AmountFen: amount, OrderFen: o.AmountFen, PaidDay: o.BusinessDay, Reason: reason, By: by, ReopenBills: reopen,
+		MerchantID: o.MerchantID, Method: o.Method, AmountFen: amount, OrderFen: o.AmountFen, PaidDay: o.BusinessDay, Reason: reason, By: by, ReopenBills: reopen,
 		Status: Requested, Version: 1, CreatedAt: now, NextCheckAt: firstCheck}, nil
 }
 
@@ -145,6 +150,15 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// SettleDay is the Asia/Shanghai business day a succeeded refund is settled
+// on: the day it succeeded (ok false while it has not).
+func (r Refund) SettleDay() (calendar.Day, bool) {
+	if r.Status != Succeeded || r.SucceededAt.IsZero() {
+		return "", false
+	}
+	return calendar.BusinessDay(r.SucceededAt), true
 }
 
 // Accept records that the provider took the request: REQUESTED → PROCESSING.

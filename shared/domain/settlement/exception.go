@@ -47,6 +47,21 @@ func (k Kind) Advice() string {
 	return "请人工核对。"
 }
 
+// RefundAdvice is what to do about an exception about a refund.
+func (k Kind) RefundAdvice() string {
+	switch k {
+	case MissingLocal:
+		return "渠道账单有此笔退款而本系统无记录（如在渠道商户平台直接发起的退款）：请核对退款来源，并与住户、账单核对。"
+	case MissingProvider:
+		return "本系统记录该退款当日成功而渠道账单当日无此笔：请向渠道查询该退款的状态与成功时间。"
+	case AmountDiffers:
+		return "双方退款金额不一致：请以渠道账单为准核对退款金额，必要时联系渠道。"
+	case StatusDiffers:
+		return "双方退款状态或日期不一致：请在渠道商户平台核对该退款的状态与成功时间。"
+	}
+	return k.Advice()
+}
+
 // ExceptionStatus is an exception's state: OPEN ─resolve─► RESOLVED.
 type ExceptionStatus string
 

@@ -85,9 +85,51 @@ func TestStatementCrossesTierInsideDay(t *testing.T) {
 	if st.FeeFen != 21+27+32 || st.GrossFen != 12000 || st.Count != 3 || st.NetFen != 12000-80 {
 		t.Fatalf("statement %+v", st)
 	}
+	// A held payment is held whole, whatever was refunded of it since (its
+	// refunds are on the statements of the days they succeeded).
 	st.Add(order.Order{AmountFen: 1000, RefundedFen: 400, Status: order.Paid, PaidAt: paid}, p, true)
-	if st.RefundCount != 1 || st.RefundFen != 400 || st.HeldFen != 600 || st.NetFen != 13000-400-(80+6)-600 {
-		t.Fatalf("statement after refund and hold %+v", st)
+	if st.RefundCount != 0 || st.RefundFen != 0 || st.HeldCount != 1 || st.HeldFen != 1000 || st.NetFen != 13000-(80+6)-1000 {
+		t.Fatalf("statement after a held payment %+v", st)
+	}
+	st.AddRefund(400)
+	st.AddRefund(250)
+	if st.RefundCount != 2 || st.RefundFen != 650 || st.Count != 4 || st.NetFen != 13000-650-(80+6)-1000 {
+		t.Fatalf("statement after two refunds %+v", st)
+	}
+}
+
+func TestNewHold(t *testing.T) {
+	at := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	o := order.Order{ID: "o1", CompanyID: "c1", Channel: domain.WeChat, Method: MethodFenfu, MerchantID: "m1", AmountFen: 5000,
+		Status: order.Paid, PaidAt: at, BusinessDay: "2026-03-02"}
+	h, err := NewHold(o, "  同一张卡连续支付 3 次 ", "staff:s1", at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Hold{OrderID: "o1", CompanyID: "c1", Merchant: "m1", Channel: domain.WeChat, Method: MethodFenfu, AmountFen: 5000, PaidDay: "2026-03-02",
+		Reason: "同一张卡连续支付 3 次", By: "staff:s1", HeldAt: at.Add(time.Hour)}
+	if h != want || !h.Held() || h.ReleasedOn("2026-03-02") {
+		t.Fatalf("hold %+v", h)
+	}
+	unpaid := o
+	unpaid.Status, unpaid.PaidAt = order.Pending, time.Time{}
+	for _, c := range []struct {
+		o          order.Order
+		reason, by string
+	}{{unpaid, "x", "staff:s1"}, {o, " ", "staff:s1"}, {o, string(make([]rune, 201)), "staff:s1"}, {o, "x", ""}} {
+		if _, err := NewHold(c.o, c.reason, c.by, at); !errors.Is(err, ErrHoldInvalid) {
+			t.Errorf("hold %q by %q of %s: %v", c.reason, c.by, c.o.Status, err)
+		}
+	}
+	// Released the next day: held on its payment day, released on that day;
+	// released on its own day: never held.
+	next := h
+	if err := next.Release("2026-03-03", "staff:s2"); err != nil || !next.Held() || !next.ReleasedOn("2026-03-03") || next.ReleasedOn("2026-03-02") {
+		t.Fatalf("released next day %+v %v", next, err)
+	}
+	same := h
+	if err := same.Release("2026-03-01", "staff:s2"); err != nil || same.ReleasedDay != "2026-03-02" || same.Held() || same.ReleasedOn("2026-03-02") {
+		t.Fatalf("released on its payment day %+v %v", same, err)
 	}
 }
 

@@ -23,14 +23,17 @@ type Key struct {
 // one business day (Asia/Shanghai):
 //
 //   - Count, GrossFen: the payments made that day (paid at within the day);
-//   - RefundCount, RefundFen: what was refunded of those payments since
-//     (netted on the payment's day, as the dashboard does);
-//   - FeeFen: the fees of those payments (Plan.Fee, per payment);
-//   - HeldFen: payments held by risk (S3), not paid out with this statement;
+//   - RefundCount, RefundFen: the refunds that succeeded that day, of
+//     payments of any day (the day the providers' bills list them on);
+//   - FeeFen: the fees of the day's payments (Plan.Fee, per payment);
+//   - HeldFen: the day's payments held by risk (S3), not paid out with this
+//     statement;
 //   - ReleasedFen: held payments of earlier days released this day (Hold);
 //   - NetFen = GrossFen − RefundFen − FeeFen − HeldFen + ReleasedFen.
 //
-// Fees are charged on the gross payment and not given back on a refund.
+// Fees are charged on the gross payment and not given back on a refund. A
+// statement depends only on what happened on its day, so a past day settled
+// again gives the identical statement.
 type Statement struct {
 	Key
 	CompanyID   string
@@ -59,22 +62,26 @@ func Settlable(o order.Order) bool {
 
 // Add counts one payment, made when the month-to-date volume was at
 // s.MonthToDateFen+s.GrossFen, and returns its fee. Payments must be added
-// in payment-time order for the tiers to be counted right.
+// in payment-time order for the tiers to be counted right. A held payment is
+// held whole (AmountFen): its refunds, on their own days, are netted there.
 func (s *Statement) Add(o order.Order, p Plan, held bool) int64 {
 	fee := p.Fee(s.MonthToDateFen+s.GrossFen, o.AmountFen)
 	s.Count++
 	s.GrossFen += o.AmountFen
 	s.FeeFen += fee
-	if o.RefundedFen > 0 {
-		s.RefundCount++
-		s.RefundFen += o.RefundedFen
-	}
 	if held {
 		s.HeldCount++
-		s.HeldFen += o.AmountFen - o.RefundedFen
+		s.HeldFen += o.AmountFen
 	}
 	s.net()
 	return fee
+}
+
+// AddRefund counts a refund of amountFen that succeeded on s's day.
+func (s *Statement) AddRefund(amountFen int64) {
+	s.RefundCount++
+	s.RefundFen += amountFen
+	s.net()
 }
 
 // AddReleased counts a held payment of an earlier day released on s's day.

@@ -76,13 +76,15 @@ const (
 	NoticesIssue    Action = "notices.issue"    // make payment notices from houses' unpaid bills (C6)
 	NoticesPrint    Action = "notices.print"    // list, view and print payment notices (C5, C6)
 	RefundsManage   Action = "refunds.manage"   // refund (part of) a payment, reopening its bills (X3)
+	SettlementView  Action = "settlement.view"  // the statements and reconciliation exceptions (S1, S2)
+	SettlementHold  Action = "settlement.hold"  // hold a payment out of settlement and release it (S3)
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
 		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport,
-		NoticesIssue, NoticesPrint, RefundsManage}
+		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold}
 }
 
 // Scope is how far a permission reaches.
@@ -109,7 +111,10 @@ const (
 //   - a manager sees only their own codes and records (M3, M6);
 //   - a risk officer reads the company's records, charts and 分付 data;
 //   - only admins refund: money leaving the company's account is an
-//     admin's decision, audited (cashiers reverse counter entries instead).
+//     admin's decision, audited (cashiers reverse counter entries instead);
+//   - admins and risk officers read the statements and hold payments out of
+//     settlement and release them (S3: risk decides what is held); resolving
+//     a reconciliation exception is the refunds permission (admins).
 var permissions = map[Role]map[Action]Scope{
 	Operator: {
 		CompanyCreate: Platform, CompanyEdit: Platform, CommunityView: Platform, CommunityManage: Platform,
@@ -121,7 +126,7 @@ var permissions = map[Role]map[Action]Scope{
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
 		BillsCollect: Company, BillsReverse: Company, FenfuView: Company, BillsView: Company, BillsImport: Company,
-		NoticesIssue: Company, NoticesPrint: Company, RefundsManage: Company,
+		NoticesIssue: Company, NoticesPrint: Company, RefundsManage: Company, SettlementView: Company, SettlementHold: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
@@ -133,6 +138,7 @@ var permissions = map[Role]map[Action]Scope{
 	},
 	RiskOfficer: {
 		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company,
+		SettlementView: Company, SettlementHold: Company,
 	},
 }
 
