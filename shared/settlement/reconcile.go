@@ -152,6 +152,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 			break
 		}
 	}
+	// Our refunds that succeeded on the day, against the bill's refund rows
+	// (the providers list a refund on the day it succeeded). Read before the
+	// repairs below: a repaired notice payment whose bills were taken is
+	// refunded now, after the bill was made, so it is the next bill's.
+	for shard := range store.SettleShards {
+		part := store.SettleRefundPartition(req.Channel, req.Merchant, req.Day, shard)
+		after := ""
+		for {
+			rfs, more, err := r.Orders.RefundsSettledAfter(ctx, part, after, limit)
+			if err != nil {
+				return rep, err
+			}
+			for _, rf := range rfs {
+				after = refundKey(rf)
+				if day, ok := rf.SettleDay(); !ok || day != req.Day {
+					continue
+				}
+				l, ok := refunds[rf.ID]
+				delete(refunds, rf.ID)
+				switch {
+				case !ok:
+					foundRefund(dsettle.Exception{Kind: dsettle.MissingProvider, OrderID: rf.ID, OurFen: rf.AmountFen,
+						Detail: fmt.Sprintf("（本系统退款于 %s 成功）", calendar.FormatReadable(rf.SucceededAt))})
+				case l.AmountFen != rf.AmountFen:
+					foundRefund(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: rf.ID, ProviderTxnID: l.ProviderTxnID, OurFen: rf.AmountFen, TheirFen: l.AmountFen})
+				default:
+					rep.Matched++
+				}
+			}
+			if !more || len(rfs) == 0 {
+				break
+			}
+		}
+	}
 	// What the bill has and our day does not.
 	ids := make([]string, 0, len(payments))
 	for id := range payments {
@@ -184,38 +218,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request, lines []BillLin
 			e.Detail = fmt.Sprintf("（本系统订单状态 %s，未补记）", o.Status)
 		}
 		found(e)
-	}
-	// Our refunds that succeeded on the day, against the bill's refund rows
-	// (the providers list a refund on the day it succeeded).
-	for shard := range store.SettleShards {
-		part := store.SettleRefundPartition(req.Channel, req.Merchant, req.Day, shard)
-		after := ""
-		for {
-			rfs, more, err := r.Orders.RefundsSettledAfter(ctx, part, after, limit)
-			if err != nil {
-				return rep, err
-			}
-			for _, rf := range rfs {
-				after = refundKey(rf)
-				if day, ok := rf.SettleDay(); !ok || day != req.Day {
-					continue
-				}
-				l, ok := refunds[rf.ID]
-				delete(refunds, rf.ID)
-				switch {
-				case !ok:
-					foundRefund(dsettle.Exception{Kind: dsettle.MissingProvider, OrderID: rf.ID, OurFen: rf.AmountFen,
-						Detail: fmt.Sprintf("（本系统退款于 %s 成功）", calendar.FormatReadable(rf.SucceededAt))})
-				case l.AmountFen != rf.AmountFen:
-					foundRefund(dsettle.Exception{Kind: dsettle.AmountDiffers, OrderID: rf.ID, ProviderTxnID: l.ProviderTxnID, OurFen: rf.AmountFen, TheirFen: l.AmountFen})
-				default:
-					rep.Matched++
-				}
-			}
-			if !more || len(rfs) == 0 {
-				break
-			}
-		}
 	}
 	// The bill's refunds our day does not have.
 	ids = ids[:0]
