@@ -51,6 +51,9 @@ type Handler struct {
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin
+	// OA is the official account staff bind on 通知设置 (oabind.go; a zero
+	// value offers no binding).
+	OA OfficialAccount
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)
