@@ -30,6 +30,7 @@ func init() {
 		route{method: "POST", pattern: "/admin/notifications/oa-bind", action: actSignedIn, handle: (*Handler).issueOABind},
 		route{method: "GET", pattern: "/admin/oa-bind", public: true, handle: (*Handler).oaBind},
 	)
+	actionNames["staff.official_account_bind"] = "绑定公众号" // the audit log (staff.go)
 }
 
 // OABinder is what binding needs of shared/accounts (*accounts.Service).
