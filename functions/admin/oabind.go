@@ -129,7 +129,7 @@ func (h *Handler) oaBind(ctx context.Context, c *call) web.Response {
 	h.Log.InfoContext(ctx, "official account bound", "staff_id", v.ID, "company_id", v.CompanyID)
 	h.clearOAProblems(ctx, v.CompanyID, v.ID)
 	r := h.bindResult(c, http.StatusOK, "绑定成功",
-		"此微信已绑定到 "+v.Name+" 的账号，收款通知将通过公众号发送到这里。如果还没有关注公众号，请先关注，否则收不到通知。")
+		"此微信已绑定到“"+v.Name+"”的账号，收款通知将通过公众号发送到这里。如果还没有关注公众号，请先关注，否则收不到通知。")
 	r.Cookies = append(r.Cookies, h.oaStateCookie(c, "", 0))
 	return r
 }
