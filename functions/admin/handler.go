@@ -52,6 +52,9 @@ type Handler struct {
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin
+	// OA is the official account staff bind on 通知设置 (oabind.go; a zero
+	// value offers no binding).
+	OA OfficialAccount
 
 	// SettlementClock is the time of settlement's holds, releases and
 	// resolutions, and its default month (settlement.go; nil: time.Now).

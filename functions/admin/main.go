@@ -26,9 +26,10 @@ func main() {
 	// Refunds only: RequestRefund and OrderRefunds. No provider registry —
 	// the console holds no merchant keys; the sweeper submits refunds.
 	pays := &payments.Service{Orders: st.OrderRepo(), Billing: st.LedgerRepo(), Directory: st, Log: log, Now: time.Now}
+	acc := accountsService(cfg, st, sec, log)
 	h := &Handler{
 		Store:     st,
-		Accounts:  accountsService(cfg, st, sec, log),
+		Accounts:  acc,
 		Secrets:   secrets.NewWriter(cfg, platform.Env("SECRETS_BASE")),
 		Codes:     codeViews{prints: &CodePrints{Directory: st, PublicBaseURL: base, Log: log}},
 		Records:   recordViews{records: &Records{Directory: st, Orders: st.OrderRepo(), Log: log, Now: time.Now}},
@@ -43,5 +44,6 @@ func main() {
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Log:           log,
 	}
+	h.OA = officialAccount(acc, h.WeChatLogin, st, base)
 	platform.Start(h.Handle)
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/accounts"
 	"github.com/estatepay/estatepay/shared/domain/notification"
+	"github.com/estatepay/estatepay/shared/qrprint"
 	"github.com/estatepay/estatepay/shared/web"
 )
 
@@ -28,6 +31,26 @@ type notifyRow struct {
 type notifyBody struct {
 	Rows     []notifyRow
 	Channels []struct{ Value, Label string }
+	OA       oaSection
+}
+
+// oaSection is the official account (公众号) part of 通知设置 (oabind.go).
+type oaSection struct {
+	Offered   bool // binding can be done (the account is configured)
+	Bound     bool
+	BoundAt   time.Time
+	LoginOnly bool // not bound, but a WeChat identity from a login inside WeChat is used meanwhile
+	// A bind link just issued: its QR code, URL and end.
+	Link       string
+	LinkSymbol template.HTML
+	LinkUntil  time.Time
+	// NotFollowing: a message through the account failed with 43004; the
+	// follow link (and its QR code) when configured, and whether a test
+	// message can be sent.
+	NotFollowing bool
+	FollowURL    string
+	FollowSymbol template.HTML
+	CanTest      bool
 }
 
 var notifyChannels = []notification.Channel{notification.WeChatOA, notification.SMS, notification.Email}
@@ -66,6 +89,12 @@ func (h *Handler) notificationsPage(ctx context.Context, c *call) web.Response {
 	if c.p.CompanyID == "" {
 		return h.message(c, http.StatusOK, "通知设置", "收款通知只发给物业公司的员工；平台运营账号没有通知设置。", "/admin", "返回")
 	}
+	return h.renderNotifications(ctx, c, nil)
+}
+
+// renderNotifications is 通知设置, with the QR code of a bind link just
+// issued (nil none).
+func (h *Handler) renderNotifications(ctx context.Context, c *call, link *accounts.BindLink) web.Response {
 	rows, _, err := h.notifyState(ctx, c)
 	if err != nil {
 		return h.internal(ctx, c, "notification preferences", err)
@@ -74,7 +103,44 @@ func (h *Handler) notificationsPage(ctx context.Context, c *call) web.Response {
 	for _, ch := range notifyChannels {
 		body.Channels = append(body.Channels, struct{ Value, Label string }{string(ch), ch.Label()})
 	}
+	if body.OA, err = h.oaSection(ctx, c, rows, link); err != nil {
+		return h.internal(ctx, c, "official account section", err)
+	}
 	return h.render(http.StatusOK, "notifications.html", h.page(c, "通知设置", body))
+}
+
+// oaSection reads the caller's binding and the problems of their
+// official-account preferences.
+func (h *Handler) oaSection(ctx context.Context, c *call, rows []notifyRow, link *accounts.BindLink) (oaSection, error) {
+	var s oaSection
+	for _, r := range rows {
+		if r.Channel == string(notification.WeChatOA) && notFollowing(r.Problem) {
+			s.NotFollowing = true
+		}
+	}
+	if h.OA.Binder == nil {
+		return s, nil
+	}
+	b, err := h.OA.Binder.OfficialAccount(ctx, c.p)
+	if err != nil {
+		return s, err
+	}
+	s.Offered = h.bindable()
+	s.Bound, s.BoundAt, s.LoginOnly = b.OpenID != "", b.BoundAt, b.OpenID == "" && b.LoginOpenID
+	s.CanTest = s.Bound && h.OA.Test != nil
+	if link != nil {
+		s.Link, s.LinkUntil = h.bindURL(link.Token), link.ExpiresAt
+		if s.LinkSymbol, err = qrprint.Symbol(s.Link, "qr"); err != nil {
+			return s, err
+		}
+	}
+	if s.NotFollowing && h.OA.FollowURL != "" {
+		s.FollowURL = h.OA.FollowURL
+		if s.FollowSymbol, err = qrprint.Symbol(s.FollowURL, "qr"); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }
 
 // saveNotifications stores the choices that changed (form fields pay_<id>

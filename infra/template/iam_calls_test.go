@@ -84,11 +84,12 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	cashierAtTheDesk(t, s)
 	noticesPaidAsResidentsPay(t, s)
 	adminRefundsAPayment(t, s)
-	payerHistory(t, s)            // iam_history_test.go
-	staffNotifiedOfPayments(t, s) // iam_fanout_test.go
-	settleTheDay(t, s)            // iam_settle_test.go
-	adminsToldOfExceptions(t, s)  // iam_notify2_test.go
-	settleThroughTheQueue(t, s)   // iam_settlefan_test.go
+	payerHistory(t, s)                // iam_history_test.go
+	staffNotifiedOfPayments(t, s)     // iam_fanout_test.go
+	settleTheDay(t, s)                // iam_settle_test.go
+	adminsToldOfExceptions(t, s)      // iam_notify2_test.go
+	settleThroughTheQueue(t, s)       // iam_settlefan_test.go
+	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

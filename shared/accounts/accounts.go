@@ -143,6 +143,8 @@ func Describe(err error) (status int, code, message string) {
 		{ErrSMSRateLimited, http.StatusTooManyRequests, "sms_rate_limited"},
 		{ErrSMSNotSent, http.StatusBadGateway, "sms_failed"},
 		{ErrEmailNotSent, http.StatusBadGateway, "email_failed"},
+		{ErrBindExpired, http.StatusGone, "bind_link_expired"},
+		{ErrBindUsed, http.StatusConflict, "bind_link_used"},
 	} {
 		if errors.Is(err, m.err) {
 			return m.status, m.code, m.err.Error()

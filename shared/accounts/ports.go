@@ -53,6 +53,12 @@ type Repository interface {
 	// so concurrent failures all count. An error from change stores nothing.
 	UpdateThrottle(ctx context.Context, key string, change func(c *auth.Counter) (expires time.Time, err error)) (auth.Counter, error)
 
+	// PutBindToken stores a new official-account bind token (a token with
+	// the same hash exists: ErrConflict).
+	PutBindToken(ctx context.Context, t BindToken) error
+	// GetBindToken returns a bind token by its hash, or ErrNotFound.
+	GetBindToken(ctx context.Context, hash string) (BindToken, error)
+
 	// Apply writes a change atomically: everything or nothing.
 	Apply(ctx context.Context, c Change) error
 
@@ -105,6 +111,26 @@ type PasswordLink struct {
 	ExpiresAt time.Time
 }
 
+// BindToken is an official-account bind link: pk OABIND#<Hash>, Hash =
+// SHA-256 of the token in the link. It binds to one staff member of one
+// company, works until ExpiresAt and once (UsedAt is set when it is used).
+type BindToken struct {
+	Hash      string
+	StaffID   string
+	CompanyID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until used
+}
+
+// BindUse marks a bind token used at At: it must exist, be unused, not have
+// expired at At, and be the one of StaffID in CompanyID (else ErrConflict).
+type BindUse struct {
+	Hash               string
+	StaffID, CompanyID string
+	At                 time.Time
+}
+
 // Change is what one command writes, atomically (one TransactWriteItems).
 type Change struct {
 	// Staff is an account as it is to be stored: a new one (PrevVersion 0;
@@ -128,6 +154,8 @@ type Change struct {
 	DeleteLinks []string
 	// UseChallenge deletes a challenge that must still exist (else ErrConflict).
 	UseChallenge string
+	// UseBindToken marks a bind token used (its conditions: BindUse).
+	UseBindToken *BindUse
 	// ClearThrottles deletes throttle counters by key.
 	ClearThrottles []string
 	// Audit appends entries to their logs.

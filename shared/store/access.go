@@ -31,6 +31,7 @@ import (
 //	THROTTLE#<kind>#<key>      a throttle counter (kind phone, ip, sms)
 //	SMS#<challenge id>         an SMS step-up challenge
 //	SETPW#<sha256(token)>      a set-password link
+//	OABIND#<sha256(token)>     an official-account bind link (oabind.go)
 //	AUDIT#<company|PLATFORM>   sk <UTC time, ms>#<entry id>: an audit entry
 //
 // Every command's writes are one TransactWriteItems (Apply).
@@ -85,6 +86,8 @@ type staffItem struct {
 	Status       string `dynamodbav:"status"`
 	PasswordHash string `dynamodbav:"password_hash,omitempty"`
 	OpenID       string `dynamodbav:"wechat_openid,omitempty"`
+	OAOpenID     string `dynamodbav:"oa_openid,omitempty"` // the official account's, for staff notifications
+	OABoundAt    string `dynamodbav:"oa_bound_at,omitempty"`
 	Session      string `dynamodbav:"session,omitempty"`
 	PasswordLink string `dynamodbav:"pw_link,omitempty"`
 	Version      int64  `dynamodbav:"version"`
@@ -96,14 +99,14 @@ type staffItem struct {
 func toStaffItem(s staff.Staff) staffItem {
 	return staffItem{PK: "STAFF#" + s.ID, SK: "A", ID: s.ID, CompanyID: s.CompanyID, Role: string(s.Role), Name: s.Name, Phone: s.Phone,
 		Email: s.Email, Status: string(s.Status), PasswordHash: s.PasswordHash, OpenID: s.OpenID, Session: s.Session,
-		PasswordLink: s.PasswordLink, Version: s.Version, CreatedAt: ts(s.CreatedAt),
+		OAOpenID: s.OfficialOpenID, OABoundAt: ts(s.OfficialBoundAt), PasswordLink: s.PasswordLink, Version: s.Version, CreatedAt: ts(s.CreatedAt),
 		CompanyPK: companyKey(s.CompanyID), CompanySK: "STAFF#" + s.Name + "#" + s.ID}
 }
 
 func (it staffItem) staff() staff.Staff {
 	return staff.Staff{ID: it.ID, CompanyID: it.CompanyID, Role: staff.Role(it.Role), Name: it.Name, Phone: it.Phone, Email: it.Email,
 		Status: staff.Status(it.Status), PasswordHash: it.PasswordHash, OpenID: it.OpenID, Session: it.Session,
-		PasswordLink: it.PasswordLink, Version: it.Version, CreatedAt: parseTS(it.CreatedAt)}
+		OfficialOpenID: it.OAOpenID, OfficialBoundAt: parseTS(it.OABoundAt), PasswordLink: it.PasswordLink, Version: it.Version, CreatedAt: parseTS(it.CreatedAt)}
 }
 
 type refItem struct {
@@ -475,6 +478,9 @@ func (a *Access) Apply(ctx context.Context, c accounts.Change) error {
 	}
 	if c.UseChallenge != "" {
 		del("SMS#"+c.UseChallenge, "attribute_exists(pk)")
+	}
+	if u := c.UseBindToken; u != nil {
+		items = append(items, a.useBindToken(u))
 	}
 	for _, k := range c.ClearThrottles {
 		del("THROTTLE#"+k, "")

@@ -110,7 +110,8 @@ func (n *Notifications) Preferences(ctx context.Context, companyID, staffID stri
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(companyKey(companyID)), ":p": str("NOTIFY#" + staffID + "#")}})
 }
 
-// Subscribers returns who opted in to payment messages of a community.
+// Subscribers returns who opted in to payment messages of a community,
+// each with the official-account openid they bound, if any, as OpenID.
 func (n *Notifications) Subscribers(ctx context.Context, companyID, communityID string) ([]notification.Preference, error) {
 	all, err := n.queryPrefs(ctx, &dynamodb.QueryInput{TableName: aws.String(n.Table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk"),
@@ -123,6 +124,9 @@ func (n *Notifications) Subscribers(ctx context.Context, companyID, communityID 
 		if p.Payments {
 			out = append(out, p)
 		}
+	}
+	if err := n.withOfficialOpenIDs(ctx, out); err != nil { // the bound official-account openids (oabind.go)
+		return nil, err
 	}
 	return out, nil
 }
@@ -420,5 +424,9 @@ func (n *Notifications) Preference(ctx context.Context, companyID, communityID, 
 	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
 		return notification.Preference{}, false, err
 	}
-	return it.pref(), true, nil
+	p := []notification.Preference{it.pref()}
+	if err := n.withOfficialOpenIDs(ctx, p); err != nil { // the bound official-account openid (oabind.go)
+		return notification.Preference{}, false, err
+	}
+	return p[0], true, nil
 }

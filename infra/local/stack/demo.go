@@ -382,8 +382,8 @@ func (s *Stack) writeQRCodes(d *Demo) error {
 	return nil
 }
 
-// DemoAdminOpenID is the official-account openid seeded for the demo admin's
-// payment messages (binding it through OAuth from the console is the next step).
+// DemoAdminOpenID is the official-account openid seeded on the demo admin's
+// preference for payment messages (a WeChat bound on 通知设置 replaces it).
 const DemoAdminOpenID = "oDemoAdminNotify000000000000"
 
 // seedDemoNotifications opts the demo admin in to payment messages of 阳光花园

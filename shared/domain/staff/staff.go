@@ -38,6 +38,11 @@ type Staff struct {
 	PasswordHash string
 	// OpenID is the WeChat identity bound by an SMS-verified login ("" none).
 	OpenID string
+	// OfficialOpenID is the openid of the official account (公众号) the
+	// staff notifications are sent through, bound by opening a bind link in
+	// WeChat ("" none); OfficialBoundAt is when.
+	OfficialOpenID  string
+	OfficialBoundAt time.Time
 	// Session is the SHA-256 (hex) of the current session id: one active
 	// session per account (M2); any other session of the account is squeezed out.
 	Session string
@@ -92,6 +97,7 @@ func New(s Staff, now time.Time) (Staff, error) {
 		return s, &InvalidError{"邮箱格式不正确"}
 	}
 	s.Status, s.PasswordHash, s.OpenID, s.Session, s.PasswordLink = Pending, "", "", "", ""
+	s.OfficialOpenID, s.OfficialBoundAt = "", time.Time{}
 	s.Version, s.CreatedAt = 1, now.UTC()
 	return s, nil
 }
@@ -199,6 +205,22 @@ func (s *Staff) EndSession(sessionHash string) error {
 		return ErrNoSession
 	}
 	s.Session = ""
+	s.Version++
+	return nil
+}
+
+// BindOfficialAccount makes openid the account's official-account identity
+// (staff messages go to it), replacing any bound before. Only an active
+// account binds: a disabled one gets no messages, a pending one has never
+// signed in to ask for the link.
+func (s *Staff) BindOfficialAccount(openid string, now time.Time) error {
+	if s.Status != Active {
+		return ErrInactive
+	}
+	if openid == "" {
+		return errors.New("staff: empty openid")
+	}
+	s.OfficialOpenID, s.OfficialBoundAt = openid, now.UTC()
 	s.Version++
 	return nil
 }

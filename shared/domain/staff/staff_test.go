@@ -110,3 +110,29 @@ func TestFirstWeChatLoginNeedsSMS(t *testing.T) {
 		t.Fatal("the first WeChat identity is bound without an SMS code")
 	}
 }
+
+func TestBindOfficialAccount(t *testing.T) {
+	s := newStaff(t)
+	if err := s.BindOfficialAccount("oA", now); !errors.Is(err, staff.ErrInactive) || s.OfficialOpenID != "" {
+		t.Fatalf("a pending account bound: %v %+v", err, s)
+	}
+	s.Status = staff.Active
+	v := s.Version
+	if err := s.BindOfficialAccount("", now); err == nil || s.Version != v {
+		t.Fatalf("an empty openid bound: %v", err)
+	}
+	if err := s.BindOfficialAccount("oA", now); err != nil || s.OfficialOpenID != "oA" || !s.OfficialBoundAt.Equal(now) || s.Version != v+1 {
+		t.Fatalf("bind: %v %+v", err, s)
+	}
+	// Binding again replaces the identity; the login-bound one is untouched.
+	later := now.Add(time.Hour)
+	if err := s.BindOfficialAccount("oB", later); err != nil || s.OfficialOpenID != "oB" || !s.OfficialBoundAt.Equal(later) || s.OpenID != "" {
+		t.Fatalf("rebind: %v %+v", err, s)
+	}
+	if _, err := s.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BindOfficialAccount("oC", later); !errors.Is(err, staff.ErrInactive) || s.OfficialOpenID != "oB" {
+		t.Fatalf("a disabled account bound: %v %+v", err, s)
+	}
+}

@@ -352,4 +352,113 @@ func Run(t *testing.T, newRepo func(t *testing.T) accounts.Repository) {
 			t.Fatal("a malformed cursor was accepted")
 		}
 	})
+
+	t.Run("bind tokens: stored once, used once, in time, by their staff and company; the binding survives later writes", func(t *testing.T) {
+		r := newRepo(t)
+		company := "co" + unique()
+		st := NewStaff(t, company, "Dan", now)
+		if err := r.Apply(ctx, accounts.Change{Staff: &st}); err != nil {
+			t.Fatal(err)
+		}
+		st.Status = staff.Active // as set-password would
+		st.Version++
+		if err := r.Apply(ctx, accounts.Change{Staff: &st, PrevVersion: st.Version - 1}); err != nil {
+			t.Fatal(err)
+		}
+		tok := accounts.BindToken{Hash: "h" + unique(), StaffID: st.ID, CompanyID: company, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		if err := r.PutBindToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.PutBindToken(ctx, tok); !errors.Is(err, accounts.ErrConflict) {
+			t.Fatalf("the same token stored twice: %v", err)
+		}
+		got, err := r.GetBindToken(ctx, tok.Hash)
+		if err != nil || got.StaffID != st.ID || got.CompanyID != company || !got.ExpiresAt.Equal(tok.ExpiresAt) || !got.CreatedAt.Equal(now) || !got.UsedAt.IsZero() {
+			t.Fatalf("get = %+v %v", got, err)
+		}
+		if _, err := r.GetBindToken(ctx, "nope"+unique()); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("unknown token: %v", err)
+		}
+		bind := func(u accounts.BindUse, openid string) error {
+			cur, err := r.GetStaff(ctx, st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := cur
+			if err := next.BindOfficialAccount(openid, u.At); err != nil {
+				t.Fatal(err)
+			}
+			return r.Apply(ctx, accounts.Change{Staff: &next, PrevVersion: cur.Version, UseBindToken: &u,
+				Audit: []accounts.AuditEntry{{CompanyID: company, ID: "E" + unique(), At: u.At, Action: "bind"}}})
+		}
+		use := accounts.BindUse{Hash: tok.Hash, StaffID: st.ID, CompanyID: company, At: now.Add(time.Minute)}
+		for name, u := range map[string]accounts.BindUse{
+			"expired":         {Hash: tok.Hash, StaffID: st.ID, CompanyID: company, At: tok.ExpiresAt},
+			"another staff":   {Hash: tok.Hash, StaffID: "other", CompanyID: company, At: use.At},
+			"another company": {Hash: tok.Hash, StaffID: st.ID, CompanyID: "other" + company, At: use.At},
+			"unknown":         {Hash: "nope" + unique(), StaffID: st.ID, CompanyID: company, At: use.At},
+		} {
+			if err := bind(u, "oWrong"); !errors.Is(err, accounts.ErrConflict) {
+				t.Fatalf("%s token used: %v", name, err)
+			}
+		}
+		if cur, _ := r.GetStaff(ctx, st.ID); cur.OfficialOpenID != "" {
+			t.Fatalf("a refused use bound %+v", cur)
+		}
+		if p, _, _ := r.AuditPage(ctx, company, "", 10); len(p) != 0 {
+			t.Fatalf("a refused use wrote its audit entry: %+v", p)
+		}
+		// Two uses at once (two opens of the link): at most one binds (real
+		// DynamoDB may cancel both transactions as conflicting; the service
+		// then reads again and retries).
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = bind(use, fmt.Sprintf("oOpen%d", i))
+			}()
+		}
+		wg.Wait()
+		want := ""
+		for i, err := range errs {
+			switch {
+			case err == nil && want == "":
+				want = fmt.Sprintf("oOpen%d", i)
+			case !errors.Is(err, accounts.ErrConflict):
+				t.Fatalf("concurrent uses: %v", errs)
+			}
+		}
+		if want == "" {
+			if cur, _ := r.GetStaff(ctx, st.ID); cur.OfficialOpenID != "" {
+				t.Fatalf("both uses refused, yet bound: %+v", cur)
+			}
+			if err := bind(use, "oOpen0"); err != nil {
+				t.Fatal(err)
+			}
+			want = "oOpen0"
+		}
+		if err := bind(use, "oLate"); !errors.Is(err, accounts.ErrConflict) {
+			t.Fatalf("a used token used again: %v", err)
+		}
+		cur, _ := r.GetStaff(ctx, st.ID)
+		if cur.OfficialOpenID != want || !cur.OfficialBoundAt.Equal(use.At) {
+			t.Fatalf("bound %+v, want %s", cur, want)
+		}
+		if got, _ := r.GetBindToken(ctx, tok.Hash); !got.UsedAt.Equal(use.At) {
+			t.Fatalf("token after use: %+v", got)
+		}
+		// A later write of the account (a login) keeps the binding.
+		next := cur
+		if _, err := next.StartSession("sess"+unique(), "oLogin"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Apply(ctx, accounts.Change{Staff: &next, PrevVersion: cur.Version}); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := r.GetStaff(ctx, st.ID); after.OfficialOpenID != cur.OfficialOpenID || after.OpenID != "oLogin" || !after.OfficialBoundAt.Equal(use.At) {
+			t.Fatalf("after a login: %+v", after)
+		}
+	})
 }

@@ -25,6 +25,7 @@ type Access struct {
 	challenges map[string]accounts.Challenge
 	throttles  map[string]auth.Counter
 	audit      map[string][]accounts.AuditEntry // log -> entries, oldest first
+	binds      map[string]accounts.BindToken
 	operator   bool
 }
 
@@ -32,7 +33,7 @@ type Access struct {
 func NewAccess() *Access {
 	return &Access{staff: map[string]staff.Staff{}, phones: map[string]string{}, sessions: map[string]accounts.Session{},
 		links: map[string]accounts.PasswordLink{}, challenges: map[string]accounts.Challenge{}, throttles: map[string]auth.Counter{},
-		audit: map[string][]accounts.AuditEntry{}}
+		audit: map[string][]accounts.AuditEntry{}, binds: map[string]accounts.BindToken{}}
 }
 
 func (a *Access) GetStaff(ctx context.Context, id string) (staff.Staff, error) {
@@ -215,7 +216,18 @@ func (a *Access) Apply(ctx context.Context, c accounts.Change) error {
 			return accounts.ErrConflict
 		}
 	}
+	if u := c.UseBindToken; u != nil {
+		t, ok := a.binds[u.Hash]
+		if !ok || !t.UsedAt.IsZero() || !u.At.Before(t.ExpiresAt) || t.StaffID != u.StaffID || t.CompanyID != u.CompanyID {
+			return accounts.ErrConflict
+		}
+	}
 	// All conditions hold: write.
+	if u := c.UseBindToken; u != nil {
+		t := a.binds[u.Hash]
+		t.UsedAt = u.At
+		a.binds[u.Hash] = t
+	}
 	if st := c.Staff; st != nil {
 		if c.PrevVersion == 0 {
 			a.phones[st.Phone] = st.ID
@@ -279,4 +291,24 @@ func (a *Access) AuditPage(ctx context.Context, companyID, cursor string, limit 
 		out = append(out, e)
 	}
 	return out, "", nil
+}
+
+func (a *Access) PutBindToken(ctx context.Context, t accounts.BindToken) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.binds[t.Hash]; ok {
+		return accounts.ErrConflict
+	}
+	a.binds[t.Hash] = t
+	return nil
+}
+
+func (a *Access) GetBindToken(ctx context.Context, hash string) (accounts.BindToken, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.binds[hash]
+	if !ok {
+		return t, accounts.ErrNotFound
+	}
+	return t, nil
 }
