@@ -166,9 +166,11 @@ func TestNoticeLateConfirmationRefunded(t *testing.T) {
 	if err := s.Alipay().Pay(first.OrderID); err != nil {
 		t.Fatal(err)
 	}
+	// Alipay's TRADE_CLOSED notification may mark the order REFUNDED before
+	// the refund itself is confirmed: wait for both.
 	stacktest.WaitFor(t, "the late payment refunded", 30*time.Second, func() bool {
 		o := stacktest.StoredOrder(t, s, first.OrderID)
-		return o.Status == order.Refunded
+		return o.Status == order.Refunded && o.RefundedFen == o.AmountFen
 	})
 	o := stacktest.StoredOrder(t, s, first.OrderID)
 	if !o.BillsRefused || o.RefundedFen != 10000 || len(o.RefundIDs) != 1 {
