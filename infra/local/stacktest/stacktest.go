@@ -7,9 +7,13 @@ package stacktest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +59,7 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binDir, buildErr = os.MkdirTemp("", "estatepay-bin-")
+		binDir, buildErr = binariesDir()
 		if buildErr != nil {
 			return
 		}
@@ -65,6 +69,36 @@ func Binaries(t testing.TB) string {
 		t.Fatalf("stacktest: build functions: %v", buildErr)
 	}
 	return binDir
+}
+
+// binariesDir makes this test process's directory for the built functions
+// under <tmp>/estatepay-bin, named after its pid, and removes the ones of
+// processes that have ended: a test binary has no exit hook, so each run
+// clears what the runs before it left (a full `make test` builds ~70 MB
+// per package that starts a stack).
+func binariesDir() (string, error) {
+	parent := filepath.Join(os.TempDir(), "estatepay-bin")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		pid, _, ok := strings.Cut(e.Name(), "-")
+		if n, err := strconv.Atoi(pid); ok && err == nil && n != os.Getpid() && !processAlive(n) {
+			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
+	return os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
+}
+
+// processAlive reports whether a process with this pid exists (signal 0
+// checks without sending; EPERM: it exists, owned by someone else).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Options tweak Start.
