@@ -51,6 +51,9 @@ type Handler struct {
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin
+	// Managers is the managers' app's codes and records (mobile_api.go;
+	// nil answers 501).
+	Managers *ManagerApp
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)
@@ -92,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	if c.method == http.MethodHead {
 		c.method = http.MethodGet
 	}
-	c.api = strings.HasPrefix(c.path, "/admin/api/")
+	c.api = strings.HasPrefix(c.path, "/admin/api/") || strings.HasPrefix(c.path, "/m/api/")
 	rt, params, allowed := match(c.method, c.path)
 	if rt == nil {
 		if allowed != "" {
@@ -217,7 +220,7 @@ func (h *Handler) authFailed(ctx context.Context, c *call, err error) web.Respon
 		} else {
 			r = h.loginPage(c, status, msg, "")
 		}
-		r.Cookies = append(r.Cookies, clearCookie(SessionCookie))
+		r.Cookies = append(r.Cookies, clearSession()...)
 		return r
 	}
 	h.Log.ErrorContext(ctx, "authenticate", "err", err)

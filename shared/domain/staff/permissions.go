@@ -106,7 +106,8 @@ const (
 //     bills paid (C8) and makes and prints payment notices, as admins do;
 //     a cashier reverses only their own entries (a mistake at the counter,
 //     corrected at once, with a reason), an admin any of the company's;
-//   - a manager sees only their own codes and records (M3, M6);
+//   - a manager sees only their own codes and records (M3, M6) and
+//     refreshes only their own codes (M4);
 //   - a risk officer reads the company's records, charts and 分付 data;
 //   - only admins refund: money leaving the company's account is an
 //     admin's decision, audited (cashiers reverse counter entries instead).
@@ -129,7 +130,7 @@ var permissions = map[Role]map[Action]Scope{
 		NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Manager: {
-		CodeDownload: Own, RecordsView: Own,
+		CodeManage: Own, CodeDownload: Own, RecordsView: Own,
 	},
 	RiskOfficer: {
 		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company,

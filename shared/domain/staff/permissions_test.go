@@ -26,7 +26,7 @@ func TestPermissionMatrix(t *testing.T) {
 		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x, x, x, x, x, x, x},
 		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C},
 		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, O, x, C, x, C, C, x},
-		staff.Manager:     {x, x, x, x, x, x, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x},
+		staff.Manager:     {x, x, x, x, x, O, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x},
 		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, x, C, x, x, x, x, x},
 	}
 	if len(columns) != len(staff.Actions()) {
