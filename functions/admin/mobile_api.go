@@ -262,8 +262,8 @@ func (h *Handler) setFailed(ctx context.Context, c *call, err error) web.Respons
 	return h.internal(ctx, c, "manager codes", err)
 }
 
-// mobileCode is GET /m/api/code[?code=<id>].
-func (h *Handler) mobileCode(ctx context.Context, c *call) web.Response {
+// apiMyCode is GET /m/api/code[?code=<id>].
+func (h *Handler) apiMyCode(ctx context.Context, c *call) web.Response {
 	m, resp, ok := h.managerApp(c)
 	if !ok {
 		return resp
@@ -283,8 +283,8 @@ func (h *Handler) mobileCode(ctx context.Context, c *call) web.Response {
 	return noStore(web.JSON(http.StatusOK, out))
 }
 
-// mobileCodes is GET /m/api/codes.
-func (h *Handler) mobileCodes(ctx context.Context, c *call) web.Response {
+// apiMyCodes is GET /m/api/codes.
+func (h *Handler) apiMyCodes(ctx context.Context, c *call) web.Response {
 	m, resp, ok := h.managerApp(c)
 	if !ok {
 		return resp
@@ -296,11 +296,11 @@ func (h *Handler) mobileCodes(ctx context.Context, c *call) web.Response {
 	return noStore(web.JSON(http.StatusOK, map[string]any{"codes": m.codeList(set)}))
 }
 
-// mobileRefresh is POST /m/api/code/refresh: the code (the default when
+// apiMyRefresh is POST /m/api/code/refresh: the code (the default when
 // none is named) gets a new token in one transaction with the old token's
 // end, refresh + 3 h (managercode.Grace). The answer is the new code, the
 // replaced token and the list of codes as it is now.
-func (h *Handler) mobileRefresh(ctx context.Context, c *call) web.Response {
+func (h *Handler) apiMyRefresh(ctx context.Context, c *call) web.Response {
 	m, resp, ok := h.managerApp(c)
 	if !ok {
 		return resp
@@ -377,9 +377,9 @@ func (m *ManagerApp) record(o order.Order) MobileRecord {
 	return r
 }
 
-// mobileRecords is GET /m/api/records: the caller's payments, one Query of
+// apiMyRecords is GET /m/api/records: the caller's payments, one Query of
 // the collector index a page (shared/store.QueryCollected).
-func (h *Handler) mobileRecords(ctx context.Context, c *call) web.Response {
+func (h *Handler) apiMyRecords(ctx context.Context, c *call) web.Response {
 	m, resp, ok := h.managerApp(c)
 	if !ok {
 		return resp
@@ -408,10 +408,10 @@ func (h *Handler) mobileRecords(ctx context.Context, c *call) web.Response {
 	return noStore(web.JSON(http.StatusOK, out))
 }
 
-// mobileRecord is GET /m/api/records/{id}: one of the caller's payments
+// apiMyRecord is GET /m/api/records/{id}: one of the caller's payments
 // with its fields' labels and its refunds; anyone else's (another manager's,
 // a community code's, another company's, an unpaid order) is 404.
-func (h *Handler) mobileRecord(ctx context.Context, c *call) web.Response {
+func (h *Handler) apiMyRecord(ctx context.Context, c *call) web.Response {
 	m, resp, ok := h.managerApp(c)
 	if !ok {
 		return resp

@@ -17,16 +17,16 @@ import (
 	"github.com/estatepay/estatepay/shared/web"
 )
 
-// mobileFixture is the console fixture with the managers' app on an
+// mapiFixture is the console fixture with the managers' app on an
 // injected clock, a second manager of company A and a manager of company B.
-type mobileFixture struct {
+type mapiFixture struct {
 	*fixture
 	now    time.Time
 	tokens int
 }
 
-func newMobileFixture(t *testing.T) *mobileFixture {
-	f := &mobileFixture{fixture: newFixture(t), now: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}
+func newMapiFixture(t *testing.T) *mapiFixture {
+	f := &mapiFixture{fixture: newFixture(t), now: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}
 	f.acc.add("manager-a2", coA, RoleManager, "13800000005")
 	f.acc.add("manager-b", coB, RoleManager, "13800000015")
 	f.h.Managers = &ManagerApp{Store: f.st, Orders: f.st.OrderRepo(), Refunds: f.h.Refunds, PublicBaseURL: f.h.PublicBaseURL,
@@ -40,7 +40,7 @@ func newMobileFixture(t *testing.T) *mobileFixture {
 
 // api sends an API request as staff id and decodes the JSON answer into v
 // (when not nil), returning the response.
-func (f *mobileFixture) api(s session, method, path, body string, v any) web.Response {
+func (f *mapiFixture) api(s session, method, path, body string, v any) web.Response {
 	f.t.Helper()
 	r := rq{method: method, path: path, json: body}
 	if method != http.MethodGet {
@@ -63,7 +63,7 @@ func (f *mobileFixture) api(s session, method, path, body string, v any) web.Res
 // 403, a state change without the CSRF token 403; the session cookie is
 // set for /m too.
 func TestMobileAPIAccess(t *testing.T) {
-	f := newMobileFixture(t)
+	f := newMapiFixture(t)
 	for _, p := range []string{"/m/api/code", "/m/api/codes", "/m/api/records", "/m/api/records/EPX"} {
 		r := f.do(get(p))
 		if r.StatusCode != 401 || errorCode(t, r) != "unauthorized" {
@@ -111,7 +111,7 @@ func TestMobileAPIAccess(t *testing.T) {
 // token and says the old one pays until exactly refresh + 3 h (+08:00),
 // and the old one's code item says so; the list is re-synced.
 func TestMobileCodeAndRefresh(t *testing.T) {
-	f := newMobileFixture(t)
+	f := newMapiFixture(t)
 	ctx := context.Background()
 	m := f.login("manager-a")
 	var first MobileCodeAnswer
@@ -188,7 +188,7 @@ func TestMobileCodeAndRefresh(t *testing.T) {
 // code answer names the preset fields; a refresh of the extra code keeps
 // its presets and re-syncs the list.
 func TestMobileExtraCodes(t *testing.T) {
-	f := newMobileFixture(t)
+	f := newMapiFixture(t)
 	ctx := context.Background()
 	fields := domain.PayerFields{{Key: "company", Label: "公司名称", Type: domain.FieldText, Required: true}, {Key: "contract", Label: "合同编号", Type: domain.FieldNumber}}
 	if _, _, err := f.st.UpdateCompany(ctx, coA, func(c *store.Company) error { c.PayerFields = fields; return nil }); err != nil {
@@ -256,7 +256,7 @@ type recordsAnswer struct {
 // date, the keyword; another manager's or company's records never appear,
 // nor answer by id.
 func TestMobileRecords(t *testing.T) {
-	f := newMobileFixture(t)
+	f := newMapiFixture(t)
 	ctx := context.Background()
 	if _, _, err := f.st.UpdateCompany(ctx, coA, func(c *store.Company) error {
 		c.PayerFields = domain.PayerFields{{Key: "company", Label: "公司名称", Type: domain.FieldText}}

@@ -94,11 +94,11 @@ func init() {
 	// The managers' app's JSON API (mobile_api.go; README "Contracts: /m/api"):
 	// a business manager's own codes and records only.
 	register(
-		route{method: "GET", pattern: "/m/api/code", action: ActOwnCodes, handle: (*Handler).mobileCode},
-		route{method: "POST", pattern: "/m/api/code/refresh", action: ActOwnCodes, handle: (*Handler).mobileRefresh},
-		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).mobileCodes},
-		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).mobileRecords},
-		route{method: "GET", pattern: "/m/api/records/{id}", action: ActOwnRecords, handle: (*Handler).mobileRecord},
+		route{method: "GET", pattern: "/m/api/code", action: ActOwnCodes, handle: (*Handler).apiMyCode},
+		route{method: "POST", pattern: "/m/api/code/refresh", action: ActOwnCodes, handle: (*Handler).apiMyRefresh},
+		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).apiMyCodes},
+		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).apiMyRecords},
+		route{method: "GET", pattern: "/m/api/records/{id}", action: ActOwnRecords, handle: (*Handler).apiMyRecord},
 	)
 }
 
