@@ -201,20 +201,27 @@ func (m *ManagerApp) answer(ctx context.Context, set managercode.Set, c managerc
 // company's community that accepts the most apps (both, then either, then
 // the first), a choice admins can see on the console's manager codes page.
 func (h *Handler) ensureSet(ctx context.Context, m *ManagerApp, p Principal) (managercode.Set, error) {
-	set, err := m.Store.GetManagerCodes(ctx, p.StaffID)
+	return m.ensureSet(ctx, p.StaffID, p.CompanyID, p.Name)
+}
+
+// ensureSet returns staffID's codes, issuing the default code when there
+// are none yet (the manager's first use, or an admin configuring their
+// codes first).
+func (m *ManagerApp) ensureSet(ctx context.Context, staffID, companyID, name string) (managercode.Set, error) {
+	set, err := m.Store.GetManagerCodes(ctx, staffID)
 	if !errors.Is(err, store.ErrNotFound) {
 		return set, err
 	}
-	community, err := collectingCommunity(ctx, m.Store, p.CompanyID)
+	community, err := collectingCommunity(ctx, m.Store, companyID)
 	if err != nil {
 		return set, err
 	}
-	set, err = managercode.New(p.StaffID, p.CompanyID, community, m.newToken(), m.now())
+	set, err = managercode.New(staffID, companyID, community, m.newToken(), m.now())
 	if err != nil {
 		return set, err
 	}
-	if err := m.Store.CreateManagerCodes(ctx, set, p.Name); errors.Is(err, store.ErrExists) {
-		return m.Store.GetManagerCodes(ctx, p.StaffID) // issued by a request at the same time
+	if err := m.Store.CreateManagerCodes(ctx, set, name); errors.Is(err, store.ErrExists) {
+		return m.Store.GetManagerCodes(ctx, staffID) // issued by a request at the same time
 	} else if err != nil {
 		return set, err
 	}
