@@ -227,3 +227,43 @@ func conditionalPut(table string, item map[string]types.AttributeValue, cond exp
 	return &types.Put{TableName: aws.String(table), Item: item, ConditionExpression: ex.Condition(),
 		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}, nil
 }
+
+// AgeReplacedManagerTokens moves the end of every manager token that a
+// refresh replaced d earlier (a Scan of the DirectoryTable: for the local
+// stack's clock control and tests only, never a function's path).
+func AgeReplacedManagerTokens(ctx context.Context, s *Store, d time.Duration) (int, error) {
+	in := &dynamodb.ScanInput{TableName: aws.String(s.Directory)}
+	n := 0
+	for {
+		res, err := s.DB.Scan(ctx, in)
+		if err != nil {
+			return n, err
+		}
+		for _, item := range res.Items {
+			pk, _ := item["pk"].(*types.AttributeValueMemberS)
+			if pk == nil || len(pk.Value) < 5 || pk.Value[:5] != "CODE#" {
+				continue
+			}
+			var it dirItem[Code]
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return n, err
+			}
+			if it.Data.OwnerID == "" || it.Data.ValidUntil == "" {
+				continue
+			}
+			it.Data.ValidUntil = ts(it.Data.Until().Add(-d))
+			out, err := attributevalue.MarshalMap(it)
+			if err != nil {
+				return n, err
+			}
+			if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Directory), Item: out}); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
