@@ -87,6 +87,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	payerHistory(t, s)            // iam_history_test.go
 	staffNotifiedOfPayments(t, s) // iam_fanout_test.go
 	settleTheDay(t, s)            // iam_settle_test.go
+	managersCollect(t, s)         // iam_managers_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
