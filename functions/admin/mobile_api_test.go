@@ -347,3 +347,77 @@ func TestMobileRecords(t *testing.T) {
 		}
 	}
 }
+
+// 应收款: the manager finds a house of the company, sees its unpaid bills,
+// makes a one-time code for one of them (exactly its amount, the notice's
+// pay URL) and reads it back; another manager's code, another company's
+// house and a bill of another house are refused.
+func TestMobileReceivables(t *testing.T) {
+	f := newMapiFixture(t)
+	m := f.login("manager-a")
+	var houses struct {
+		Communities []struct{ ID, Name string }
+		Houses      []receivableHouseJSON
+		Next        *string
+	}
+	if r := f.api(m, "GET", "/m/api/receivables/houses", "", &houses); r.StatusCode != 200 || len(houses.Communities) != 1 || houses.Communities[0].ID != cmA || len(houses.Houses) != 0 {
+		t.Fatalf("communities: %d %s", r.StatusCode, r.Body)
+	}
+	f.api(m, "GET", "/m/api/receivables/houses?community="+cmA, "", &houses)
+	if len(houses.Houses) != 1 || houses.Houses[0].Label == "" {
+		t.Fatalf("houses: %+v", houses)
+	}
+	if r := f.api(m, "GET", "/m/api/receivables/houses?community="+cmB, "", nil); r.StatusCode != 404 {
+		t.Errorf("company B's community: %d", r.StatusCode)
+	}
+	hid := houses.Houses[0].ID
+	var hb struct {
+		House receivableHouseJSON
+		Bills []receivableBillJSON
+	}
+	f.api(m, "GET", "/m/api/receivables/houses/"+hid, "", &hb)
+	if len(hb.Bills) != 2 || hb.House.ID != hid {
+		t.Fatalf("house bills: %+v", hb)
+	}
+	var bigger receivableBillJSON
+	for _, b := range hb.Bills {
+		if b.AmountFen > bigger.AmountFen {
+			bigger = b
+		}
+	}
+	var made receivableAnswer
+	if r := f.api(m, "POST", "/m/api/receivables", `{"house_id":"`+hid+`","bill_ids":["`+bigger.ID+`"]}`, nil); r.StatusCode != 201 {
+		t.Fatalf("create: %d %s", r.StatusCode, r.Body)
+	} else if err := json.Unmarshal([]byte(r.Body), &made); err != nil {
+		t.Fatal(err)
+	}
+	if made.OpenFen != bigger.AmountFen || made.OpenFen != 30000 || !strings.HasPrefix(made.URL, "https://pay.example.com/n/") || !strings.HasPrefix(made.QRSVG, "<svg") ||
+		len(made.Items) != 1 || made.Settled {
+		t.Fatalf("receivable: %+v", made)
+	}
+	n, err := f.st.HouseRepo().GetNotice(context.Background(), made.ID)
+	if err != nil || n.CollectorID != "manager-a" {
+		t.Fatalf("stored: %+v %v", n, err)
+	}
+	var again receivableAnswer
+	if f.api(m, "GET", "/m/api/receivables/"+made.ID, "", &again); again.ID != made.ID || again.OpenFen != 30000 {
+		t.Fatalf("read back: %+v", again)
+	}
+	for _, tc := range []struct {
+		who, method, path, body string
+		status                  int
+	}{
+		{"manager-a2", "GET", "/m/api/receivables/" + made.ID, "", 404},
+		{"manager-a", "GET", "/m/api/receivables/" + noticeA, "", 404}, // a notice an admin made
+		{"manager-a", "GET", "/m/api/receivables/houses/nope", "", 404},
+		{"manager-a", "POST", "/m/api/receivables", `{"house_id":"nope","bill_ids":["x"]}`, 404},
+		{"manager-a", "POST", "/m/api/receivables", `{"house_id":"` + hid + `","bill_ids":["not-this-house"]}`, 400},
+		{"manager-a", "POST", "/m/api/receivables", `{"house_id":"` + hid + `","bill_ids":[]}`, 400},
+		{"manager-b", "GET", "/m/api/receivables/houses/" + hid, "", 404},
+		{"admin-a", "GET", "/m/api/receivables/houses", "", 403},
+	} {
+		if r := f.api(f.login(tc.who), tc.method, tc.path, tc.body, nil); r.StatusCode != tc.status {
+			t.Errorf("%s %s %s as %s: %d, want %d (%s)", tc.method, tc.path, tc.body, tc.who, r.StatusCode, tc.status, r.Body)
+		}
+	}
+}

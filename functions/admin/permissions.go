@@ -29,11 +29,14 @@ const (
 	// records); company-wide roles use the console instead.
 	ActOwnCodes   Action = "codes.own"   // one's own codes: show, refresh (staff.CodeManage)
 	ActOwnRecords Action = "records.own" // one's own collection records (staff.RecordsView)
-	actSignedIn   Action = ""            // any signed-in staff member
+	// ActOwnReceivables: 应收款, a one-time code for chosen unpaid bills of a
+	// house, collected for oneself (staff.ReceivableIssue).
+	ActOwnReceivables Action = "receivables.own"
+	actSignedIn       Action = "" // any signed-in staff member
 )
 
 // ownActions are the route actions allowed at Own scope only.
-var ownActions = map[Action]bool{ActOwnCodes: true, ActOwnRecords: true}
+var ownActions = map[Action]bool{ActOwnCodes: true, ActOwnRecords: true, ActOwnReceivables: true}
 
 // staffActions maps the console's route actions to the domain's permission
 // table (shared/domain/staff): one table decides, the console only names
@@ -56,6 +59,7 @@ var staffActions = map[Action]staff.Action{
 	ActSettlementManage: staff.RefundsManage,
 	ActOwnCodes:         staff.CodeManage,
 	ActOwnRecords:       staff.RecordsView,
+	ActOwnReceivables:   staff.ReceivableIssue,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked

@@ -99,6 +99,11 @@ func init() {
 		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).apiMyCodes},
 		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).apiMyRecords},
 		route{method: "GET", pattern: "/m/api/records/{id}", action: ActOwnRecords, handle: (*Handler).apiMyRecord},
+		// 应收款 (mobile_api_receivables.go).
+		route{method: "GET", pattern: "/m/api/receivables/houses", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableHouses},
+		route{method: "GET", pattern: "/m/api/receivables/houses/{hid}", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableHouse},
+		route{method: "POST", pattern: "/m/api/receivables", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableCreate},
+		route{method: "GET", pattern: "/m/api/receivables/{nid}", action: ActOwnReceivables, handle: (*Handler).apiMyReceivable},
 	)
 }
 
