@@ -1,6 +1,7 @@
 package template_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,8 +17,9 @@ import (
 // the manager reads 收款记录 (the AdminFunction's Query of the collector
 // index) and one record with its refunds, refreshes the code (ONE
 // TransactWriteItems of Puts on the DirectoryTable), and the replaced code,
-// aged past its 3 hours, answers 410; the admin adds an extra code with a
-// preset and prints its plate.
+// aged past its 3 hours, answers 410; makes a 应收款 code for a house's
+// unpaid bill (the BillsTable reads and the notice's PutItem); the admin
+// adds an extra code with a preset and prints its plate.
 func managersCollect(t *testing.T, s *stack.Stack) {
 	t.Helper()
 	m := stacktest.Console(t, s, "manager", stack.DemoCompanyID)
@@ -54,6 +56,40 @@ func managersCollect(t *testing.T, s *stack.Stack) {
 	}
 	if status, _ := send(t, http.MethodGet, s.URLs.Gateway+"/c/"+tok, uaAlipay, "", nil); status != http.StatusGone && status != http.StatusOK {
 		t.Fatalf("the replaced code: %d", status) // 200 while the landing function's cache still holds it
+	}
+
+	// 应收款: a house of 阳光花园, one of its unpaid bills, a one-time code for it.
+	var houses struct {
+		Houses []struct {
+			ID string `json:"id"`
+		} `json:"houses"`
+	}
+	m.GetJSON(t, "/m/api/receivables/houses?community=demo-both", &houses)
+	made := false
+	for _, hh := range houses.Houses {
+		var hb struct {
+			Bills []struct {
+				ID     string `json:"id"`
+				Paying bool   `json:"paying"`
+			} `json:"bills"`
+		}
+		m.GetJSON(t, "/m/api/receivables/houses/"+hh.ID, &hb)
+		if len(hb.Bills) == 0 || hb.Bills[0].Paying {
+			continue
+		}
+		status, body := m.Call(t, http.MethodPost, "/m/api/receivables", "application/json", []byte(`{"house_id":"`+hh.ID+`","bill_ids":["`+hb.Bills[0].ID+`"]}`))
+		var rcv struct {
+			ID string `json:"id"`
+		}
+		if status != http.StatusCreated || json.Unmarshal(body, &rcv) != nil {
+			t.Fatalf("receivable: %d %s", status, body)
+		}
+		m.GetJSON(t, "/m/api/receivables/"+rcv.ID, &rcv)
+		made = true
+		break
+	}
+	if !made {
+		t.Fatal("no house of 阳光花园 with an unpaid bill")
 	}
 
 	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
