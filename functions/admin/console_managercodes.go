@@ -104,6 +104,7 @@ func (h *Handler) managersPage(ctx context.Context, c *call) web.Response {
 	}
 	body := managersBody{Scope: c.scopeQuery("?"), Company: c.scopeCompany()}
 	cols := map[string]store.Collection{}
+	fallback, fellBack := "", false // where codes not issued yet would pay (computed once)
 	for _, s := range list {
 		if s.CompanyID != co.ID || s.Role != staff.Manager {
 			continue
@@ -112,9 +113,13 @@ func (h *Handler) managersPage(ctx context.Context, c *call) web.Response {
 		set, issued := byStaff[s.ID]
 		communityID := set.CommunityID
 		if !issued {
-			if communityID, err = collectingCommunity(ctx, h.Store, co.ID); err != nil && !errors.Is(err, errNoCommunity) {
-				return h.internal(ctx, c, "collecting community", err)
+			if !fellBack {
+				if fallback, err = collectingCommunity(ctx, h.Store, co.ID); err != nil && !errors.Is(err, errNoCommunity) {
+					return h.internal(ctx, c, "collecting community", err)
+				}
+				fellBack = true
 			}
+			communityID = fallback
 		}
 		var fields domain.PayerFields
 		if communityID != "" {
