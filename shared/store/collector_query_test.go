@@ -179,3 +179,27 @@ func TestQueryCollectedPagesCutOffKeyword(t *testing.T) {
 		}
 	}
 }
+
+// A keyword page reads at most 300 records in its one Query: when none of
+// them match it is empty with a cursor, and the next page finds the match
+// beyond them (the app keeps loading while next is set).
+func TestQueryCollectedKeywordPageIsOneQuery(t *testing.T) {
+	s := newStore(t)
+	r := s.OrderRepo()
+	ctx := context.Background()
+	for i := range 310 {
+		company := "乙"
+		if i == 0 {
+			company = "星光贸易"
+		}
+		collected(t, r, fmt.Sprintf("EPCOLLKW%020d", i), "co-1", "mgr-k", 100, t0.Add(time.Duration(i)*time.Minute), map[string]string{"company": company})
+	}
+	p, err := r.QueryCollected(ctx, "co-1", "mgr-k", store.CollectedFilter{Keyword: "星光"}, "")
+	if err != nil || len(p.Orders) != 0 || p.Next == "" {
+		t.Fatalf("first keyword page: %d records, next %q, %v", len(p.Orders), p.Next, err)
+	}
+	p, err = r.QueryCollected(ctx, "co-1", "mgr-k", store.CollectedFilter{Keyword: "星光"}, p.Next)
+	if err != nil || len(p.Orders) != 1 || p.Orders[0].ID != "EPCOLLKW00000000000000000000" || p.Next != "" {
+		t.Fatalf("second keyword page: %v, next %q, %v", ids(p.Orders), p.Next, err)
+	}
+}
