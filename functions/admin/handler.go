@@ -59,6 +59,9 @@ type Handler struct {
 	// SettlementClock is the time of settlement's holds, releases and
 	// resolutions, and its default month (settlement.go; nil: time.Now).
 	SettlementClock func() time.Time
+	// Managers is the managers' app's codes and records (mobile_api.go;
+	// nil answers 501).
+	Managers *ManagerApp
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)
@@ -100,7 +103,7 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	if c.method == http.MethodHead {
 		c.method = http.MethodGet
 	}
-	c.api = strings.HasPrefix(c.path, "/admin/api/")
+	c.api = strings.HasPrefix(c.path, "/admin/api/") || strings.HasPrefix(c.path, "/m/api/")
 	rt, params, allowed := match(c.method, c.path)
 	if rt == nil {
 		if allowed != "" {
@@ -225,7 +228,7 @@ func (h *Handler) authFailed(ctx context.Context, c *call, err error) web.Respon
 		} else {
 			r = h.loginPage(c, status, msg, "")
 		}
-		r.Cookies = append(r.Cookies, clearCookie(SessionCookie))
+		r.Cookies = append(r.Cookies, clearSession()...)
 		return r
 	}
 	h.Log.ErrorContext(ctx, "authenticate", "err", err)

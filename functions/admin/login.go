@@ -85,12 +85,27 @@ func (h *Handler) loginForm(ctx context.Context, c *call) web.Response {
 
 // sessionCookie is the Set-Cookie of a new session: no Max-Age (the
 // server's idle and absolute expiry decide), Secure over HTTPS.
-func sessionCookie(c *call, id string) string {
-	v := SessionCookie + "=" + id + "; Path=/admin; HttpOnly; SameSite=Lax"
+func sessionCookie(c *call, id string) string { return sessionCookieAt(c, id, "/admin") }
+
+func sessionCookieAt(c *call, id, path string) string {
+	v := SessionCookie + "=" + id + "; Path=" + path + "; HttpOnly; SameSite=Lax"
 	if secure(c) {
 		v += "; Secure"
 	}
 	return v
+}
+
+// sessionCookies are the Set-Cookies of a new session: the same cookie for
+// the console (/admin) and the managers' app (/m), which the same function
+// serves with the same session — and for nothing else (never the residents'
+// pages).
+func sessionCookies(c *call, id string) []string {
+	return []string{sessionCookie(c, id), sessionCookieAt(c, id, "/m")}
+}
+
+// clearSession clears the session cookie on both paths.
+func clearSession() []string {
+	return []string{clearCookie(SessionCookie), SessionCookie + "=; Path=/m; Max-Age=0; HttpOnly; SameSite=Lax"}
 }
 
 func (h *Handler) loginSubmit(ctx context.Context, c *call) web.Response {
@@ -124,7 +139,7 @@ func (h *Handler) signedIn(c *call, res LoginResult, phone string) web.Response 
 		return r
 	}
 	r := web.Redirect(next)
-	r.Cookies = append(r.Cookies, sessionCookie(c, res.SessionID), clearCookie(preCookie))
+	r.Cookies = append(append(r.Cookies, sessionCookies(c, res.SessionID)...), clearCookie(preCookie))
 	return r
 }
 
@@ -199,7 +214,7 @@ func (h *Handler) logout(ctx context.Context, c *call) web.Response {
 		return h.internal(ctx, c, "logout", err)
 	}
 	r := web.Redirect("/admin/login")
-	r.Cookies = append(r.Cookies, clearCookie(SessionCookie))
+	r.Cookies = append(r.Cookies, clearSession()...)
 	return r
 }
 
@@ -238,7 +253,7 @@ func (h *Handler) apiLogin(ctx context.Context, c *call) web.Response {
 		"csrf_token": p.CSRF,
 		"staff":      StaffJSON{ID: p.StaffID, CompanyID: p.CompanyID, Name: p.Name, Phone: p.Phone, Role: p.Role},
 	})
-	r.Cookies = append(r.Cookies, sessionCookie(c, res.SessionID))
+	r.Cookies = append(r.Cookies, sessionCookies(c, res.SessionID)...)
 	return r
 }
 
@@ -248,6 +263,6 @@ func (h *Handler) apiLogout(ctx context.Context, c *call) web.Response {
 		return h.internal(ctx, c, "logout", err)
 	}
 	r := web.Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-	r.Cookies = append(r.Cookies, clearCookie(SessionCookie))
+	r.Cookies = append(r.Cookies, clearSession()...)
 	return r
 }

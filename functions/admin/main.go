@@ -39,6 +39,7 @@ func main() {
 		Refunds:       pays,
 		Settlements:   &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")},
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
+		Managers:      &ManagerApp{Store: st, Orders: st.OrderRepo(), Refunds: pays, PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),

@@ -24,8 +24,19 @@ const (
 	// ActSettlementManage: statements and reconciliation exceptions (admins:
 	// the refunds permission, money out of the company's accounts).
 	ActSettlementManage Action = "settlement.manage"
-	actSignedIn         Action = "" // any signed-in staff member
+	// The managers' app (/m/api, mobile_api.go): what the caller owns,
+	// allowed only at Own scope (a business manager's own codes and
+	// records); company-wide roles use the console instead.
+	ActOwnCodes   Action = "codes.own"   // one's own codes: show, refresh (staff.CodeManage)
+	ActOwnRecords Action = "records.own" // one's own collection records (staff.RecordsView)
+	// ActOwnReceivables: 应收款, a one-time code for chosen unpaid bills of a
+	// house, collected for oneself (staff.ReceivableIssue).
+	ActOwnReceivables Action = "receivables.own"
+	actSignedIn       Action = "" // any signed-in staff member
 )
+
+// ownActions are the route actions allowed at Own scope only.
+var ownActions = map[Action]bool{ActOwnCodes: true, ActOwnRecords: true, ActOwnReceivables: true}
 
 // staffActions maps the console's route actions to the domain's permission
 // table (shared/domain/staff): one table decides, the console only names
@@ -46,6 +57,9 @@ var staffActions = map[Action]staff.Action{
 	ActNoticesPrint:     staff.NoticesPrint,
 	ActRefundsManage:    staff.RefundsManage,
 	ActSettlementManage: staff.RefundsManage,
+	ActOwnCodes:         staff.CodeManage,
+	ActOwnRecords:       staff.RecordsView,
+	ActOwnReceivables:   staff.ReceivableIssue,
 }
 
 // can reports whether role r may do the route action a (tenancy is checked
@@ -63,5 +77,8 @@ func can(r Role, a Action) bool {
 		return false
 	}
 	sc := staff.ScopeOf(r, sa)
+	if ownActions[a] {
+		return sc == staff.Own
+	}
 	return sc == staff.Company || sc == staff.Platform
 }

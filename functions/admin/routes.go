@@ -22,8 +22,9 @@ type route struct {
 	handle  func(h *Handler, ctx context.Context, c *call) web.Response
 }
 
-// routes is the whole console. Template: AdminFunction serves ANY /admin and
-// ANY /admin/{proxy+}; everything else is decided here.
+// routes is the whole console. Template: AdminFunction serves ANY /admin,
+// ANY /admin/{proxy+}, ANY /m and ANY /m/{proxy+} (the managers' app);
+// everything else is decided here.
 var routes []route
 
 // register adds routes (each file registers its own in init).
@@ -88,6 +89,21 @@ func init() {
 		route{method: "POST", pattern: "/admin/api/session", public: true, handle: (*Handler).apiLogin},
 		route{method: "DELETE", pattern: "/admin/api/session", action: actSignedIn, handle: (*Handler).apiLogout},
 		route{method: "GET", pattern: "/admin/api/communities", action: ActCommunityView, handle: (*Handler).apiCommunities},
+	)
+
+	// The managers' app's JSON API (mobile_api.go; README "Contracts: /m/api"):
+	// a business manager's own codes and records only.
+	register(
+		route{method: "GET", pattern: "/m/api/code", action: ActOwnCodes, handle: (*Handler).apiMyCode},
+		route{method: "POST", pattern: "/m/api/code/refresh", action: ActOwnCodes, handle: (*Handler).apiMyRefresh},
+		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).apiMyCodes},
+		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).apiMyRecords},
+		route{method: "GET", pattern: "/m/api/records/{id}", action: ActOwnRecords, handle: (*Handler).apiMyRecord},
+		// 应收款 (mobile_api_receivables.go).
+		route{method: "GET", pattern: "/m/api/receivables/houses", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableHouses},
+		route{method: "GET", pattern: "/m/api/receivables/houses/{hid}", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableHouse},
+		route{method: "POST", pattern: "/m/api/receivables", action: ActOwnReceivables, handle: (*Handler).apiMyReceivableCreate},
+		route{method: "GET", pattern: "/m/api/receivables/{nid}", action: ActOwnReceivables, handle: (*Handler).apiMyReceivable},
 	)
 }
 

@@ -61,6 +61,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"收银台", "/admin/cashier", ActBillsCollect, false},
 		{"支付接口", "/admin/interfaces", ActInterfaceManage, true},
 		{"付款人填写项", "/admin/payer-fields", ActCommunityManage, true},
+		{"业务经理收款码", "/admin/managers", ActCommunityManage, true},
 		{"员工", "/admin/staff", ActStaffManage, false},
 		{"结算对账", "/admin/settlement", ActSettlementView, true},
 		{"操作日志", "/admin/audit", ActAuditView, false},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
@@ -111,6 +112,24 @@ func notFound() web.Response {
 	return web.Render(http.StatusNotFound, "message.html", web.MessagePage{Title: "收款码无效", Community: "收款码无效", Message: "该收款码不存在或已停用，请联系物业管理处。"})
 }
 
+// MsgCodeExpired is the page of a manager's code that a refresh replaced
+// more than managercode.Grace ago (M4).
+const MsgCodeExpired = "此收款码已失效"
+
+// expired answers a replaced code whose grace has passed: 410 Gone, a page
+// saying so (never the form), so a customer holding an old screenshot asks
+// for the current code.
+func expired(col store.Collection) web.Response {
+	name := col.Company.Name
+	if name == "" {
+		name = "收款码"
+	}
+	r := web.Render(http.StatusGone, "message.html", web.MessagePage{Title: MsgCodeExpired, Community: name,
+		Message: MsgCodeExpired + "，请向收款人索取新的收款码。"})
+	r.Headers["Cache-Control"] = "no-store"
+	return r
+}
+
 func (h *Handler) collection(ctx context.Context, token string) (store.Collection, web.Response, bool, error) {
 	if !domain.IsCodeToken(token) {
 		return store.Collection{}, notFound(), false, nil
@@ -131,8 +150,14 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if !ok || err != nil {
 		return resp, err
 	}
+	if !col.Code.Usable(h.now()) {
+		return expired(col), nil
+	}
 	decision := domain.DecideLanding(web.Header(req, "User-Agent"), col.Availability())
 	title := col.Community.Name
+	if col.Code.OwnerID != "" {
+		title = col.Company.Name
+	}
 	if !decision.ShowForm {
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: decision.Message}), nil
 	}
@@ -141,6 +166,12 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 		max = h.MaxAmountFen
 	}
 	page := web.PayPage{Title: title, Community: title, Company: col.Company.Name, Token: token, Channel: string(decision.App), MaxFen: max, Fields: col.PayerFields()}
+	if col.Code.OwnerID != "" { // a business manager's code (M3, M4)
+		page.Payee, page.Preset = col.Code.OwnerName, col.Code.Preset
+		if col.Code.CodeID != managercode.DefaultID {
+			page.CodeName = col.Code.Name
+		}
+	}
 	if decision.App != domain.WeChat {
 		return web.Render(http.StatusOK, "pay.html", page), nil
 	}

@@ -227,6 +227,8 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		return web.Error(http.StatusBadRequest, "invalid", inv.Msg)
 	case errors.Is(err, payments.ErrUnknownCode):
 		return web.Error(http.StatusNotFound, "unknown_code", "收款码不存在或已停用")
+	case errors.Is(err, payments.ErrCodeExpired):
+		return web.Error(http.StatusGone, "code_expired", "此收款码已失效，请向收款人索取新的收款码")
 	case errors.Is(err, payments.ErrUnknownNotice):
 		return web.Error(http.StatusNotFound, "unknown_notice", msgUnknownNotice)
 	case errors.Is(err, payments.ErrNoticeSettled):

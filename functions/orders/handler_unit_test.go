@@ -84,6 +84,7 @@ func TestCreateErrorMapping(t *testing.T) {
 		{payments.ErrPayerMismatch, 401, "payer_required", "微信授权已过期，请刷新页面后重试"},
 		{payments.ErrIdempotencyConflict, 409, "idempotency_conflict", "订单信息已变更，请刷新页面后重试"},
 		{payments.ErrUnknownCode, 404, "unknown_code", "收款码不存在或已停用"},
+		{payments.ErrCodeExpired, 410, "code_expired", "此收款码已失效，请向收款人索取新的收款码"},
 		{payments.ErrChannelUnavailable, 403, "channel_unavailable", domain.MsgNotOpen},
 		{&payments.InvalidError{Msg: "金额至少 0.01 元"}, 400, "invalid", "金额至少 0.01 元"},
 		{fmt.Errorf("prepay: %w", pay.ErrProvider), 502, "provider_error", "支付渠道暂不可用，请稍后重试"},

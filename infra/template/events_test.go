@@ -399,6 +399,14 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 			t.Errorf("placeholder session: %s, want a session error", r.Body)
 		}
 	})
+	t.Run("admin-mobile-api", func(t *testing.T) {
+		// The managers' code API (/m/api/code) answers a placeholder session with 401 JSON.
+		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-mobile-api.json"))
+		var e struct{ Error struct{ Code string } }
+		if r.StatusCode != 401 || json.Unmarshal([]byte(r.Body), &e) != nil || (e.Error.Code != "session_expired" && e.Error.Code != "unauthorized") {
+			t.Errorf("managers' code API with a placeholder session: %d %s", r.StatusCode, r.Body)
+		}
+	})
 	t.Run("admin-console", func(t *testing.T) {
 		// A browser without a session goes to the login page.
 		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-console.json"))

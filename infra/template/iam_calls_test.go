@@ -90,6 +90,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	adminsToldOfExceptions(t, s)      // iam_notify2_test.go
 	settleThroughTheQueue(t, s)       // iam_settlefan_test.go
 	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
+	managersCollect(t, s)             // iam_managers_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/store"
@@ -117,6 +118,10 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if err != nil {
 		return Created{}, err
 	}
+	now := s.now()
+	if !col.Code.Usable(now) {
+		return Created{}, ErrCodeExpired // a manager's token replaced by a refresh more than 3 h ago (M4)
+	}
 	if !col.Availability().Allows(r.Channel) {
 		return Created{}, ErrChannelUnavailable
 	}
@@ -133,6 +138,9 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		return Created{}, ErrPayerMismatch
 	}
 	r.PayerID = optionalAlipayPayer(col, r.Channel, r.PayerID, r.PayerIface, r.PayerApp)
+	// A code's preset values (a manager's extra code, M4) are the payment's,
+	// whatever the payer sent for them.
+	r.Fields = managercode.ApplyPreset(col.Code.Preset, r.Fields)
 	fields, err := col.PayerFields().Validate(r.Fields)
 	if err != nil {
 		return Created{}, invalid(err.Error())
@@ -141,7 +149,10 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		return Created{}, invalid("请在微信中打开收款码并完成授权后再支付")
 	}
 	iface := col.Interface(r.Channel)
-	now := s.now()
+	description := col.Community.Name + " 物业缴费"
+	if col.Code.OwnerID != "" {
+		description = col.Company.Name + " 业务收款"
+	}
 	o, err := order.New(order.Order{
 		ID:          OrderID(r.Token, r.IdempotencyKey),
 		CommunityID: col.Community.ID,
@@ -152,7 +163,8 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		MerchantID:  iface.PaymentMerchant(),
 		AppID:       iface.PaymentApp(),
 		AmountFen:   r.AmountFen,
-		Description: col.Community.Name + " 物业缴费",
+		Description: description,
+		CollectorID: col.Code.OwnerID,
 		RequestHash: requestHash(r),
 		PayerID:     r.PayerID,
 		PayerKey:    order.PayerKeyOf(r.Channel, iface.OAuthAppID(), r.PayerID),

@@ -160,6 +160,7 @@ func (s *Service) CreateNoticeOrder(ctx context.Context, r NoticeOrderRequest) (
 		PayerKey:    order.PayerKeyOf(r.Channel, iface.OAuthAppID(), r.PayerID),
 		HouseLabel:  n.Label(),
 		NoticeID:    n.ID, HouseID: n.HouseID, BillIDs: sum.OpenIDs,
+		CollectorID: n.CollectorID,
 	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {
 		return Created{}, fmt.Errorf("new order: %w", err)

@@ -88,7 +88,10 @@ func (s *Service) sweepAfter() time.Duration {
 
 // Errors the functions map to responses.
 var (
-	ErrUnknownCode        = errors.New("unknown or revoked code")
+	ErrUnknownCode = errors.New("unknown or revoked code")
+	// ErrCodeExpired: a manager's code replaced by a refresh more than
+	// managercode.Grace ago (此收款码已失效).
+	ErrCodeExpired        = errors.New("code replaced by a refresh and expired")
 	ErrChannelUnavailable = errors.New(domain.MsgNotOpen)
 	ErrUnknownOrder       = errors.New("unknown order")
 	ErrMismatch           = errors.New("payment does not match the order")

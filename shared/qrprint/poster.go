@@ -38,6 +38,10 @@ type Poster struct {
 	// Query is the page's other query parameters (e.g. "code=…"), kept in
 	// the links that switch the paper size.
 	Query url.Values
+	// Title and Page name what scanning does ("" for a community's code:
+	// 扫码缴费, 本小区缴费页面); a business manager's code plate (码牌)
+	// says 扫码付款 and 付款页面.
+	Title, Page string
 }
 
 // PosterCSP is the Content-Security-Policy of the poster page: no scripts,
@@ -54,6 +58,7 @@ var posterTemplate = sync.OnceValue(func() *template.Template {
 type app struct{ Key, Name string }
 
 type posterView struct {
+	Title, Page        string
 	Community, Company string
 	Paper              Paper
 	PaperClass         string
@@ -78,7 +83,14 @@ func RenderPoster(p Poster) ([]byte, error) {
 	if p.Paper != A5 {
 		p.Paper = A4
 	}
+	if p.Title == "" {
+		p.Title = "扫码缴费"
+	}
+	if p.Page == "" {
+		p.Page = "本小区缴费页面"
+	}
 	v := posterView{
+		Title: p.Title, Page: p.Page,
 		Community: p.Community, Company: p.Company, Paper: p.Paper, PaperClass: strings.ToLower(string(p.Paper)),
 		Symbol: sym, ScanMessage: domain.DecideLanding("", p.Apps).Message, NotOpen: !p.Apps.Any(),
 		HasFields: len(p.Fields) > 0, FieldsText: strings.Join(p.Fields, "、"),

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/estatepay/estatepay/shared/domain/managercode"
 )
 
 // The console's directory writes: creation is conditional on the item not
@@ -40,7 +42,12 @@ func parentKeys(kind, id string, v any) (parent, child string) {
 	case Interface:
 		return "COMPANY#" + x.CompanyID, child
 	case Code:
+		if x.OwnerID != "" {
+			return "", "" // a manager's token: listed through its manager's set, not the community's codes
+		}
 		return "COMMUNITY#" + x.CommunityID, child
+	case managercode.Set:
+		return "COMPANY#" + x.CompanyID, child
 	}
 	return "", ""
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/managercode"
 )
 
 // Company is a property company.
@@ -110,10 +112,31 @@ func (i Interface) OAuthAppID() string {
 type Code struct {
 	Token       string `dynamodbav:"token"`
 	CommunityID string `dynamodbav:"community_id"`
-	Kind        string `dynamodbav:"kind"`   // "community"
+	Kind        string `dynamodbav:"kind"`   // "community", or "manager" (managercode.Kind)
 	Status      string `dynamodbav:"status"` // "active" | "revoked"
 	// PayerFields the code's payers fill in (M5); replaces the community's and company's.
 	PayerFields domain.PayerFields `dynamodbav:"payer_fields,omitempty"`
+
+	// A business manager's code (M3, M4; shared/store/managercodes.go):
+	// whose it is (staff id, company), which of their codes this token is
+	// (managercode.Code ID and name), the payer-field values it presets, and
+	// — once a refresh replaced the token — until when it still pays.
+	OwnerID    string            `dynamodbav:"owner_id,omitempty"`
+	OwnerName  string            `dynamodbav:"owner_name,omitempty"`
+	CompanyID  string            `dynamodbav:"company_id,omitempty"`
+	CodeID     string            `dynamodbav:"code_id,omitempty"`
+	Name       string            `dynamodbav:"name,omitempty"`
+	Preset     map[string]string `dynamodbav:"preset,omitempty"`
+	ValidUntil string            `dynamodbav:"valid_until,omitempty"` // RFC 3339 UTC; "" pays with no end
+}
+
+// Until is when a replaced token stops paying (zero: no end).
+func (c Code) Until() time.Time { return parseTS(c.ValidUntil) }
+
+// Usable reports whether the code pays at now: active and, for a token a
+// refresh replaced, before its end (managercode.Usable).
+func (c Code) Usable(now time.Time) bool {
+	return c.Status == "active" && managercode.Usable(c.Until(), now)
 }
 
 type dirItem[T any] struct {
@@ -232,6 +255,9 @@ func (s *Store) LoadCollection(ctx context.Context, token string) (Collection, e
 	}
 	c, err = s.LoadCommunity(ctx, code.CommunityID)
 	c.Code = code
+	if err == nil && code.OwnerID != "" && code.CompanyID != c.Company.ID {
+		return Collection{}, ErrNotFound // a manager's code pays only into their own company's community
+	}
 	return c, err
 }
 

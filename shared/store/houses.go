@@ -224,6 +224,7 @@ type noticeItem struct {
 	DueDate     string   `dynamodbav:"due_date"`
 	CreatedAt   string   `dynamodbav:"created_at"`
 	CreatedBy   string   `dynamodbav:"created_by"`
+	CollectorID string   `dynamodbav:"collector_id,omitempty"`
 	CommPK      string   `dynamodbav:"comm_pk"`
 	CommSK      string   `dynamodbav:"comm_sk"`
 }
@@ -236,7 +237,7 @@ func noticeKey(id string) map[string]types.AttributeValue {
 func (r *Houses) CreateNotice(ctx context.Context, n notice.Notice) error {
 	item, err := attributevalue.MarshalMap(noticeItem{PK: "NOTICE#" + n.ID, SK: "NOTICE", ID: n.ID, CompanyID: n.CompanyID, CommunityID: n.CommunityID,
 		HouseID: n.HouseID, Building: n.Building, Unit: n.Unit, Room: n.Room, OwnerName: n.OwnerName, BillIDs: n.BillIDs,
-		DueDate: string(n.DueDate), CreatedAt: ts(n.CreatedAt), CreatedBy: n.CreatedBy,
+		DueDate: string(n.DueDate), CreatedAt: ts(n.CreatedAt), CreatedBy: n.CreatedBy, CollectorID: n.CollectorID,
 		CommPK: CommunityPartition("N", n.CompanyID, n.CommunityID), CommSK: house.SortKey(n.Building, n.Unit, n.Room) + "#" + ts(n.CreatedAt) + "#" + n.ID})
 	if err != nil {
 		return err
@@ -255,7 +256,7 @@ func decodeNotice(item map[string]types.AttributeValue) (notice.Notice, error) {
 	}
 	return notice.Notice{ID: it.ID, CompanyID: it.CompanyID, CommunityID: it.CommunityID, HouseID: it.HouseID, Building: it.Building,
 		Unit: it.Unit, Room: it.Room, OwnerName: it.OwnerName, BillIDs: it.BillIDs, DueDate: calendar.Day(it.DueDate),
-		CreatedAt: parseTS(it.CreatedAt), CreatedBy: it.CreatedBy}, nil
+		CreatedAt: parseTS(it.CreatedAt), CreatedBy: it.CreatedBy, CollectorID: it.CollectorID}, nil
 }
 
 // GetNotice reads a notice by its id (the resident's QR names only the id;

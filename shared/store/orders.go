@@ -35,6 +35,9 @@ import (
 //   - payer   (payer_pk company#community#<payer key>, payer_sk paid_at#id):
 //     one payer's payments in one community, the resident's own history
 //     (X4); only paid orders with a payer key (PayerPartition).
+//   - collector (coll_pk company#staff, coll_sk created_at#id): the payments
+//     through one business manager's codes, their 收款记录 (M6); only paid
+//     orders with a collector (CollectorPartition; collector_query.go).
 //
 // The table's stream is the outbox: every write is one stream record, from
 // which the relay derives the events (order.Change).
@@ -89,6 +92,7 @@ type orderItem struct {
 	RefundedFen   int64             `dynamodbav:"refunded_fen,omitempty"`
 	BillsRefused  bool              `dynamodbav:"bills_refused,omitempty"`
 	RefundIDs     []string          `dynamodbav:"refund_ids,omitempty"`
+	CollectorID   string            `dynamodbav:"collector_id,omitempty"`
 
 	WorkPK   string `dynamodbav:"work_pk,omitempty"`
 	WorkAt   string `dynamodbav:"work_at,omitempty"`
@@ -98,6 +102,8 @@ type orderItem struct {
 	SettleSK string `dynamodbav:"settle_sk,omitempty"`
 	PayerPK  string `dynamodbav:"payer_pk,omitempty"`
 	PayerSK  string `dynamodbav:"payer_sk,omitempty"`
+	CollPK   string `dynamodbav:"coll_pk,omitempty"`
+	CollSK   string `dynamodbav:"coll_sk,omitempty"`
 }
 
 // ts writes a time so that strings sort as times (UTC, fixed width).
@@ -145,6 +151,7 @@ func toItem(o order.Order) orderItem {
 		CreatedAt: ts(o.CreatedAt), ExpireAt: ts(o.ExpireAt), NextCheckAt: ts(o.NextCheckAt), PaidAt: ts(o.PaidAt),
 		ClosedAt: ts(o.ClosedAt), RefundedAt: ts(o.RefundedAt), ProviderTxnID: o.ProviderTxnID, BusinessDay: string(o.BusinessDay),
 		NoticeID: o.NoticeID, HouseID: o.HouseID, BillIDs: o.BillIDs, RefundFen: o.RefundFen, RefundedFen: o.RefundedFen, BillsRefused: o.BillsRefused, RefundIDs: o.RefundIDs,
+		CollectorID: o.CollectorID,
 	}
 	if !o.Status.Final() && !o.NextCheckAt.IsZero() {
 		it.WorkPK, it.WorkAt = "W#"+shard(o.ID, WorkShards), ts(o.NextCheckAt)
@@ -155,6 +162,9 @@ func toItem(o order.Order) orderItem {
 		it.SettleSK = it.RecSK
 		if o.PayerKey != "" {
 			it.PayerPK, it.PayerSK = PayerPartition(o.CompanyID, o.CommunityID, o.PayerKey), it.RecSK
+		}
+		if o.CollectorID != "" {
+			it.CollPK, it.CollSK = CollectorPartition(o.CompanyID, o.CollectorID), ts(o.CreatedAt)+"#"+o.ID
 		}
 	}
 	return it
@@ -170,6 +180,7 @@ func fromItem(it orderItem) order.Order {
 		PaidAt: parseTS(it.PaidAt), ClosedAt: parseTS(it.ClosedAt), RefundedAt: parseTS(it.RefundedAt),
 		ProviderTxnID: it.ProviderTxnID, BusinessDay: calendar.Day(it.BusinessDay),
 		NoticeID: it.NoticeID, HouseID: it.HouseID, BillIDs: it.BillIDs, RefundFen: it.RefundFen, RefundedFen: it.RefundedFen, BillsRefused: it.BillsRefused, RefundIDs: it.RefundIDs,
+		CollectorID: it.CollectorID,
 	}
 }
 

@@ -97,6 +97,11 @@ type PayPage struct {
 	Token, Channel            string
 	MaxFen                    int64
 	Fields                    []domain.PayerField // the code's payer fields, in order
+	// A business manager's code (M3, M4): whom the customer pays (收款人),
+	// the code's name, and the field values it presets — shown filled in
+	// and locked (the server records them whatever is sent).
+	Payee, CodeName string
+	Preset          map[string]string
 }
 
 // ResultPage is the receipt of one order: what was paid, to whom, when and how.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/staff"
 )
@@ -19,8 +20,24 @@ import (
 //	GET  /                       the stack description (same as .local/stack.json)
 //	POST /schedules/{name}       fire a schedule now; an optional JSON body replaces its Input
 //	POST /snapshot               persist tables and queues now
+//	POST /manager-codes/age?by=3h  as if that time had passed for every manager
+//	                             code a refresh replaced (its 3-hour grace)
 func (s *Stack) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /manager-codes/age", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("by"))
+		if err != nil || d <= 0 {
+			http.Error(w, "by must be a positive duration, e.g. by=3h", http.StatusBadRequest)
+			return
+		}
+		n, err := s.AgeManagerCodes(r.Context(), d)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]int{"aged": n})
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Description())

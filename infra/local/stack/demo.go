@@ -78,6 +78,9 @@ type DemoAccount struct {
 	Name      string `json:"name"`
 	Phone     string `json:"phone"`
 	Password  string `json:"password"`
+	// A business manager's current default code at start (demo_managers.go).
+	CodeURL       string `json:"code_url,omitempty"`
+	WeChatCodeURL string `json:"wechat_code_url,omitempty"`
 }
 
 // Second demo company.
@@ -138,6 +141,9 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 			return nil, fmt.Errorf("demo accounts: %w", err)
 		}
 	}
+	if err := seedDemoManagerCodes(ctx, st); err != nil {
+		return nil, fmt.Errorf("demo manager codes: %w", err)
+	}
 	if st.Access != "" {
 		if err := seedDemoNotifications(ctx, st); err != nil {
 			return nil, fmt.Errorf("demo notifications: %w", err)
@@ -155,6 +161,9 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 				return nil, err
 			}
 		}
+	}
+	if err := s.demoManagerURLs(ctx, st, &demo); err != nil {
+		return nil, fmt.Errorf("demo manager codes: %w", err)
 	}
 	return &demo, s.writeQRCodes(&demo)
 }

@@ -35,6 +35,9 @@ type Notice struct {
 	DueDate     calendar.Day // the latest due date of its bills
 	CreatedAt   time.Time
 	CreatedBy   string // staff:<id>, seed, …
+	// CollectorID is the business manager whose 应收款 this is (a one-time
+	// code for chosen bills, issue 11): payments of it are in their 收款记录.
+	CollectorID string
 }
 
 // Errors.

@@ -39,7 +39,8 @@ type Event struct {
 	BusinessDay   calendar.Day      `json:"business_day,omitempty"`
 	ProviderTxnID string            `json:"provider_txn_id,omitempty"`
 	Fields        map[string]string `json:"fields,omitempty"`
-	RefundID      string            `json:"refund_id,omitempty"` // refund events (Aggregate "refund")
+	RefundID      string            `json:"refund_id,omitempty"`    // refund events (Aggregate "refund")
+	CollectorID   string            `json:"collector_id,omitempty"` // the staff member whose code took the payment (a manager's code)
 }
 
 // Change derives the event of one stored change from the order before and
@@ -59,6 +60,7 @@ func Change(before *Order, after Order) (Event, bool) {
 		CommunityID: after.CommunityID, CompanyID: after.CompanyID, CodeToken: after.CodeToken,
 		Channel: string(after.Channel), Method: after.Method, IfaceID: after.IfaceID, MerchantID: after.MerchantID,
 		AmountFen: after.AmountFen, BusinessDay: after.BusinessDay, ProviderTxnID: after.ProviderTxnID, Fields: after.Fields,
+		CollectorID: after.CollectorID,
 	}
 	if !after.PaidAt.IsZero() {
 		t := after.PaidAt

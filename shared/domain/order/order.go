@@ -79,6 +79,10 @@ type Order struct {
 	HouseLabel string            // a notice payment's house as the notice named it (receipts, history)
 	Fields     map[string]string // payer fields (M5)
 	Method     string            // payment method within the channel ("" = ordinary; later: 分付)
+	// CollectorID is the staff member whose code took the payment (a
+	// business manager's code, M3; their 应收款), "" for community codes:
+	// their 收款记录 (M6) and notifications (M7) follow it.
+	CollectorID string
 	// A notice payment (C6) pays exactly these bills of one house; a code
 	// payment has none.
 	NoticeID string

@@ -78,13 +78,17 @@ const (
 	RefundsManage   Action = "refunds.manage"   // refund (part of) a payment, reopening its bills (X3)
 	SettlementView  Action = "settlement.view"  // the statements and reconciliation exceptions (S1, S2)
 	SettlementHold  Action = "settlement.hold"  // hold a payment out of settlement and release it (S3)
+	// ReceivableIssue: 应收款 (issue 11) — find a house of the company, see
+	// its unpaid bills and make a one-time code for some of them, collected
+	// for oneself (Own: the code and its payment are the caller's).
+	ReceivableIssue Action = "receivable.issue"
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
 		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport,
-		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold}
+		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold, ReceivableIssue}
 }
 
 // Scope is how far a permission reaches.
@@ -108,7 +112,9 @@ const (
 //     bills paid (C8) and makes and prints payment notices, as admins do;
 //     a cashier reverses only their own entries (a mistake at the counter,
 //     corrected at once, with a reason), an admin any of the company's;
-//   - a manager sees only their own codes and records (M3, M6);
+//   - a manager sees only their own codes and records (M3, M6),
+//     refreshes only their own codes (M4) and makes 应收款 codes for
+//     themselves from the company's houses' unpaid bills (issue 11);
 //   - a risk officer reads the company's records, charts and 分付 data;
 //   - only admins refund: money leaving the company's account is an
 //     admin's decision, audited (cashiers reverse counter entries instead);
@@ -134,7 +140,7 @@ var permissions = map[Role]map[Action]Scope{
 		NoticesIssue: Company, NoticesPrint: Company,
 	},
 	Manager: {
-		CodeDownload: Own, RecordsView: Own,
+		CodeManage: Own, CodeDownload: Own, RecordsView: Own, ReceivableIssue: Own,
 	},
 	RiskOfficer: {
 		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company,

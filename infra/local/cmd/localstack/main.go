@@ -97,6 +97,9 @@ Demo codes (QR PNGs under .local/qr/):
 				company = "(platform)"
 			}
 			fmt.Printf("  %-13s %-15s %s  %s\n", a.Role, company, a.Phone, a.Password)
+			if a.CodeURL != "" { // a business manager's default code (星收付)
+				fmt.Printf("  %-13s code %s  (as WeChat: %s)\n", "", a.CodeURL, a.WeChatCodeURL)
+			}
 		}
 	}
 	fmt.Printf("\nSchedules: %v\nEverything above is also in .local/stack.json. Ctrl-C stops and keeps the data (make reset wipes it).\n\n", s.ScheduleNames())
