@@ -540,12 +540,21 @@ func (h *Handler) mobileRecords(ctx context.Context, c *call) web.Response {
 	if r, ok := h.companyStaff(c); !ok {
 		return r
 	}
+	// The labels of the payer fields: the company's, and the default
+	// code's own (M5: a code may override them). Without them the keys show.
 	labels := map[string]string{}
 	co, err := h.Store.GetCompany(ctx, c.p.CompanyID)
 	if err != nil {
-		h.Log.WarnContext(ctx, "mobile records: company payer fields", "err", err) // the keys are shown instead
+		h.Log.WarnContext(ctx, "mobile records: company payer fields", "err", err)
 	}
 	for _, f := range co.PayerFields {
+		labels[f.Key] = f.Label
+	}
+	code, err := h.codes(c).Code(ctx, c.p, "")
+	if err != nil {
+		h.Log.WarnContext(ctx, "mobile records: the code's payer fields", "err", err)
+	}
+	for _, f := range code.PayerFields {
 		labels[f.Key] = f.Label
 	}
 	b, _ := json.Marshal(labels)

@@ -565,7 +565,7 @@ func TestMobileRecordsPageAndLogout(t *testing.T) {
 	}
 	s := f.login("manager-a")
 	r := f.as(s, get("/m/records"))
-	if r.StatusCode != 200 || !strings.Contains(r.Body, `data-labels="{&#34;room&#34;:&#34;房号\&#34;\u003cx\u003e&#34;}"`) ||
+	if r.StatusCode != 200 || !strings.Contains(r.Body, `data-labels="{&#34;company&#34;:&#34;公司名称&#34;,&#34;contract&#34;:&#34;合同号&#34;,&#34;room&#34;:&#34;房号\&#34;\u003cx\u003e&#34;}"`) ||
 		!strings.Contains(r.Body, `id="q"`) || !strings.Contains(r.Body, `type="date"`) {
 		t.Fatalf("records page: %d %.3000s", r.StatusCode, r.Body)
 	}
