@@ -107,6 +107,10 @@ func (f *fakeMobileAPI) install(t *testing.T) {
 		route{method: "POST", pattern: "/m/api/code/refresh", action: actSignedIn, handle: func(_ *Handler, _ context.Context, c *call) web.Response {
 			f.mu.Lock()
 			defer f.mu.Unlock()
+			var in struct{ Code string }
+			if err := json.Unmarshal(c.body, &in); err != nil || in.Code != "mc-default" {
+				return web.Error(http.StatusBadRequest, "invalid", fmt.Sprintf("refresh of %q (%v)", in.Code, err))
+			}
 			prev := f.codeURL("")
 			f.refreshed = append(f.refreshed, prev)
 			f.generation++
@@ -163,6 +167,8 @@ func (f *fakeMobileAPI) install(t *testing.T) {
 						out[k] = v
 					}
 					out["refunds"] = []map[string]any{}
+					out["fields"] = []map[string]string{{"key": "company", "label": "公司名称", "value": r["payer_fields"].(map[string]string)["company"]},
+						{"key": "contract", "label": "合同号", "value": r["payer_fields"].(map[string]string)["contract"]}}
 					if i == 3 {
 						out["refunds"] = []map[string]any{{"id": "rf1", "amount_fen": 100, "status": "SUCCEEDED", "reason": "多收", "created_at": "2026-11-29T10:00:00+08:00", "succeeded_at": "2026-11-29T10:01:00+08:00"}}
 					}

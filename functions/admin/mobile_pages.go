@@ -150,7 +150,19 @@ func (h *Handler) inProcess(ctx context.Context, c *call, path string, query url
 	}
 	var e web.ErrorBody
 	_ = json.Unmarshal([]byte(r.Body), &e)
-	return fmt.Errorf("mobile: %s answered %d %s: %s", path, r.StatusCode, e.Error.Code, e.Error.Message)
+	return &apiError{path: path, status: r.StatusCode, code: e.Error.Code, msg: e.Error.Message}
+}
+
+// apiError is another answer of an in-process route: the page says what
+// the API said when it is the caller's to act on (4xx, e.g. 公司还没有可收款的小区).
+type apiError struct {
+	path      string
+	status    int
+	code, msg string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("mobile: %s answered %d %s: %s", e.path, e.status, e.code, e.msg)
 }
 
 // ---------------------------------------------------------------- pages
@@ -256,6 +268,12 @@ func (h *Handler) mobileFail(ctx context.Context, c *call, err error, what strin
 			return web.Error(http.StatusServiceUnavailable, "unavailable", "收款码服务暂未开通")
 		}
 		return h.mobileMessage(c, http.StatusServiceUnavailable, "暂未开通", "收款码服务暂未开通，请联系管理员。", "", "")
+	}
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.msg != "" {
+		if c.api {
+			return web.Error(ae.status, ae.code, ae.msg)
+		}
+		return h.mobileMessage(c, ae.status, "无法显示", ae.msg, "", "")
 	}
 	h.Log.ErrorContext(ctx, what, "err", err)
 	if c.api {

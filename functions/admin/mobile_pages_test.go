@@ -290,6 +290,8 @@ func TestInProcessRoute(t *testing.T) {
 			return web.Error(http.StatusNotFound, "not_found", "收款码不存在")
 		case "broken":
 			return web.Error(http.StatusInternalServerError, "internal", "坏了")
+		case "none":
+			return web.Error(http.StatusConflict, "no_community", "公司还没有可收款的小区，请联系管理员")
 		}
 		return web.JSON(http.StatusOK, map[string]any{"url": "https://pay.example.com/c/x", "expires_at": nil,
 			"code":         map[string]any{"id": c.req.QueryStringParameters["code"], "name": "码", "kind": "personal", "preset": map[string]string{"a": "b"}},
@@ -312,6 +314,17 @@ func TestInProcessRoute(t *testing.T) {
 	}
 	if err := f.h.inProcess(context.Background(), c, path, url.Values{"code": {"broken"}}, &got); err == nil || !strings.Contains(err.Error(), "坏了") {
 		t.Fatalf("500: %v", err)
+	}
+	var ae *apiError
+	if err := f.h.inProcess(context.Background(), c, path, url.Values{"code": {"none"}}, &got); !errors.As(err, &ae) || ae.status != http.StatusConflict || ae.msg != "公司还没有可收款的小区，请联系管理员" {
+		t.Fatalf("409: %v", err)
+	}
+	// A page says what the API said when it is for people to act on; a 500 it does not.
+	if r := f.h.mobileFail(context.Background(), c, ae, "test"); r.StatusCode != http.StatusConflict || !strings.Contains(r.Body, "公司还没有可收款的小区") {
+		t.Fatalf("page for a 409: %d %.500s", r.StatusCode, r.Body)
+	}
+	if r := f.h.mobileFail(context.Background(), c, &apiError{status: 500, code: "internal", msg: "坏了"}, "test"); r.StatusCode != 500 || strings.Contains(r.Body, "坏了") {
+		t.Fatalf("page for a 500: %d %.500s", r.StatusCode, r.Body)
 	}
 	mgr := f.login("manager-a")
 	c.p = f.acc.principal(f.acc.staff["manager-a"], mgr.csrf)

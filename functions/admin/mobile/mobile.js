@@ -102,9 +102,10 @@
     $('confirm-no').addEventListener('click', function () { closeSheet(confirmBox); });
     $('confirm-yes').addEventListener('click', function () {
       var btn = this; btn.disabled = true; btn.textContent = '刷新中…';
-      api('POST', '/m/api/code/refresh', {}).then(function (j) {
+      api('POST', '/m/api/code/refresh', codeID ? { code: codeID } : {}).then(function (j) {
         var until = (j && j.previous && j.previous.expires_at) || '';
-        location.replace('/m?refreshed=' + encodeURIComponent(until || '1'));
+        var picked = card.getAttribute('data-picked') && codeID ? 'code=' + encodeURIComponent(codeID) + '&' : '';
+        location.replace('/m?' + picked + 'refreshed=' + encodeURIComponent(until || '1'));
       }, function (e) {
         btn.disabled = false; btn.textContent = '刷新';
         var m = $('confirm-error'); m.textContent = e.message; show(m, true);
@@ -306,11 +307,18 @@
       $('d-id').textContent = r.id;
       var dl = $('d-payer'); dl.textContent = '';
       var any = false;
-      for (var k in (r.payer_fields || {})) {
-        if (!r.payer_fields[k]) continue;
-        any = true;
-        var d = el('div'); d.appendChild(el('dt', null, labels[k] || k)); d.appendChild(el('dd', null, r.payer_fields[k])); dl.appendChild(d);
+      // The detail's fields come labelled, in the configured order; a row
+      // of the list has the values by key (labelled from the page's map).
+      var fields = r.fields;
+      if (!fields) {
+        fields = [];
+        for (var k in (r.payer_fields || {})) fields.push({ key: k, label: labels[k], value: r.payer_fields[k] });
       }
+      fields.forEach(function (f) {
+        if (!f.value) return;
+        any = true;
+        var d = el('div'); d.appendChild(el('dt', null, f.label || labels[f.key] || f.key)); d.appendChild(el('dd', null, f.value)); dl.appendChild(d);
+      });
       if (!any) { var n = el('div'); n.appendChild(el('dt', null, '（未填写）')); dl.appendChild(n); }
       var refunds = r.refunds || [], ul = $('d-refunds');
       ul.textContent = '';
