@@ -411,9 +411,13 @@ func TestMobilePagesInTheBrowser(t *testing.T) {
 		t.Fatalf("first row %q", first)
 	}
 	shots(t, tab, "records")
-	for i := 0; i < 10 && bval(t, tab, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#list li").length`)) < 40; i++ {
+	for i := 0; i < 10; i++ { // each scroll to the bottom loads the next page
+		n := bval(t, tab, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#list li").length`))
+		if n >= 40 {
+			break
+		}
 		bstep(t, tab, "scroll", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.body.scrollHeight)`))
-		bwait(t, tab, "a page more", `document.getElementById("end").textContent !== "加载中…"`)
+		bwait(t, tab, "a page more", fmt.Sprintf(`document.querySelectorAll("#list li").length > %d && document.getElementById("end").textContent !== "加载中…"`, n))
 	}
 	bwait(t, tab, "the end", `document.querySelectorAll("#list li").length === 40 && document.getElementById("end").textContent === "没有更多了"`)
 	if got := bval(t, tab, "last row", chromedp.Text(chromedp.CSS("#list li:last-child"))); !strings.Contains(got, "客户39") {

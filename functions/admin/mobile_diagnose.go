@@ -54,7 +54,7 @@ type diagnosis struct {
 // mobileDiagnose is GET /m/api/diagnose?code=<id> (""/absent: the default
 // code): the server's fetch of that code's payment page.
 func (h *Handler) mobileDiagnose(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	code, err := h.codes(c).Code(ctx, c.p, strings.TrimSpace(c.req.QueryStringParameters["code"]))
@@ -164,7 +164,7 @@ type mobileDiagnoseBody struct {
 // mobileDiagnosePage is 诊断: it runs both checks when it opens (and again
 // on 重新诊断) and shows the advice.
 func (h *Handler) mobileDiagnosePage(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	code, err := h.codes(c).Code(ctx, c.p, strings.TrimSpace(c.req.QueryStringParameters["code"]))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/staff"
 	"github.com/estatepay/estatepay/shared/qrprint"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -282,16 +283,19 @@ func (h *Handler) mobileFail(ctx context.Context, c *call, err error, what strin
 	return h.mobileMessage(c, http.StatusInternalServerError, "出错了", "系统繁忙，请稍后再试。", c.path, "重试")
 }
 
-// companyStaff refuses the app to an account without a company (the
-// platform operator): nothing to collect for.
-func (h *Handler) companyStaff(c *call) (web.Response, bool) {
-	if c.p.CompanyID != "" {
+// collector admits the app's users: staff who collect with codes of their
+// own (the roles whose collection records are theirs alone, staff.Own:
+// business managers). Anyone else signed in is told where to go instead —
+// the platform operator and the company-wide roles use the console — with a
+// page (200) or, for the API, 404: there is nothing of theirs here.
+func (h *Handler) collector(c *call) (web.Response, bool) {
+	if c.p.CompanyID != "" && staff.ScopeOf(c.p.Role, staff.RecordsView) == staff.Own {
 		return web.Response{}, true
 	}
 	if c.api {
-		return web.Error(http.StatusNotFound, "not_found", "平台运营账号没有星收付"), false
+		return web.Error(http.StatusNotFound, "not_found", "星收付供业务经理收款使用，您的账号没有个人收款码"), false
 	}
-	return h.mobileMessage(c, http.StatusOK, "星收付", "星收付供物业公司的业务经理收款使用；平台运营账号请使用管理后台。", "/admin", "打开管理后台"), false
+	return h.mobileMessage(c, http.StatusOK, "星收付", "星收付供业务经理收款使用。您的账号（"+roleNames[c.p.Role]+"）没有个人收款码，请使用管理后台。", "/admin", "打开管理后台"), false
 }
 
 // ---------------------------------------------------------------- signing in
@@ -479,7 +483,7 @@ var mobileNotices = map[string]string{
 // inline SVG). Tapping it refreshes (after a confirmation); 展开 shows 刷新,
 // 切换 and 诊断.
 func (h *Handler) mobileHome(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	id := strings.TrimSpace(c.req.QueryStringParameters["code"])
@@ -555,7 +559,7 @@ type mobileRecordsBody struct {
 // mobileRecords is 收款记录 (M6): the page; the records come from
 // GET /m/api/records as the manager scrolls, searches or sets 日期.
 func (h *Handler) mobileRecords(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	// The labels of the payer fields: the company's, and the default

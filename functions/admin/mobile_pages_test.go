@@ -265,13 +265,23 @@ func TestMobileHomeWithoutCodes(t *testing.T) {
 			t.Fatalf("home without codes: %d %.500s", r.StatusCode, r.Body)
 		}
 	}
-	// The operator has nothing to collect for.
-	op := f.login("op")
-	if r := f.as(op, get("/m")); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "平台运营账号请使用管理后台") {
-		t.Fatalf("operator: %d %.500s", r.StatusCode, r.Body)
-	}
-	if r := f.mobileAPI(op, "GET", "/m/api/settings", ""); r.StatusCode != http.StatusNotFound {
-		t.Fatalf("operator settings: %d", r.StatusCode)
+	// The operator and the company-wide roles collect with no codes of their
+	// own: told to use the console; the API has nothing of theirs.
+	for _, who := range []string{"op", "admin-a", "cashier-a"} {
+		s := f.login(who)
+		for _, path := range []string{"/m", "/m/records", "/m/settings", "/m/diagnose"} {
+			if r := f.as(s, get(path)); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "没有个人收款码，请使用管理后台") || !strings.Contains(r.Body, `href="/admin"`) {
+				t.Fatalf("%s %s: %d %.500s", who, path, r.StatusCode, r.Body)
+			}
+		}
+		for _, path := range []string{"/m/api/settings", "/m/api/diagnose"} {
+			if r := f.mobileAPI(s, "GET", path, ""); r.StatusCode != http.StatusNotFound {
+				t.Fatalf("%s %s: %d", who, path, r.StatusCode)
+			}
+		}
+		if r := f.mobileAPI(s, "PUT", "/m/api/settings", `{"notify_payments":true}`); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s PUT settings: %d", who, r.StatusCode)
+		}
 	}
 }
 
@@ -558,10 +568,11 @@ func TestMobileSettings(t *testing.T) {
 	if p, _, _ = f.st.NotificationRepo().Preference(ctx, coA, notification.OwnCodes, "manager-a"); r.StatusCode != http.StatusForbidden || p.Payments {
 		t.Fatalf("without CSRF: %d, stored %+v", r.StatusCode, p)
 	}
-	// Each staff member has their own.
-	other := f.login("cashier-a")
+	// Each manager has their own.
+	f.acc.add("manager-a2", coA, RoleManager, "13800000005")
+	other := f.login("manager-a2")
 	if r = f.mobileAPI(other, "GET", "/m/api/settings", ""); !strings.Contains(r.Body, `"notify_payments":false`) || strings.Contains(r.Body, "oMANAGER") {
-		t.Fatalf("another staff member: %s", r.Body)
+		t.Fatalf("another manager: %s", r.Body)
 	}
 }
 

@@ -45,7 +45,7 @@ func (h *Handler) mobileSettingsState(ctx context.Context, p Principal) (mobileS
 }
 
 func (h *Handler) mobileGetSettings(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	s, _, err := h.mobileSettingsState(ctx, c.p)
@@ -59,7 +59,7 @@ func (h *Handler) mobileGetSettings(ctx context.Context, c *call) web.Response {
 // choice is stored (and audited) when it changes; the channel, the bound
 // openid and anything else of the preference stay.
 func (h *Handler) mobilePutSettings(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	var in struct {
@@ -94,7 +94,7 @@ type mobileSettingsBody struct {
 
 // mobileSettings is 设置: the switch, the binding hint, signing out.
 func (h *Handler) mobileSettings(ctx context.Context, c *call) web.Response {
-	if r, ok := h.companyStaff(c); !ok {
+	if r, ok := h.collector(c); !ok {
 		return r
 	}
 	s, _, err := h.mobileSettingsState(ctx, c.p)

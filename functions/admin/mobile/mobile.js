@@ -270,7 +270,8 @@
     }
     end.addEventListener('click', function () { if (state.failed) load(); });
     if (window.IntersectionObserver) {
-      new IntersectionObserver(function (es) { if (es[0].isIntersecting) load(); }, { rootMargin: '300px' }).observe(end);
+      // An entry can arrive after the page it saw changed (the list grew): ask again.
+      new IntersectionObserver(function (es) { if (es[0].isIntersecting && nearEnd()) load(); }, { rootMargin: '300px' }).observe(end);
     } else {
       window.addEventListener('scroll', function () { if (nearEnd()) load(); }, { passive: true });
     }
