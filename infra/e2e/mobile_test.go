@@ -26,8 +26,11 @@ import (
 // 390×844 Chromium: the demo manager logs in on the app's own page, shows
 // the code (decoded from the screen: what a customer's phone reads),
 // customers pay it, the payments are in 收款记录 newest first and scroll to
-// 没有更多了, 设置 switches 接收收款成功通知, and a login elsewhere squeezes
-// the phone out with 您的账号已在其他设备登录.
+// 没有更多了, 诊断 finds the payment page open from both sides, 刷新 shows a
+// new code while the old one still answers, 设置 switches 接收收款成功通知,
+// and a login elsewhere squeezes the phone out with 您的账号已在其他设备登录.
+// The subtests code, records, diagnose and refresh need the managers' API
+// (/m/api/code, /m/api/records, /m/api/code/refresh).
 func TestMobileApp(t *testing.T) {
 	b := consoleBrowser(t) // first: a missing browser fails before the stack starts
 	s := stacktest.Start(t)
@@ -117,6 +120,51 @@ func TestMobileApp(t *testing.T) {
 			return strings.Contains(txt, "（北京时间）") && strings.Contains(txt, "微信") && strings.Contains(txt, "已支付"), txt
 		})
 		mobileShots(t, tab, "record")
+	})
+
+	t.Run("diagnose", func(t *testing.T) { // needs the code: the server and the phone open its payment page
+		open(t, tab, gw+"/m/diagnose")
+		eventually(t, tab, 20*time.Second, "the diagnosis", func() (bool, string) {
+			out := run(t, tab, "outcome", chromedp.Evaluate[string](`(function(){var a=document.getElementById("advice");return a&&!a.hidden?a.getAttribute("data-outcome"):""})()`))
+			return out != "", out
+		})
+		if out := run(t, tab, "outcome", chromedp.Evaluate[string](`document.getElementById("advice").getAttribute("data-outcome")`)); out != "server-ok phone-ok" {
+			t.Fatalf("diagnosis %q\n%s", out, pageState(tab))
+		}
+		mobileShots(t, tab, "diagnose")
+	})
+
+	t.Run("refresh", func(t *testing.T) { // needs POST /m/api/code/refresh
+		if codeURL == "" {
+			t.Fatal("no code (see the code subtest)")
+		}
+		open(t, tab, gw+"/m")
+		do(t, tab, "tap the code", chromedp.WaitVisible(chromedp.ID("qr")), chromedp.Click(chromedp.ID("qr")), chromedp.WaitVisible(chromedp.ID("confirm-yes")))
+		mobileShots(t, tab, "refresh")
+		do(t, tab, "刷新", chromedp.Click(chromedp.ID("confirm-yes")))
+		eventually(t, tab, 20*time.Second, "the new code", func() (bool, string) {
+			txt := run(t, tab, "notice", chromedp.Evaluate[string](`(function(){var n=document.querySelector(".notice");return n?n.textContent:""})()`))
+			return strings.Contains(txt, "之前的收款码将于") && strings.HasSuffix(txt, "失效"), txt
+		})
+		shot := run(t, tab, "the code on screen", chromedp.Screenshot(chromedp.ID("qr")))
+		img, err := png.Decode(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := qrscan.Read(img)
+		if err != nil || got == codeURL || !strings.HasPrefix(got, gw+"/c/") {
+			t.Fatalf("after 刷新 the code reads %q (%v); before it read %s", got, err, codeURL)
+		}
+		// The previous code still pays (for 3 hours): its page answers.
+		resp, err := http.Get(codeURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the previous code's page answered %d right after 刷新", resp.StatusCode)
+		}
+		mobileShots(t, tab, "refreshed")
 	})
 
 	t.Run("settings", func(t *testing.T) {
