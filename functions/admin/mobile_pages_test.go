@@ -602,3 +602,33 @@ func TestMobileRecordsPageAndLogout(t *testing.T) {
 		t.Fatal("session alive after logout")
 	}
 }
+
+// Opened from the official account's menu, the app's login takes the same
+// snsapi_base round trip as the console's, back to /m/login, and the login
+// carries the exchanged openid (a new identity then gets the SMS step).
+func TestMobileLoginInsideWeChat(t *testing.T) {
+	f, _ := mobileFixture(t)
+	f.h.WeChatLogin = fakeWeChat{codes: map[string]string{"CODE1": "oOpenID1"}}
+	ua := map[string]string{"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50", "Host": "127.0.0.1:8081"}
+	r := f.do(rq{method: "GET", path: "/m/login", query: map[string]string{"next": "/m/records"}, headers: ua})
+	state, line, ok := cookieValue(r, wxStateCookie)
+	want := url.QueryEscape("https://127.0.0.1:8081/m/login?next=%2Fm%2Frecords&wx=1")
+	if r.StatusCode != 302 || !ok || !strings.Contains(r.Headers["Location"], want) || !strings.Contains(line, "Path=/m/login;") {
+		t.Fatalf("WeChat login page: %d %s %q", r.StatusCode, r.Headers["Location"], line)
+	}
+	// An address outside the app is not carried through the round trip.
+	if r := f.do(rq{method: "GET", path: "/m/login", query: map[string]string{"next": "https://evil.example/"}, headers: ua}); !strings.Contains(r.Headers["Location"], url.QueryEscape("next=%2Fm&")) {
+		t.Fatalf("foreign next: %s", r.Headers["Location"])
+	}
+	r = f.do(rq{method: "GET", path: "/m/login", query: map[string]string{"wx": "1", "code": "CODE1", "state": state, "next": "/m/records"},
+		headers: ua, cookies: []string{wxStateCookie + "=" + state}})
+	tok, _, _ := cookieValue(r, preCookie)
+	if r.StatusCode != 200 || !strings.Contains(r.Body, `name="wxcode" value="CODE1"`) {
+		t.Fatalf("form after the round trip: %d %.1000s", r.StatusCode, r.Body)
+	}
+	r = f.do(rq{method: "POST", path: "/m/login", headers: ua, cookies: []string{preCookie + "=" + tok},
+		form: url.Values{"csrf": {tok}, "phone": {"13800000003"}, "password": {"pw-manager-a"}, "wxcode": {"CODE1"}, "next": {"/m/records"}}})
+	if r.StatusCode != 302 || r.Headers["Location"] != "/m/records" || len(f.acc.openIDs) != 1 || f.acc.openIDs[0] != "oOpenID1" {
+		t.Fatalf("login: %d %v, openids %q", r.StatusCode, r.Headers, f.acc.openIDs)
+	}
+}

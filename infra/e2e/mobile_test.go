@@ -123,6 +123,9 @@ func TestMobileApp(t *testing.T) {
 	})
 
 	t.Run("diagnose", func(t *testing.T) { // needs the code: the server and the phone open its payment page
+		if codeURL == "" {
+			t.Fatal("no code (see the code subtest)")
+		}
 		open(t, tab, gw+"/m/diagnose")
 		eventually(t, tab, 20*time.Second, "the diagnosis", func() (bool, string) {
 			out := run(t, tab, "outcome", chromedp.Evaluate[string](`(function(){var a=document.getElementById("advice");return a&&!a.hidden?a.getAttribute("data-outcome"):""})()`))
@@ -190,11 +193,31 @@ func TestMobileApp(t *testing.T) {
 		mobileShots(t, tab, "settings")
 	})
 
-	t.Run("squeezed out", func(t *testing.T) {
-		other := isolatedTab(t, b, "")
-		open(t, other, gw+"/m/login")
+	t.Run("squeezed out by a login in WeChat", func(t *testing.T) {
+		// Another phone opens the app in WeChat: the login page takes the
+		// official account's OAuth round trip (the sandbox), and a WeChat
+		// identity new to the account gets the SMS step (code from the outbox).
+		other := isolatedTab(t, b, wechatUA)
+		open(t, other, gw+"/m")
+		do(t, other, "the login form", chromedp.WaitVisible(chromedp.ID("login")))
+		if n := run(t, other, "wxcode", chromedp.Evaluate[int](`document.querySelectorAll('#login input[name="wxcode"]').length`)); n != 1 {
+			t.Fatalf("the login form in WeChat carries no OAuth code\n%s", pageState(other))
+		}
+		before := len(smsCodesTo(t, s, mgr.Phone))
 		fill(t, other, "login form", map[string]string{"phone": mgr.Phone, "password": mgr.Password})
-		submit(t, other, "log in elsewhere", "#login")
+		submit(t, other, "log in in WeChat", "#login")
+		do(t, other, "the SMS step", chromedp.WaitVisible(chromedp.ID("sms")))
+		mobileShots(t, other, "sms")
+		var codes []string
+		eventually(t, other, 10*time.Second, "the SMS code in the outbox", func() (bool, string) {
+			codes = smsCodesTo(t, s, mgr.Phone)
+			return len(codes) > before, fmt.Sprint(codes)
+		})
+		fill(t, other, "SMS form", map[string]string{"code": codes[len(codes)-1]})
+		submit(t, other, "verify", "#sms")
+		if p := pagePath(t, other); p != "/m" {
+			t.Fatalf("after the SMS code the app is at %s\n%s", p, pageState(other))
+		}
 		if st := open(t, tab, gw+"/m/records"); st != http.StatusUnauthorized {
 			t.Errorf("the squeezed-out phone's next page answered %d, want 401", st)
 		}
@@ -203,6 +226,25 @@ func TestMobileApp(t *testing.T) {
 		}
 		mobileShots(t, tab, "squeezed-out")
 	})
+}
+
+// smsCodesTo are the sign-in codes the outbox holds for phone, oldest first.
+func smsCodesTo(t *testing.T, s *stack.Stack, phone string) []string {
+	t.Helper()
+	var msgs []struct {
+		Channel, To string
+		Params      []string
+	}
+	if err := getJSON(context.Background(), nil, s.URLs.Outbox+"/messages", &msgs); err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, m := range msgs {
+		if m.Channel == "sms" && m.To == "+86"+phone && len(m.Params) == 1 {
+			codes = append(codes, m.Params[0])
+		}
+	}
+	return codes
 }
 
 // mobileClient carries the tab's session for the app's API (its /m cookie).
