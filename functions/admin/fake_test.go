@@ -378,7 +378,7 @@ func (f *fixture) as(s session, r rq) web.Response {
 	f.t.Helper()
 	r.cookies = append(r.cookies, SessionCookie+"="+s.id)
 	if r.method != http.MethodGet {
-		if strings.HasPrefix(r.path, "/admin/api/") || strings.HasPrefix(r.path, "/m/api/") {
+		if strings.HasPrefix(r.path, "/admin/api/") || strings.HasPrefix(r.path, mobileAPIPrefix) {
 			if r.headers == nil {
 				r.headers = map[string]string{}
 			}

@@ -62,6 +62,8 @@ type Handler struct {
 	// Managers is the managers' app's codes and records (mobile_api.go;
 	// nil answers 501).
 	Managers *ManagerApp
+	// Mobile is the business managers' app under /m (mobile_pages.go).
+	Mobile Mobile
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)
@@ -103,7 +105,7 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	if c.method == http.MethodHead {
 		c.method = http.MethodGet
 	}
-	c.api = strings.HasPrefix(c.path, "/admin/api/") || strings.HasPrefix(c.path, "/m/api/")
+	c.api = strings.HasPrefix(c.path, "/admin/api/") || strings.HasPrefix(c.path, mobileAPIPrefix)
 	rt, params, allowed := match(c.method, c.path)
 	if rt == nil {
 		if allowed != "" {
@@ -157,6 +159,9 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 	if c.sessionID == "" {
 		if c.api {
 			return web.Error(http.StatusUnauthorized, "unauthorized", "请先登录"), nil
+		}
+		if isMobile(c.path) { // the managers' app signs in on its own page (mobile_pages.go)
+			return h.mobileSignIn(c, http.StatusUnauthorized, ""), nil
 		}
 		if c.method == http.MethodGet {
 			next := c.path
@@ -223,6 +228,9 @@ func (h *Handler) authFailed(ctx context.Context, c *call, err error) web.Respon
 		}
 		h.Log.InfoContext(ctx, "console session refused", "reason", code, "source_ip", web.ClientIP(c.req))
 		var r web.Response
+		if isMobile(c.path) {
+			return h.mobileSignedOut(c, code, status, msg)
+		}
 		if c.api {
 			r = web.Error(status, code, msg)
 		} else {

@@ -89,6 +89,20 @@ func init() {
 		route{method: "POST", pattern: "/admin/api/session", public: true, handle: (*Handler).apiLogin},
 		route{method: "DELETE", pattern: "/admin/api/session", action: actSignedIn, handle: (*Handler).apiLogout},
 		route{method: "GET", pattern: "/admin/api/communities", action: ActCommunityView, handle: (*Handler).apiCommunities},
+
+		// The business managers' app 星收付 (issue 11; mobile_pages*.go): pages under /m
+		// with their own login (same accounts, cookies scoped to /m), 诊断 and 设置.
+		route{method: "GET", pattern: "/m/login", public: true, handle: (*Handler).mobileLoginForm},
+		route{method: "POST", pattern: "/m/login", public: true, handle: (*Handler).mobileLoginSubmit},
+		route{method: "POST", pattern: "/m/login/sms", public: true, handle: (*Handler).mobileSMSSubmit},
+		route{method: "POST", pattern: "/m/logout", action: actSignedIn, handle: (*Handler).mobileLogout},
+		route{method: "GET", pattern: "/m", action: actSignedIn, handle: (*Handler).mobileHome},
+		route{method: "GET", pattern: "/m/diagnose", action: actSignedIn, handle: (*Handler).mobileDiagnosePage},
+		route{method: "GET", pattern: "/m/records", action: actSignedIn, handle: (*Handler).mobileRecords},
+		route{method: "GET", pattern: "/m/settings", action: actSignedIn, handle: (*Handler).mobileSettings},
+		route{method: "GET", pattern: "/m/api/diagnose", action: actSignedIn, handle: (*Handler).mobileDiagnose},
+		route{method: "GET", pattern: "/m/api/settings", action: actSignedIn, handle: (*Handler).mobileGetSettings},
+		route{method: "PUT", pattern: "/m/api/settings", action: actSignedIn, handle: (*Handler).mobilePutSettings},
 	)
 
 	// The managers' app's JSON API (mobile_api.go; README "Contracts: /m/api"):

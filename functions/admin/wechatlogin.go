@@ -35,6 +35,13 @@ var _ WeChatLogin = wechatpay.OAuth{}
 // code: the round trip to obtain one (once: a failed round trip shows the
 // plain form).
 func (h *Handler) wechatLoginRedirect(c *call) (web.Response, bool) {
+	return h.wechatLoginRedirectTo(c, "/admin/login", safeNext)
+}
+
+// wechatLoginRedirectTo is wechatLoginRedirect for the login page at
+// loginPath (the console's, or the managers' app's), keeping next through
+// the round trip as the page's own check allows.
+func (h *Handler) wechatLoginRedirectTo(c *call, loginPath string, keep func(string) string) (web.Response, bool) {
 	if h.WeChatLogin == nil || domain.DetectApp(web.Header(c.req, "User-Agent")) != domain.WeChat {
 		return web.Response{}, false
 	}
@@ -45,7 +52,7 @@ func (h *Handler) wechatLoginRedirect(c *call) (web.Response, bool) {
 	state := randomToken(16)
 	back := url.Values{"wx": {"1"}}
 	if n := q["next"]; n != "" {
-		back.Set("next", safeNext(n))
+		back.Set("next", keep(n))
 	}
 	// Back to this host (behind a custom domain, the public one; locally the
 	// WeChat WebView proxy the page was opened through).
@@ -57,9 +64,9 @@ func (h *Handler) wechatLoginRedirect(c *call) (web.Response, bool) {
 	if host == "" {
 		host = c.req.RequestContext.DomainName
 	}
-	self := scheme + "://" + host + "/admin/login?" + back.Encode()
+	self := scheme + "://" + host + loginPath + "?" + back.Encode()
 	r := web.Redirect(h.WeChatLogin.AuthorizeURL(self, state))
-	cookie := wxStateCookie + "=" + state + "; Path=/admin/login; Max-Age=600; HttpOnly; SameSite=Lax"
+	cookie := wxStateCookie + "=" + state + "; Path=" + loginPath + "; Max-Age=600; HttpOnly; SameSite=Lax"
 	if secure(c) {
 		cookie += "; Secure"
 	}

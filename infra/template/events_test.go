@@ -414,6 +414,19 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 			t.Errorf("console without a session: %d %v", r.StatusCode, r.Headers)
 		}
 	})
+	t.Run("admin-mobile", func(t *testing.T) {
+		// The managers' app (/m and /m/{proxy+}): its own login page; its
+		// API answers a placeholder session with 401 JSON.
+		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-mobile.json"))
+		if r.StatusCode != 302 || r.Headers["Location"] != "/m/login?next=%2Fm" {
+			t.Errorf("managers' app without a session: %d %v", r.StatusCode, r.Headers)
+		}
+		r = invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-mobile-settings.json"))
+		var e struct{ Error struct{ Code string } }
+		if r.StatusCode != 401 || json.Unmarshal([]byte(r.Body), &e) != nil || (e.Error.Code != "session_expired" && e.Error.Code != "unauthorized") {
+			t.Errorf("managers' API with a placeholder session: %d %s", r.StatusCode, r.Body)
+		}
+	})
 	t.Run("sweeper-schedule", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
