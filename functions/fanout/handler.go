@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -139,12 +140,25 @@ func (h *Handler) event(ctx context.Context, m lambdaevents.SQSMessage) error {
 	return nil // closings, refunds that succeeded: no message
 }
 
-// payment tells the community's subscribers of a payment, through their throttles.
+// payment tells the community's subscribers of a payment, and the manager
+// whose code (or code plate, 码牌) took it if they asked for their own
+// codes' payments (notification.OwnCodes, set in the managers' app), each
+// through their throttle — once, whichever way they are a recipient.
 func (h *Handler) payment(ctx context.Context, ev order.Event) error {
 	subs, err := h.Store.Subscribers(ctx, ev.CompanyID, ev.CommunityID)
 	if err != nil {
 		h.Log.WarnContext(ctx, "fanout: recipients", "event_id", ev.ID, "err", err)
 		return err
+	}
+	if ev.CollectorID != "" && !slices.ContainsFunc(subs, func(p notification.Preference) bool { return p.StaffID == ev.CollectorID }) {
+		own, ok, err := h.Store.Preference(ctx, ev.CompanyID, notification.OwnCodes, ev.CollectorID)
+		if err != nil {
+			h.Log.WarnContext(ctx, "fanout: the code owner's preference", "event_id", ev.ID, "err", err)
+			return err
+		}
+		if ok && own.Payments {
+			subs = append(subs, own)
+		}
 	}
 	at := ev.At
 	if ev.PaidAt != nil {
@@ -201,6 +215,10 @@ func (h *Handler) Flush(ctx context.Context) (FlushReport, error) {
 		for _, o := range outs {
 			rep.Digests++
 			pref, ok, err := h.Store.Preference(ctx, o.CompanyID, o.CommunityID, o.StaffID)
+			if err == nil && !ok {
+				// A manager told of their own codes' payments chose the channel there.
+				pref, ok, err = h.Store.Preference(ctx, o.CompanyID, notification.OwnCodes, o.StaffID)
+			}
 			if err == nil && !ok {
 				pref = notification.Preference{Channel: notification.WeChatOA} // the preference was removed since
 			}

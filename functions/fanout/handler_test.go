@@ -432,3 +432,48 @@ func TestSMSAndEmailChannels(t *testing.T) {
 		t.Fatalf("bob's problem: %q", pref.Problem)
 	}
 }
+
+// A manager who asked for their own codes' payments (OwnCodes, the app's
+// 设置) is told of a payment through their code — which carries them as the
+// collector — throttled like anyone, on the channel they chose there, and
+// once when they also subscribe to the community; a payment through another
+// manager's code, or with the preference off, tells them nothing.
+func TestCodeOwnerToldOfTheirCodesPayments(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	put := func(staffID, community string, on bool, ch notification.Channel) {
+		t.Helper()
+		if err := f.notes.PutPreference(ctx, notification.Preference{CompanyID: "co", CommunityID: community, StaffID: staffID,
+			Payments: on, Channel: ch, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("alice", notification.OwnCodes, true, notification.SMS)
+	put("bob", notification.OwnCodes, false, notification.WeChatOA)
+	h := f.handler(nil)
+	through := func(n int, collector string, at time.Time) order.Event {
+		ev := paid(n, 1234, at)
+		ev.CollectorID = collector
+		return ev
+	}
+	handle(t, h, message(t, "m1", through(1, "alice", t0)))
+	handle(t, h, message(t, "m2", through(2, "bob", t0)))
+	handle(t, h, message(t, "m3", through(3, "", t0)))
+	got := f.send.Sent()
+	if len(got) != 1 || got[0].To != "alice" || got[0].Ch != notification.SMS || got[0].Note.Amount != "12.34元" {
+		t.Fatalf("sent %+v, want one SMS to alice", got)
+	}
+	// Also subscribed to the community: still one recipient per payment.
+	put("alice", "sun", true, notification.SMS)
+	f.clock.Set(t0.Add(time.Minute))
+	handle(t, h, message(t, "m4", through(4, "alice", t0.Add(time.Minute))))
+	handle(t, h, message(t, "m5", through(5, "alice", t0.Add(2*time.Minute))))
+	f.clock.Set(t0.Add(notification.Window + 30*time.Second))
+	if rep := flush(t, h); rep.Digests != 1 || rep.Sent != 1 {
+		t.Fatalf("flush: %+v", rep)
+	}
+	got = f.send.Sent()
+	if len(got) != 2 || got[1].To != "alice" || got[1].Note.Count != "2笔" || got[1].Note.Total != "24.68元" {
+		t.Fatalf("digest %+v, want alice's 2笔 24.68元", got)
+	}
+}

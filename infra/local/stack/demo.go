@@ -395,14 +395,32 @@ func (s *Stack) writeQRCodes(d *Demo) error {
 // preference for payment messages (a WeChat bound on 通知设置 replaces it).
 const DemoAdminOpenID = "oDemoAdminNotify000000000000"
 
+// DemoManagerOpenID is the official-account openid seeded on the demo
+// manager's preference for their own codes' payments (off until they switch
+// 接收收款成功通知 on in the app's 设置).
+const DemoManagerOpenID = "oDemoManagerNotify0000000000"
+
 // seedDemoNotifications opts the demo admin in to payment messages of 阳光花园
-// (demo-both) through the official account, unless a choice is stored already.
+// (demo-both) through the official account, and gives the demo manager's
+// own-codes preference its official-account openid, switched off, unless a
+// choice is stored already.
 func seedDemoNotifications(ctx context.Context, st *store.Store) error {
 	repo := st.NotificationRepo()
-	_, ok, err := repo.Preference(ctx, DemoCompanyID, "demo-both", "demo-admin")
-	if err != nil || ok {
-		return err
+	for _, p := range []notification.Preference{
+		{CompanyID: DemoCompanyID, CommunityID: "demo-both", StaffID: "demo-admin", Payments: true, Channel: notification.WeChatOA, OpenID: DemoAdminOpenID},
+		{CompanyID: DemoCompanyID, CommunityID: notification.OwnCodes, StaffID: DemoManagerID, Payments: false, Channel: notification.WeChatOA, OpenID: DemoManagerOpenID},
+	} {
+		_, ok, err := repo.Preference(ctx, p.CompanyID, p.CommunityID, p.StaffID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		p.UpdatedAt = time.Now()
+		if err := repo.PutPreference(ctx, p); err != nil {
+			return err
+		}
 	}
-	return repo.PutPreference(ctx, notification.Preference{CompanyID: DemoCompanyID, CommunityID: "demo-both", StaffID: "demo-admin",
-		Payments: true, Channel: notification.WeChatOA, OpenID: DemoAdminOpenID, UpdatedAt: time.Now()})
+	return nil
 }

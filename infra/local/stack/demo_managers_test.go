@@ -87,6 +87,40 @@ func TestDemoManagerContract(t *testing.T) {
 		t.Fatalf("records: %+v", recs)
 	}
 
+	// With 接收收款成功通知 on (设置), the next payment through their code
+	// reaches the manager on the official account (the outbox), and nothing
+	// reached them while it was off.
+	toManager := func() int {
+		n := 0
+		for _, m := range s.Outbox().Messages() {
+			if m.Channel == "wechat_oa" && m.To == stack.DemoManagerOpenID {
+				n++
+			}
+		}
+		return n
+	}
+	stacktest.WaitFor(t, "the fan-out to take the first payment", 20*time.Second, func() bool {
+		v, f, ok := s.SQS().Depth("NotifyEventsQueue.fifo")
+		return s.StreamsCaughtUp() && ok && v == 0 && f == 0
+	})
+	if n := toManager(); n != 0 {
+		t.Fatalf("%d messages to the manager before they asked", n)
+	}
+	if status, raw := c.Call(t, "PUT", "/m/api/settings", "application/json", []byte(`{"notify_payments":true}`)); status != 200 {
+		t.Fatalf("settings: %d %s", status, raw)
+	}
+	o2 := stacktest.CreateOrder(t, s, tok, "alipay", 3456, "")
+	page(t, o2.Pay.RedirectURL)
+	if err := s.Alipay().Pay(o2.OrderID); err != nil {
+		t.Fatal(err)
+	}
+	stacktest.WaitFor(t, "the manager told of the payment", 20*time.Second, func() bool { return toManager() == 1 })
+	for _, m := range s.Outbox().Messages() {
+		if m.To == stack.DemoManagerOpenID && !strings.Contains(m.Body, "34.56") {
+			t.Fatalf("the manager's message: %+v", m)
+		}
+	}
+
 	// Refresh; the old code pays until its 3 hours have passed (clock control).
 	status, raw := c.Call(t, "POST", "/m/api/code/refresh", "", nil)
 	var ref struct {
