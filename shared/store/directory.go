@@ -68,7 +68,17 @@ type Interface struct {
 	// console: what it shows instead of the secrets, which it never reads back.
 	SecretFingerprint      string `dynamodbav:"secret_fingerprint,omitempty"`
 	OAuthSecretFingerprint string `dynamodbav:"oauth_secret_fingerprint,omitempty"`
+	// Fenfu is the interface's 分付 enablement (F1): FenfuEnabled once a
+	// reviewer approved the merchant's application ("" never applied).
+	Fenfu string `dynamodbav:"fenfu,omitempty"`
 }
+
+// FenfuEnabled is Interface.Fenfu of a merchant whose 分付 application was approved.
+const FenfuEnabled = "enabled"
+
+// OffersFenfu reports whether this interface's pages may offer 分付 (F1: only
+// an enabled WeChat Pay merchant; F5 decides per payer and amount).
+func (i Interface) OffersFenfu() bool { return i.Channel == domain.WeChat && i.Fenfu == FenfuEnabled }
 
 // PaymentMerchant is the merchant id a verified payment must name (C1).
 func (i Interface) PaymentMerchant() string {
