@@ -6,10 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
@@ -62,15 +59,7 @@ type settledRefundItem struct {
 // amount, status, version and SucceededAt (from the sort key) — not the
 // order id or the reason (GetRefund has them).
 func (r *Orders) RefundsSettledAfter(ctx context.Context, partition, after string, limit int32) (refunds []refund.Refund, more bool, err error) {
-	in := &dynamodb.QueryInput{TableName: aws.String(r.Table), IndexName: aws.String("settle"),
-		KeyConditionExpression:    aws.String("settle_pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
-		Limit:                     aws.Int32(limit)}
-	if after != "" {
-		in.KeyConditionExpression = aws.String("settle_pk = :p AND settle_sk > :a")
-		in.ExpressionAttributeValues[":a"] = str(after)
-	}
-	res, err := r.DB.Query(ctx, in)
+	res, err := r.DB.Query(ctx, r.settledAfter(partition, after, limit))
 	if err != nil {
 		return nil, false, fmt.Errorf("store: settled refunds: %w", err)
 	}

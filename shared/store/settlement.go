@@ -360,15 +360,7 @@ func (s *Settlements) SaveException(ctx context.Context, e settlement.Exception)
 // sort key `after` ("" from the start), at most limit orders in payment-time
 // order; more says whether the partition may hold more.
 func (r *Orders) SettledAfter(ctx context.Context, partition, after string, limit int32) (orders []order.Order, more bool, err error) {
-	in := &dynamodb.QueryInput{TableName: aws.String(r.Table), IndexName: aws.String("settle"),
-		KeyConditionExpression:    aws.String("settle_pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
-		Limit:                     aws.Int32(limit)}
-	if after != "" {
-		in.KeyConditionExpression = aws.String("settle_pk = :p AND settle_sk > :a")
-		in.ExpressionAttributeValues[":a"] = str(after)
-	}
-	res, err := r.DB.Query(ctx, in)
+	res, err := r.DB.Query(ctx, r.settledAfter(partition, after, limit))
 	if err != nil {
 		return nil, false, fmt.Errorf("store: settled: %w", err)
 	}
@@ -380,6 +372,21 @@ func (r *Orders) SettledAfter(ctx context.Context, partition, after string, limi
 		orders = append(orders, o)
 	}
 	return orders, len(res.LastEvaluatedKey) > 0, nil
+}
+
+// settledAfter is the query of one settle partition after a sort key ("":
+// from the start), a page of at most limit items: payments' and refunds'
+// partitions alike.
+func (r *Orders) settledAfter(partition, after string, limit int32) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{TableName: aws.String(r.Table), IndexName: aws.String("settle"),
+		KeyConditionExpression:    aws.String("settle_pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
+		Limit:                     aws.Int32(limit)}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("settle_pk = :p AND settle_sk > :a")
+		in.ExpressionAttributeValues[":a"] = str(after)
+	}
+	return in
 }
 
 // SettleSortKey is an order's sort key in the settle index (paid_at#id).
