@@ -109,6 +109,9 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	if k.TencentSMS, err = loadOrCreateTencentKey(filepath.Join(dir, TencentSMSSecretFile)); err != nil {
 		return nil, err
 	}
+	if err := loadOrCreateFenfuKeyring(filepath.Join(dir, FenfuKeyringFile)); err != nil {
+		return nil, err
+	}
 	for name, pub := range map[string]*rsa.PublicKey{
 		"wechat-platform-public.pem": &k.WeChatPlatform.PublicKey, "wechat-merchant-public.pem": &k.WeChatMerchant.PublicKey,
 		"alipay-platform-public.pem": &k.AlipayPlatform.PublicKey, "alipay-app-public.pem": &k.AlipayApp.PublicKey,

@@ -455,6 +455,8 @@ func (s *Stack) Parameters() map[string]string {
 	p["TencentSmsCodeTemplateId"] = LocalSmsCodeTemplateID
 	p["NotifySmsTemplateId"] = LocalSmsPaymentTemplateID
 	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
+	// 分付 field encryption's key source (FENFU_KEY_REF): the local keyring.
+	p["FenfuKeyRef"] = "file://" + filepath.Join(s.opt.StateDir, "keys", FenfuKeyringFile)
 	p["SesIdentity"] = LocalSesIdentity
 	p["SesFromAddress"] = LocalSesFromAddress
 	// Staff open the console in the WeChat WebView through the demo official

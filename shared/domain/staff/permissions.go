@@ -72,12 +72,15 @@ const (
 	BillsReverse    Action = "bills.reverse"    // reverse a cashier entry with a reason (its bills reopen)
 	BillsView       Action = "bills.view"       // houses, fee items and bills of the company's communities, their CSV
 	BillsImport     Action = "bills.import"     // import houses and bills, edit fee items (X6)
-	FenfuView       Action = "fenfu.view"       // full 分付 data (F6)
+	FenfuView       Action = "fenfu.view"       // full 分付 data (F6): risk officers only
 	NoticesIssue    Action = "notices.issue"    // make payment notices from houses' unpaid bills (C6)
 	NoticesPrint    Action = "notices.print"    // list, view and print payment notices (C5, C6)
 	RefundsManage   Action = "refunds.manage"   // refund (part of) a payment, reopening its bills (X3)
 	SettlementView  Action = "settlement.view"  // the statements and reconciliation exceptions (S1, S2)
 	SettlementHold  Action = "settlement.hold"  // hold a payment out of settlement and release it (S3)
+	// FenfuViewMasked: 分付 orders and risk records with the payer's
+	// openid, name, phone and licence numbers masked (F6; fenfu.Mask*).
+	FenfuViewMasked Action = "fenfu.view.masked"
 	// ReceivableIssue: 应收款 (issue 11) — find a house of the company, see
 	// its unpaid bills and make a one-time code for some of them, collected
 	// for oneself (Own: the code and its payment are the caller's).
@@ -87,7 +90,7 @@ const (
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
-		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, BillsView, BillsImport,
+		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, FenfuViewMasked, BillsView, BillsImport,
 		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold, ReceivableIssue}
 }
 
@@ -107,7 +110,10 @@ const (
 //     interfaces, codes, first admin) and supports them (staff, audit), but
 //     reads no payment records, charts or 分付 data: those are the company's;
 //   - a company admin does everything within the company except create
-//     companies; 分付 data is for risk officers "and above" (F6): admins;
+//     companies and read full 分付 data;
+//   - full 分付 data (F6: 风控部门主管及以上) is read by risk officers only:
+//     admins and cashiers see it masked (FenfuViewMasked); the operator
+//     and managers not at all;
 //   - a cashier sees the company's communities, codes and records, marks
 //     bills paid (C8) and makes and prints payment notices, as admins do;
 //     a cashier reverses only their own entries (a mistake at the counter,
@@ -115,7 +121,7 @@ const (
 //   - a manager sees only their own codes and records (M3, M6),
 //     refreshes only their own codes (M4) and makes 应收款 codes for
 //     themselves from the company's houses' unpaid bills (issue 11);
-//   - a risk officer reads the company's records, charts and 分付 data;
+//   - a risk officer reads the company's records, charts and full 分付 data;
 //   - only admins refund: money leaving the company's account is an
 //     admin's decision, audited (cashiers reverse counter entries instead);
 //   - admins and risk officers read the statements and hold payments out of
@@ -131,19 +137,19 @@ var permissions = map[Role]map[Action]Scope{
 		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,
-		BillsCollect: Company, BillsReverse: Company, FenfuView: Company, BillsView: Company, BillsImport: Company,
+		BillsCollect: Company, BillsReverse: Company, FenfuViewMasked: Company, BillsView: Company, BillsImport: Company,
 		NoticesIssue: Company, NoticesPrint: Company, RefundsManage: Company, SettlementView: Company, SettlementHold: Company,
 	},
 	Cashier: {
 		CommunityView: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, BillsCollect: Company, BillsReverse: Own, BillsView: Company,
-		NoticesIssue: Company, NoticesPrint: Company,
+		NoticesIssue: Company, NoticesPrint: Company, FenfuViewMasked: Company,
 	},
 	Manager: {
 		CodeManage: Own, CodeDownload: Own, RecordsView: Own, ReceivableIssue: Own,
 	},
 	RiskOfficer: {
-		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company,
+		CommunityView: Company, RecordsView: Company, RecordsExport: Company, DashboardView: Company, FenfuView: Company, FenfuViewMasked: Company,
 		SettlementView: Company, SettlementHold: Company,
 	},
 }

@@ -18,17 +18,17 @@ func TestPermissionMatrix(t *testing.T) {
 	columns := []staff.Action{
 		staff.CompanyCreate, staff.CompanyEdit, staff.CommunityView, staff.CommunityManage, staff.InterfaceManage,
 		staff.CodeManage, staff.CodeDownload, staff.RecordsView, staff.RecordsExport, staff.DashboardView,
-		staff.StaffView, staff.StaffManage, staff.AuditView, staff.BillsCollect, staff.BillsReverse, staff.FenfuView,
+		staff.StaffView, staff.StaffManage, staff.AuditView, staff.BillsCollect, staff.BillsReverse, staff.FenfuView, staff.FenfuViewMasked,
 		staff.BillsView, staff.BillsImport, staff.NoticesIssue, staff.NoticesPrint, staff.RefundsManage, staff.SettlementView, staff.SettlementHold,
 		staff.ReceivableIssue,
 	}
 	want := map[staff.Role][]staff.Scope{
-		//                 coCreate coEdit comView comMng ifMng codeMng codeDl recView recExp dash staffView staffMng audit bills reverse fenfu billsView billsImport ntcIssue ntcPrint refunds stmtView hold receivable
-		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x, x, x, x, x, x, x, x, x, x},
-		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, x},
-		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, O, x, C, x, C, C, x, x, x, x},
-		staff.Manager:     {x, x, x, x, x, O, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, O},
-		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, x, C, x, x, x, x, x, C, C, x},
+		//                 coCreate coEdit comView comMng ifMng codeMng codeDl recView recExp dash staffView staffMng audit bills reverse fenfu fenfuMasked billsView billsImport ntcIssue ntcPrint refunds stmtView hold receivable
+		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x, x, x, x, x, x, x, x, x, x, x},
+		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C, x, C, C, C, C, C, C, C, C, x},
+		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, O, x, C, C, x, C, C, x, x, x, x},
+		staff.Manager:     {x, x, x, x, x, O, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, O},
+		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, x, C, C, x, x, x, x, x, C, C, x},
 	}
 	if len(columns) != len(staff.Actions()) {
 		t.Fatalf("the matrix has %d columns, there are %d actions", len(columns), len(staff.Actions()))
@@ -53,6 +53,18 @@ func TestPermissionMatrix(t *testing.T) {
 			if got := staff.Can(r, a); got != (row[i] != x) {
 				t.Errorf("Can(%s, %s) = %v", r, a, got)
 			}
+		}
+	}
+	// F6: a cashier or admin cannot read full 分付 data — only masked; a
+	// risk officer reads it in full.
+	for _, r := range []staff.Role{staff.Cashier, staff.Admin} {
+		if staff.Can(r, staff.FenfuView) || !staff.Can(r, staff.FenfuViewMasked) {
+			t.Errorf("%s: full 分付 data %v, masked %v; want masked only", r, staff.Can(r, staff.FenfuView), staff.Can(r, staff.FenfuViewMasked))
+		}
+	}
+	for _, r := range staff.Roles() {
+		if staff.Can(r, staff.FenfuView) != (r == staff.RiskOfficer) {
+			t.Errorf("%s reads full 分付 data: %v; only risk officers do", r, staff.Can(r, staff.FenfuView))
 		}
 	}
 	// Unknown roles and actions are allowed nothing.
