@@ -118,7 +118,8 @@ func TestFenfuApplyReviewApprove(t *testing.T) {
 		t.Fatalf("resubmit: %d %s", r.StatusCode, r.Body)
 	}
 	r = f.as(op, get("/admin/fenfu-review/if-wx-a"))
-	if !strings.Contains(r.Body, "待核实") || strings.Contains(r.Body, " disabled") || !strings.Contains(r.Body, "第 2 次提交") {
+	if !strings.Contains(r.Body, "待核实") || strings.Contains(r.Body, " disabled") || !strings.Contains(r.Body, "第 2 次提交") ||
+		!strings.Contains(r.Body, "上次驳回原因：请提供近 3 个月交易账单；保证金未到账") {
 		t.Fatalf("review page after resubmission: %s", r.Body)
 	}
 	before := f.acc.recordCount()
@@ -168,6 +169,22 @@ func TestFenfuHistoryAndRiskListFromOurRecords(t *testing.T) {
 	r := f.as(admin, get("/admin/fenfu/if-wx-b"))
 	if !strings.Contains(r.Body, "本平台记录：首笔微信支付收款 "+paid.In(time.FixedZone("", 8*3600)).Format("2006-01-02")) {
 		t.Fatalf("history from our records: %s", r.Body)
+	}
+	if r := f.as(op, get("/admin/fenfu-review/if-wx-b")); r.StatusCode != 404 {
+		t.Fatalf("review of an application never made: %d", r.StatusCode)
+	}
+	long := fenfuForm("op", "save", "store_address", strings.Repeat("路", 201))
+	long.path = "/admin/fenfu/if-wx-b"
+	if r := f.as(admin, long); r.StatusCode != 400 || !strings.Contains(r.Body, "最多 200 个字") {
+		t.Fatalf("a too long field: %d %s", r.StatusCode, r.Body)
+	}
+	draft := fenfuForm("op", "save")
+	draft.path = "/admin/fenfu/if-wx-b"
+	if r := f.as(admin, draft); r.StatusCode != 302 {
+		t.Fatalf("draft: %d", r.StatusCode)
+	}
+	if r := f.as(op, get("/admin/fenfu-review/if-wx-b")); r.StatusCode != 404 {
+		t.Fatalf("the operator reads a draft: %d", r.StatusCode)
 	}
 	post := fenfuForm()
 	post.path = "/admin/fenfu/if-wx-b"

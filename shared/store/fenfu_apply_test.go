@@ -203,3 +203,46 @@ func TestFenfuRiskList(t *testing.T) {
 		t.Fatalf("listed: %v %v", l, err)
 	}
 }
+
+// Two reviewers decide at once, one approving, one rejecting, at the same
+// version: exactly one decision is written, and the interface offers 分付
+// exactly when the approval won.
+func TestFenfuDecisionsRace(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
+	facts := fenfu.Facts{Now: now, FirstPaidAt: now.AddDate(-1, 0, 0)}
+	for round := range 5 {
+		id := fmt.Sprintf("if-race-%d", round)
+		if err := s.CreateInterface(ctx, store.Interface{ID: id, CompanyID: "co-1", Channel: domain.WeChat, Mode: "direct", SecretRef: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		a := fenfuApp(id, "co-1")
+		if err := a.Submit(facts, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.SaveFenfuApplication(ctx, a, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		approved, rejected := a, a
+		if err := approved.Approve(facts, "op-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := rejected.Reject([]string{"资料不全"}, "op-2", now); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		go func() { _, _, err := s.ApproveFenfu(ctx, approved, v); errs <- err }()
+		go func() { _, err := s.SaveFenfuApplication(ctx, rejected, v); errs <- err }()
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) {
+			t.Fatalf("round %d: both or neither written: %v, %v", round, e1, e2)
+		}
+		got, _, _ := s.GetFenfuApplication(ctx, id)
+		i, _ := s.GetInterface(ctx, id)
+		if i.OffersFenfu() != (got.Status == fenfu.Approved) {
+			t.Fatalf("round %d: application %s, interface fenfu %q", round, got.Status, i.Fenfu)
+		}
+	}
+}
