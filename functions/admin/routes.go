@@ -105,6 +105,18 @@ func init() {
 		route{method: "PUT", pattern: "/m/api/settings", action: actSignedIn, handle: (*Handler).mobilePutSettings},
 	)
 
+	// 分付 enablement (F1; fenfu_apply.go): company admins apply for their
+	// WeChat Pay interfaces, the platform operator reviews.
+	register(
+		route{method: "GET", pattern: "/admin/fenfu", action: ActFenfuApply, handle: (*Handler).fenfuList},
+		route{method: "GET", pattern: "/admin/fenfu/{iid}", action: ActFenfuApply, handle: (*Handler).fenfuPage},
+		route{method: "POST", pattern: "/admin/fenfu/{iid}", action: ActFenfuApply, handle: (*Handler).fenfuSave},
+		route{method: "GET", pattern: "/admin/fenfu-review", action: ActFenfuReview, handle: (*Handler).fenfuQueue},
+		route{method: "GET", pattern: "/admin/fenfu-review/{iid}", action: ActFenfuReview, handle: (*Handler).fenfuReviewPage},
+		route{method: "POST", pattern: "/admin/fenfu-review/{iid}/approve", action: ActFenfuReview, handle: (*Handler).fenfuApprove},
+		route{method: "POST", pattern: "/admin/fenfu-review/{iid}/reject", action: ActFenfuReview, handle: (*Handler).fenfuReject},
+	)
+
 	// The managers' app's JSON API (mobile_api.go; README "Contracts: /m/api"):
 	// a business manager's own codes and records only.
 	register(

@@ -130,6 +130,9 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		changed = true
 	}
 	demo.Accounts = nil // never kept in demo.json: the passwords live under keys/
+	if err := seedDemoFenfu(ctx, st, time.Now()); err != nil {
+		return nil, fmt.Errorf("demo 分付: %w", err)
+	}
 	if changed {
 		if err := writeJSON(path, demo); err != nil {
 			return nil, err
@@ -352,7 +355,7 @@ func (s *Stack) seedDemoInterfaces(ctx context.Context, st *store.Store) error {
 		{ID: "demo-wechat", CompanyID: DemoCompanyID, Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct",
 			AppID: DemoWeChatAppID, MchID: DemoWeChatMchID, MerchantSerialNo: DemoWeChatSerialNo,
 			PlatformPublicKeyID: DemoWeChatPublicKeyID, SecretRef: refs["merchant-wechat-demo.json"],
-			OAuthSecretRef: refs["oauth-wechat-demo.json"]},
+			OAuthSecretRef: refs["oauth-wechat-demo.json"], Fenfu: store.FenfuEnabled}, // 分付 approved (demo_fenfu.go)
 		{ID: "demo-alipay", CompanyID: DemoCompanyID, Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app",
 			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: refs["merchant-alipay-demo.json"],
 			OAuthSecretRef: refs["oauth-alipay-demo.json"]},

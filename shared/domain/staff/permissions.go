@@ -85,13 +85,18 @@ const (
 	// its unpaid bills and make a one-time code for some of them, collected
 	// for oneself (Own: the code and its payment are the caller's).
 	ReceivableIssue Action = "receivable.issue"
+	// FenfuApply: apply for 分付 (F1) for the company's WeChat Pay
+	// interfaces; FenfuReview: approve or reject applications (the platform).
+	FenfuApply  Action = "fenfu.apply"
+	FenfuReview Action = "fenfu.review"
 )
 
 // Actions lists every action.
 func Actions() []Action {
 	return []Action{CompanyCreate, CompanyEdit, CommunityView, CommunityManage, InterfaceManage, CodeManage, CodeDownload,
 		RecordsView, RecordsExport, DashboardView, StaffView, StaffManage, AuditView, BillsCollect, BillsReverse, FenfuView, FenfuViewMasked, BillsView, BillsImport,
-		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold, ReceivableIssue}
+		NoticesIssue, NoticesPrint, RefundsManage, SettlementView, SettlementHold, ReceivableIssue,
+		FenfuApply, FenfuReview}
 }
 
 // Scope is how far a permission reaches.
@@ -129,11 +134,13 @@ const (
 //     a reconciliation exception is the refunds permission (admins).
 var permissions = map[Role]map[Action]Scope{
 	Operator: {
+		FenfuReview:   Platform, // the reviewer of 分付 applications (F1)
 		CompanyCreate: Platform, CompanyEdit: Platform, CommunityView: Platform, CommunityManage: Platform,
 		InterfaceManage: Platform, CodeManage: Platform, CodeDownload: Platform,
 		StaffView: Platform, StaffManage: Platform, AuditView: Platform,
 	},
 	Admin: {
+		FenfuApply:  Company, // applies for 分付 (F1)
 		CompanyEdit: Company, CommunityView: Company, CommunityManage: Company, InterfaceManage: Company,
 		CodeManage: Company, CodeDownload: Company, RecordsView: Company, RecordsExport: Company,
 		DashboardView: Company, StaffView: Company, StaffManage: Company, AuditView: Company,

@@ -20,15 +20,15 @@ func TestPermissionMatrix(t *testing.T) {
 		staff.CodeManage, staff.CodeDownload, staff.RecordsView, staff.RecordsExport, staff.DashboardView,
 		staff.StaffView, staff.StaffManage, staff.AuditView, staff.BillsCollect, staff.BillsReverse, staff.FenfuView, staff.FenfuViewMasked,
 		staff.BillsView, staff.BillsImport, staff.NoticesIssue, staff.NoticesPrint, staff.RefundsManage, staff.SettlementView, staff.SettlementHold,
-		staff.ReceivableIssue,
+		staff.ReceivableIssue, staff.FenfuApply, staff.FenfuReview,
 	}
 	want := map[staff.Role][]staff.Scope{
-		//                 coCreate coEdit comView comMng ifMng codeMng codeDl recView recExp dash staffView staffMng audit bills reverse fenfu fenfuMasked billsView billsImport ntcIssue ntcPrint refunds stmtView hold receivable
-		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x, x, x, x, x, x, x, x, x, x, x},
-		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C, x, C, C, C, C, C, C, C, C, x},
-		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, O, x, C, C, x, C, C, x, x, x, x},
-		staff.Manager:     {x, x, x, x, x, O, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, O},
-		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, x, C, C, x, x, x, x, x, C, C, x},
+		//                 coCreate coEdit comView comMng ifMng codeMng codeDl recView recExp dash staffView staffMng audit bills reverse fenfu fenfuMasked billsView billsImport ntcIssue ntcPrint refunds stmtView hold receivable fenfuApply fenfuReview
+		staff.Operator:    {P, P, P, P, P, P, P, x, x, x, P, P, P, x, x, x, x, x, x, x, x, x, x, x, x, x, P},
+		staff.Admin:       {x, C, C, C, C, C, C, C, C, C, C, C, C, C, C, x, C, C, C, C, C, C, C, C, x, C, x},
+		staff.Cashier:     {x, x, C, x, x, x, C, C, C, C, x, x, x, C, O, x, C, C, x, C, C, x, x, x, x, x, x},
+		staff.Manager:     {x, x, x, x, x, O, O, O, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, O, x, x},
+		staff.RiskOfficer: {x, x, C, x, x, x, x, C, C, C, x, x, x, x, x, C, C, x, x, x, x, x, C, C, x, x, x},
 	}
 	if len(columns) != len(staff.Actions()) {
 		t.Fatalf("the matrix has %d columns, there are %d actions", len(columns), len(staff.Actions()))
