@@ -22,7 +22,7 @@ func TestWindow(t *testing.T) {
 	}{
 		{m, nil},
 		{m.Add(59 * time.Second), nil},
-		{m.Add(time.Minute), nil},                    // m+1: the grace minute
+		{m.Add(time.Minute), nil},                     // m+1: the grace minute
 		{m.Add(2*time.Minute - time.Nanosecond), nil}, // the last instant of m+1
 		{m.Add(2 * time.Minute), ErrExpired},          // m+2: refused, exactly
 		{m.Add(time.Hour), ErrExpired},

@@ -77,7 +77,10 @@ func TestFenfuMarkPNG(t *testing.T) {
 		}
 	}
 	inside := image.Rect(minX, minY, maxX+1, maxY+1)
-	white := count(img, inside, func(i image.Image, x, y int) bool { r, g, b, _ := i.At(x, y).RGBA(); return r>>8 == 0xff && g>>8 == 0xff && b>>8 == 0xff })
+	white := count(img, inside, func(i image.Image, x, y int) bool {
+		r, g, b, _ := i.At(x, y).RGBA()
+		return r>>8 == 0xff && g>>8 == 0xff && b>>8 == 0xff
+	})
 	if white < inside.Dx()*inside.Dy()/20 {
 		t.Fatalf("the mark has %d white pixels of %d: no 分 drawn in it", white, inside.Dx()*inside.Dy())
 	}
