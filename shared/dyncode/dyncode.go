@@ -15,10 +15,13 @@
 package dyncode
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -74,10 +77,26 @@ func (s Signer) Token(code string, minute int64) string {
 	return strconv.FormatInt(minute, 36) + "." + base64.RawURLEncoding.EncodeToString(s.mac(code, minute))
 }
 
+// FormMinutes is how long after its minute a token still creates an order
+// (POST /api/orders): the payer scanned a live screen (the landing page
+// checked the token within its grace) and may take a few minutes to type
+// the amount and the fields; a photo of the screen is refused at the
+// landing page long before.
+const FormMinutes = 5
+
 // Verify checks tok against code at now: nil for a token of the current or
 // the previous minute, ErrExpired for an older genuine one, ErrInvalid for
 // anything else.
-func (s Signer) Verify(code, tok string, now time.Time) error {
+func (s Signer) Verify(code, tok string, now time.Time) error { return s.VerifyWithin(code, tok, now, 1) }
+
+// VerifyForm is Verify for the order a scanned page submits: a token of the
+// last FormMinutes minutes (and the current one) is accepted.
+func (s Signer) VerifyForm(code, tok string, now time.Time) error {
+	return s.VerifyWithin(code, tok, now, FormMinutes)
+}
+
+// VerifyWithin is Verify accepting tokens up to grace minutes old.
+func (s Signer) VerifyWithin(code, tok string, now time.Time, grace int64) error {
 	if len(s.Key) == 0 || len(tok) > 64 {
 		return ErrInvalid
 	}
@@ -97,7 +116,7 @@ func (s Signer) Verify(code, tok string, now time.Time) error {
 	switch {
 	case minute > cur:
 		return ErrInvalid
-	case cur-minute > 1:
+	case cur-minute > grace:
 		return ErrExpired
 	}
 	return nil
@@ -117,4 +136,26 @@ func isB64URL(s string) bool {
 		}
 	}
 	return true
+}
+
+// SecretSource reads a secret by its reference (shared/secrets.Loader).
+type SecretSource interface {
+	Load(ctx context.Context, ref string) ([]byte, error)
+}
+
+// LoadSigner reads the key from the secret ref (DYNCODE_KEY_REF): at least
+// MinKeyLen bytes, surrounding white space ignored.
+func LoadSigner(ctx context.Context, src SecretSource, ref string) (*Signer, error) {
+	if ref == "" {
+		return nil, errors.New("DYNCODE_KEY_REF is not set")
+	}
+	b, err := src.Load(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("dyncode key: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < MinKeyLen {
+		return nil, fmt.Errorf("dyncode key: %d bytes, want at least %d", len(b), MinKeyLen)
+	}
+	return &Signer{Key: b}, nil
 }

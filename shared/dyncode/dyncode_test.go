@@ -95,3 +95,18 @@ func TestTampered(t *testing.T) {
 		t.Fatalf("the genuine token: %v", err)
 	}
 }
+
+func TestFormWindow(t *testing.T) {
+	s := Signer{Key: key}
+	m := time.Date(2026, 12, 6, 15, 4, 0, 0, time.UTC)
+	tok := s.TokenAt("code1", m)
+	if err := s.VerifyForm("code1", tok, m.Add((FormMinutes+1)*time.Minute-time.Nanosecond)); err != nil {
+		t.Fatalf("the form's last instant: %v", err)
+	}
+	if err := s.VerifyForm("code1", tok, m.Add((FormMinutes+1)*time.Minute)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after the form's minutes: %v, want ErrExpired", err)
+	}
+	if err := s.VerifyForm("code2", tok, m); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("another code's token: %v", err)
+	}
+}
