@@ -109,6 +109,9 @@ func init() {
 	// a business manager's own codes and records only.
 	register(
 		route{method: "GET", pattern: "/m/api/code", action: ActOwnCodes, handle: (*Handler).apiMyCode},
+		// The screen code (F7, dyncode.go): the code with this minute's token.
+		route{method: "GET", pattern: "/m/screen", action: ActOwnCodes, handle: (*Handler).mobileScreen},
+		route{method: "GET", pattern: "/m/api/screen", action: ActOwnCodes, handle: (*Handler).apiScreen},
 		route{method: "POST", pattern: "/m/api/code/refresh", action: ActOwnCodes, handle: (*Handler).apiMyRefresh},
 		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).apiMyCodes},
 		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).apiMyRecords},

@@ -87,7 +87,9 @@ const FormMinutes = 5
 // Verify checks tok against code at now: nil for a token of the current or
 // the previous minute, ErrExpired for an older genuine one, ErrInvalid for
 // anything else.
-func (s Signer) Verify(code, tok string, now time.Time) error { return s.VerifyWithin(code, tok, now, 1) }
+func (s Signer) Verify(code, tok string, now time.Time) error {
+	return s.VerifyWithin(code, tok, now, 1)
+}
 
 // VerifyForm is Verify for the order a scanned page submits: a token of the
 // last FormMinutes minutes (and the current one) is accepted.
