@@ -174,13 +174,17 @@ header p{margin:6px 0 0;font-size:15px;opacity:.9}
 a.back{color:#fff;font-size:15px;margin:4px 0 24px}
 `
 
+// screenJS is the page's script, hashed for the CSP: no comments in it
+// (html/template strips them, which would change the hash). It counts down
+// to the next change, then fetches the code (the SVG is the server's,
+// modules only) and greys the code out once it can no longer pay.
 const screenJS = `
 (function () {
   var body = document.body, api = body.getAttribute('data-api');
   var box = document.getElementById('qr'), left = document.getElementById('left'), warn = document.getElementById('warn');
   var note = document.getElementById('note');
   var due = Date.now() + (parseInt(body.getAttribute('data-refresh'), 10) || 60000);
-  var staleAt = due + 60000; // the code on screen stops paying a minute after its own
+  var staleAt = due + 60000;
   function tick() {
     var s = Math.max(0, Math.ceil((due - Date.now()) / 1000));
     left.textContent = s;
@@ -190,7 +194,7 @@ const screenJS = `
     fetch(api, { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'application/json' } })
       .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
       .then(function (c) {
-        box.innerHTML = c.svg; // drawn by the server: modules only
+        box.innerHTML = c.svg;
         box.classList.remove('stale');
         box.setAttribute('data-url', c.url);
         note.textContent = c.note || '';

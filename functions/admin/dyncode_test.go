@@ -23,7 +23,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time   { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func screenAnswer(t *testing.T, r web.Response) ScreenCode {
@@ -104,6 +104,9 @@ func TestScreenCode(t *testing.T) {
 	csp := r.Headers["Content-Security-Policy"]
 	if !strings.Contains(csp, "script-src "+hashSource(screenJS)+";") || strings.Contains(csp, "unsafe") || r.Headers["Cache-Control"] != "no-store" {
 		t.Fatalf("headers %v", r.Headers)
+	}
+	if i, j := strings.Index(r.Body, "<script>"), strings.Index(r.Body, "</script>"); i < 0 || j < i || r.Body[i+len("<script>"):j] != screenJS {
+		t.Error("the page's script is not the one its CSP hash allows")
 	}
 	for _, want := range []string{`data-api="/m/api/screen?code=mc-extra"`, `/c/tok-extra-bbbbbbbbbbbbbbbbbbbb?d=`, qrprint.FenfuNote, "秒后更新", "&lt;b&gt;老客户&lt;/b&gt;"} {
 		if !strings.Contains(r.Body, want) {
