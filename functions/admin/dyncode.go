@@ -68,17 +68,23 @@ func (h *Handler) screenCode(ctx context.Context, c *call, id string) (ManagerCo
 	if err != nil {
 		return code, ScreenCode{}, err
 	}
+	sc, err := h.screenOf(ctx, code.URL)
+	return code, sc, err
+}
+
+// screenOf is the code of codeURL (<base>/c/<token>) as it is this minute.
+func (h *Handler) screenOf(ctx context.Context, codeURL string) (ScreenCode, error) {
 	if h.Screen.Signer == nil {
-		return code, ScreenCode{}, errNoScreen
+		return ScreenCode{}, errNoScreen
 	}
-	u, err := url.Parse(code.URL)
+	u, err := url.Parse(codeURL)
 	if err != nil {
-		return code, ScreenCode{}, err
+		return ScreenCode{}, err
 	}
 	token := u.Path[strings.LastIndex(u.Path, "/")+1:]
 	fenfu, err := h.fenfu(ctx, token)
 	if err != nil {
-		return code, ScreenCode{}, err
+		return ScreenCode{}, err
 	}
 	now := h.Mobile.now()
 	q := u.Query()
@@ -86,14 +92,14 @@ func (h *Handler) screenCode(ctx context.Context, c *call, id string) (ManagerCo
 	u.RawQuery = q.Encode()
 	svg, err := qrprint.StyledSymbol(u.String(), "qr", qrprint.Style{Fenfu: fenfu})
 	if err != nil {
-		return code, ScreenCode{}, err
+		return ScreenCode{}, err
 	}
 	next := dyncode.NextChange(now)
 	out := ScreenCode{URL: u.String(), SVG: string(svg), Fenfu: fenfu, NextChange: next.Format(time.RFC3339), RefreshInMs: next.Sub(now).Milliseconds()}
 	if fenfu {
 		out.Note = qrprint.FenfuNote
 	}
-	return code, out, nil
+	return out, nil
 }
 
 var errNoScreen = errors.New("screen code: no DYNCODE_KEY_REF key")
@@ -122,8 +128,8 @@ type screenView struct {
 	URL                    string // what the QR encodes (data-url, for tests and support)
 	QR                     template.HTML
 	Note                   string
-	API                    string // this code's GET /m/api/screen
-	Back                   string
+	API                    string // this code's JSON (GET /m/api/screen, /admin/api/codes/{token}/screen)
+	Back, BackText         string
 	RefreshInMs            int64
 }
 
@@ -139,11 +145,17 @@ func (h *Handler) mobileScreen(ctx context.Context, c *call) web.Response {
 		return h.screenFail(ctx, c, err)
 	}
 	v := screenView{Title: "动态收款码", Payee: c.p.Name, CodeName: code.Code.Name, URL: sc.URL, QR: template.HTML(sc.SVG), Note: sc.Note,
-		API: "/m/api/screen", Back: mobileHome, RefreshInMs: sc.RefreshInMs}
+		API: "/m/api/screen", Back: mobileHome, BackText: "返回收款码", RefreshInMs: sc.RefreshInMs}
 	if id != "" {
 		v.API += "?" + url.Values{"code": {id}}.Encode()
 		v.Back += "?" + url.Values{"code": {id}}.Encode()
 	}
+	return h.renderScreen(ctx, c, v)
+}
+
+// renderScreen writes the screen page with its own CSP (its script and
+// style by hash, fetches to our origin only).
+func (h *Handler) renderScreen(ctx context.Context, c *call, v screenView) web.Response {
 	var buf bytes.Buffer
 	if err := screenTemplate().Execute(&buf, v); err != nil {
 		return h.internal(ctx, c, "screen page", err)
@@ -228,10 +240,74 @@ const screenHTML = `<!doctype html>
 <p class="warn" id="warn" role="status"></p>
 </main>
 <p class="tip">请付款人用微信或支付宝扫描屏幕上的二维码<br>二维码每分钟更新，截图或拍照两分钟内失效</p>
-<a class="back" href="{{.Back}}">返回收款码</a>
+<a class="back" href="{{.Back}}">{{.BackText}}</a>
 <script>` + screenJS + `</script>
 </body></html>`
 
 var screenTemplate = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("screen").Parse(screenHTML))
 })
+
+// setDynamicOnly is POST /admin/codes/{token}/dynamic-only (on=1 or 0): the
+// admin sets a community code to 动态码 only — a scan of its printed form
+// (no minute token) is refused — or back. Rotating the code keeps the
+// setting (codemanage.go).
+func (h *Handler) setDynamicOnly(ctx context.Context, c *call) web.Response {
+	code, cm, resp, ok := h.loadCode(ctx, c, c.params["token"])
+	if !ok {
+		return resp
+	}
+	on := c.form.Get("on") == "1"
+	back := "/admin/communities/" + cm.ID
+	if code.Status != "active" {
+		return h.formError(c, "该收款码已作废", back)
+	}
+	if code.DynamicOnly == on {
+		return c.done(back, "saved")
+	}
+	before, after, err := h.Store.UpdateCode(ctx, code.Token, func(cd *store.Code) error { cd.DynamicOnly = on; return nil })
+	if errors.Is(err, store.ErrConflict) {
+		return h.formError(c, "该收款码刚被修改，请刷新后重试", back)
+	}
+	if err != nil {
+		return h.internal(ctx, c, "dynamic only", err)
+	}
+	h.audit(ctx, c, "code.dynamic_only", "code", code.Token, before, after)
+	return c.done(back, "saved")
+}
+
+// The counter display (柜台屏幕) of a community code in the console: GET
+// /admin/codes/{token}/screen and its JSON GET
+// /admin/api/codes/{token}/screen, for staff who may see the community.
+func (h *Handler) consoleScreenCode(ctx context.Context, c *call) (store.Code, store.Community, ScreenCode, web.Response, bool) {
+	code, cm, resp, ok := h.loadCode(ctx, c, c.params["token"])
+	if !ok {
+		return code, cm, ScreenCode{}, resp, false
+	}
+	if code.Status != "active" || code.OwnerID != "" {
+		return code, cm, ScreenCode{}, h.notFound(c), false
+	}
+	sc, err := h.screenOf(ctx, qrprint.CodeURL(h.PublicBaseURL, code.Token))
+	if err != nil {
+		return code, cm, sc, h.screenFail(ctx, c, err), false
+	}
+	return code, cm, sc, web.Response{}, true
+}
+
+func (h *Handler) apiCodeScreen(ctx context.Context, c *call) web.Response {
+	_, _, sc, resp, ok := h.consoleScreenCode(ctx, c)
+	if !ok {
+		return resp
+	}
+	return noStore(web.JSON(http.StatusOK, sc))
+}
+
+func (h *Handler) codeScreen(ctx context.Context, c *call) web.Response {
+	code, cm, sc, resp, ok := h.consoleScreenCode(ctx, c)
+	if !ok {
+		return resp
+	}
+	esc := url.PathEscape(code.Token)
+	return h.renderScreen(ctx, c, screenView{Title: "动态收款码 - " + cm.Name, Payee: cm.Name, CodeName: "物业缴费", URL: sc.URL, QR: template.HTML(sc.SVG),
+		Note: sc.Note, API: "/admin/api/codes/" + esc + "/screen", Back: "/admin/communities/" + url.PathEscape(cm.ID), BackText: "返回小区", RefreshInMs: sc.RefreshInMs})
+}

@@ -126,3 +126,66 @@ func TestScreenCode(t *testing.T) {
 		t.Fatalf("no key: %d", r.StatusCode)
 	}
 }
+
+// 动态码 only (F7) in the console: an admin sets a community code to it and
+// back (audited, the code's page says so); rotating keeps it; another
+// company's admin cannot. The counter display shows the community's code
+// with its minute token to staff of the company only.
+func TestConsoleDynamicOnlyAndCounterScreen(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	clock := &testClock{t: time.Date(2026, 12, 6, 15, 4, 10, 0, time.UTC)}
+	f.h.Mobile.Now = clock.now
+	signer := &dyncode.Signer{Key: screenKey}
+	f.h.Screen = Screen{Signer: signer}
+	admin, other := f.login("admin-a"), f.login("admin-b")
+	if r := f.as(other, post("/admin/codes/"+codeA+"/dynamic-only", "on", "1")); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("another company's admin: %d", r.StatusCode)
+	}
+	if r := f.as(admin, post("/admin/codes/"+codeA+"/dynamic-only", "on", "1")); r.StatusCode != http.StatusFound {
+		t.Fatalf("set: %d %s", r.StatusCode, r.Body)
+	}
+	code, err := f.h.Store.GetCode(ctx, codeA)
+	if err != nil || !code.DynamicOnly {
+		t.Fatalf("after set: %+v %v", code, err)
+	}
+	if r := f.as(admin, get("/admin/communities/"+cmA)); !strings.Contains(r.Body, "仅动态码</span>") || !strings.Contains(r.Body, "允许印刷码") {
+		t.Error("the community page does not show 仅动态码")
+	}
+	// The counter display: this minute's token of this code.
+	r := f.as(admin, get("/admin/api/codes/"+codeA+"/screen"))
+	sc := screenAnswer(t, r)
+	u, _ := url.Parse(sc.URL)
+	if u.Path != "/c/"+codeA || signer.Verify(codeA, u.Query().Get("d"), clock.now()) != nil {
+		t.Fatalf("counter display url %q", sc.URL)
+	}
+	if r := f.as(admin, get("/admin/codes/"+codeA+"/screen")); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, `data-api="/admin/api/codes/`+codeA+`/screen"`) {
+		t.Fatalf("counter page: %d", r.StatusCode)
+	}
+	if r := f.as(other, get("/admin/api/codes/"+codeA+"/screen")); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("another company's counter display: %d", r.StatusCode)
+	}
+	// Rotating keeps the setting.
+	if r := f.as(admin, post("/admin/codes/"+codeA+"/rotate")); r.StatusCode != http.StatusFound {
+		t.Fatalf("rotate: %d", r.StatusCode)
+	}
+	codes, err := f.h.Store.ListCodes(ctx, cmA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated bool
+	for _, cd := range codes {
+		if cd.Status == "active" && cd.Token != codeA {
+			rotated = cd.DynamicOnly
+			if r := f.as(admin, post("/admin/codes/"+cd.Token+"/dynamic-only", "on", "0")); r.StatusCode != http.StatusFound {
+				t.Fatalf("unset: %d", r.StatusCode)
+			}
+			if after, _ := f.h.Store.GetCode(ctx, cd.Token); after.DynamicOnly {
+				t.Fatal("still 动态码 only after unset")
+			}
+		}
+	}
+	if !rotated {
+		t.Fatal("the rotated code lost 动态码 only")
+	}
+}

@@ -57,6 +57,10 @@ func init() {
 		route{method: "POST", pattern: "/admin/communities/{id}/codes", action: ActCommunityManage, handle: (*Handler).createCode},
 		route{method: "POST", pattern: "/admin/codes/{token}/revoke", action: ActCommunityManage, handle: (*Handler).revokeCode},
 		route{method: "POST", pattern: "/admin/codes/{token}/rotate", action: ActCommunityManage, handle: (*Handler).rotateCode},
+		// F7, dyncode.go: 动态码 only, and the counter display of a community code.
+		route{method: "POST", pattern: "/admin/codes/{token}/dynamic-only", action: ActCommunityManage, handle: (*Handler).setDynamicOnly},
+		route{method: "GET", pattern: "/admin/codes/{token}/screen", action: ActCommunityView, handle: (*Handler).codeScreen},
+		route{method: "GET", pattern: "/admin/api/codes/{token}/screen", action: ActCommunityView, handle: (*Handler).apiCodeScreen},
 
 		// Payer fields (M5) per company, community, code.
 		route{method: "GET", pattern: "/admin/payer-fields", action: ActCommunityManage, handle: (*Handler).companyFields},
