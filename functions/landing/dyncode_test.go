@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/dyncode"
+	"github.com/estatepay/estatepay/shared/pay/alipay"
+	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -105,5 +108,70 @@ func TestWithDyn(t *testing.T) {
 	u, err := url.Parse(got)
 	if err != nil || u.Path != "/c/abc" || u.Query().Get("d") != "x1.ab-_" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// fakeOAuth is a WeChat OAuth client that only builds authorize URLs.
+type fakeOAuth struct{}
+
+func (fakeOAuth) OAuth(context.Context, store.Interface) (wechatpay.OAuth, error) {
+	return wechatpay.OAuth{AppID: "wxdyn", OpenBaseURL: "https://open.example.com"}, nil
+}
+func (fakeOAuth) AlipayOAuth(context.Context, store.Interface) (*alipay.OAuth, error) {
+	return nil, errors.New("no alipay")
+}
+
+// In WeChat the screen code's scan goes through OAuth first: WeChat is asked
+// to send the payer back to the same screen URL, token included; an expired
+// token never starts the round trip.
+func TestDynamicCodeWeChatRoundTrip(t *testing.T) {
+	st := stacktest.NewStore(t)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.CreateInterface(ctx, store.Interface{ID: "wx-d", CompanyID: "co-w", Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct",
+		AppID: "wxdyn", MchID: "1900009", SecretRef: "file:///x", OAuthSecretRef: "file:///y"}))
+	must(st.CreateCompany(ctx, store.Company{ID: "co-w", Name: "微信物业"}))
+	must(st.CreateCommunity(ctx, store.Community{ID: "cm-w", CompanyID: "co-w", Name: "微信小区", WeChatIfaceID: "wx-d"}))
+	token := "tokDynamicWeChat000000001"
+	must(st.CreateCode(ctx, store.Code{Token: token, CommunityID: "cm-w", Kind: "community", Status: "active"}))
+	m := time.Date(2026, 12, 6, 15, 4, 0, 0, time.UTC)
+	now := m
+	signer := &dyncode.Signer{Key: []byte("landing-test-key-landing-test-key")}
+	h := &Handler{Directory: st, Store: st, OAuth: fakeOAuth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PublicBaseURL: "https://pay.example.com",
+		MaxAmountFen: 5_000_000, Dyn: signer, Payers: web.PayerCookies{Key: []byte("payer-key-payer-key-payer-key-012")}, Now: func() time.Time { return now }}
+	tok := signer.TokenAt(token, m)
+	open := func(q map[string]string) web.Response {
+		t.Helper()
+		r, err := h.Handle(ctx, web.Request{RouteKey: "GET /c/{token}", PathParameters: map[string]string{"token": token}, QueryStringParameters: q,
+			Headers: map[string]string{"user-agent": uaWeChat, "host": "pay.example.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := open(map[string]string{"d": tok})
+	loc, err := url.Parse(r.Headers["Location"])
+	if r.StatusCode != 302 || err != nil {
+		t.Fatalf("first scan: %d %v", r.StatusCode, r.Headers)
+	}
+	back, err := url.Parse(loc.Query().Get("redirect_uri"))
+	if err != nil || back.Path != "/c/"+token || back.Query().Get("d") != tok {
+		t.Fatalf("WeChat sends the payer back to %q, want the screen URL with its token", loc.Query().Get("redirect_uri"))
+	}
+	// A failed code exchange retries once: the retry mark joins the token.
+	r = open(map[string]string{"d": tok, "code": "bad", "state": "nope"})
+	loc, _ = url.Parse(r.Headers["Location"])
+	back, _ = url.Parse(loc.Query().Get("redirect_uri"))
+	if r.StatusCode != 302 || back.Query().Get("d") != tok || back.Query().Get("oauth_retry") != "1" {
+		t.Fatalf("retry: %d back to %q", r.StatusCode, back)
+	}
+	now = m.Add(2 * time.Minute)
+	if r := open(map[string]string{"d": tok}); r.StatusCode != 410 || r.Headers["Location"] != "" {
+		t.Fatalf("expired token in WeChat: %d %v", r.StatusCode, r.Headers)
 	}
 }
