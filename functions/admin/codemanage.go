@@ -61,7 +61,7 @@ func (h *Handler) rotateCode(ctx context.Context, c *call) web.Response {
 	if !ok {
 		return resp
 	}
-	next := store.Code{Token: newCodeToken(), CommunityID: cm.ID, Kind: code.Kind, Status: "active", PayerFields: code.PayerFields}
+	next := store.Code{Token: newCodeToken(), CommunityID: cm.ID, Kind: code.Kind, Status: "active", PayerFields: code.PayerFields, DynamicOnly: code.DynamicOnly}
 	old, err := h.Store.RotateCode(ctx, code.Token, next)
 	if errors.Is(err, store.ErrConflict) {
 		return h.formError(c, "该收款码已作废或刚被修改，请刷新后重试", "/admin/communities/"+cm.ID)

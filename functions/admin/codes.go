@@ -102,7 +102,7 @@ func (p *CodePrints) resolve(ctx context.Context, t Tenant, req web.Request) (pr
 }
 
 func (c printable) label() qrprint.Label {
-	return qrprint.Label{Community: c.coll.Community.Name, Company: c.coll.Company.Name}
+	return qrprint.Label{Community: c.coll.Community.Name, Company: c.coll.Company.Name, Fenfu: offersFenfu(c.coll)}
 }
 
 // PNG answers the print-quality PNG.
@@ -156,6 +156,7 @@ func (p *CodePrints) Poster(ctx context.Context, t Tenant, req web.Request) web.
 	b, err := qrprint.RenderPoster(qrprint.Poster{
 		Community: c.coll.Community.Name, Company: c.coll.Company.Name, URL: c.url,
 		Apps: c.coll.Availability(), Fields: labels, Paper: qrprint.ParsePaper(req.QueryStringParameters["paper"]), Query: q,
+		Fenfu: offersFenfu(c.coll),
 	})
 	if err != nil {
 		p.Log.ErrorContext(ctx, "poster", "err", err)

@@ -266,6 +266,7 @@ type codeRow struct {
 	Token, Short string
 	Active       bool
 	Fields       int
+	DynamicOnly  bool // F7: only the screen code pays (dyncode.go)
 }
 
 func (h *Handler) community(ctx context.Context, c *call) web.Response {
@@ -322,7 +323,7 @@ func (h *Handler) community(ctx context.Context, c *call) web.Response {
 		}
 	}
 	for _, code := range codes {
-		body.Codes = append(body.Codes, codeRow{Token: code.Token, Short: shortToken(code.Token), Active: code.Status == "active", Fields: len(code.PayerFields)})
+		body.Codes = append(body.Codes, codeRow{Token: code.Token, Short: shortToken(code.Token), Active: code.Status == "active", Fields: len(code.PayerFields), DynamicOnly: code.DynamicOnly})
 	}
 	return h.render(http.StatusOK, "community.html", h.page(c, cm.Name, body))
 }

@@ -330,7 +330,7 @@ func (h *Handler) managerPlate(ctx context.Context, c *call) web.Response {
 		q.Set("company", co)
 	}
 	b, err := qrprint.RenderPoster(qrprint.Poster{Title: "扫码付款", Page: "付款页面", Community: plateName(col, code), Company: col.Company.Name, URL: u,
-		Apps: col.Availability(), Fields: labels, Paper: qrprint.ParsePaper(c.req.QueryStringParameters["paper"]), Query: q})
+		Apps: col.Availability(), Fields: labels, Paper: qrprint.ParsePaper(c.req.QueryStringParameters["paper"]), Query: q, Fenfu: offersFenfu(col)})
 	if err != nil {
 		return h.internal(ctx, c, "plate", err)
 	}
@@ -344,7 +344,7 @@ func (h *Handler) managerPlatePNG(ctx context.Context, c *call) web.Response {
 	if !ok {
 		return resp
 	}
-	b, err := qrprint.PNG(u, qrprint.Label{Community: plateName(col, code), Company: col.Company.Name})
+	b, err := qrprint.PNG(u, qrprint.Label{Community: plateName(col, code), Company: col.Company.Name, Fenfu: offersFenfu(col)})
 	if err != nil {
 		return h.internal(ctx, c, "plate png", err)
 	}

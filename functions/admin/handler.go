@@ -64,6 +64,8 @@ type Handler struct {
 	Managers *ManagerApp
 	// Mobile is the business managers' app under /m (mobile_pages.go).
 	Mobile Mobile
+	// Screen is the app's screen code (F7, dyncode.go).
+	Screen Screen
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

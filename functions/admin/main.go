@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatepay/estatepay/shared/bills"
+	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -27,6 +28,10 @@ func main() {
 	// the console holds no merchant keys; the sweeper submits refunds.
 	pays := &payments.Service{Orders: st.OrderRepo(), Billing: st.LedgerRepo(), Directory: st, Log: log, Now: time.Now}
 	acc := accountsService(cfg, st, sec, log)
+	dyn, err := dyncode.LoadSigner(context.Background(), sec, platform.Env("DYNCODE_KEY_REF")) // the screen code's minute tokens (F7)
+	if err != nil {
+		platform.Fail("dyncode key", err)
+	}
 	h := &Handler{
 		Store:     st,
 		Accounts:  acc,
@@ -41,6 +46,7 @@ func main() {
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		Managers:      &ManagerApp{Store: st, Orders: st.OrderRepo(), Refunds: pays, PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
+		Screen:        Screen{Signer: dyn},
 		PublicBaseURL: base,
 		MaxAmountFen:  platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Log:           log,

@@ -57,6 +57,10 @@ func init() {
 		route{method: "POST", pattern: "/admin/communities/{id}/codes", action: ActCommunityManage, handle: (*Handler).createCode},
 		route{method: "POST", pattern: "/admin/codes/{token}/revoke", action: ActCommunityManage, handle: (*Handler).revokeCode},
 		route{method: "POST", pattern: "/admin/codes/{token}/rotate", action: ActCommunityManage, handle: (*Handler).rotateCode},
+		// F7, dyncode.go: 动态码 only, and the counter display of a community code.
+		route{method: "POST", pattern: "/admin/codes/{token}/dynamic-only", action: ActCommunityManage, handle: (*Handler).setDynamicOnly},
+		route{method: "GET", pattern: "/admin/codes/{token}/screen", action: ActCommunityView, handle: (*Handler).codeScreen},
+		route{method: "GET", pattern: "/admin/api/codes/{token}/screen", action: ActCommunityView, handle: (*Handler).apiCodeScreen},
 
 		// Payer fields (M5) per company, community, code.
 		route{method: "GET", pattern: "/admin/payer-fields", action: ActCommunityManage, handle: (*Handler).companyFields},
@@ -121,6 +125,9 @@ func init() {
 	// a business manager's own codes and records only.
 	register(
 		route{method: "GET", pattern: "/m/api/code", action: ActOwnCodes, handle: (*Handler).apiMyCode},
+		// The screen code (F7, dyncode.go): the code with this minute's token.
+		route{method: "GET", pattern: "/m/screen", action: ActOwnCodes, handle: (*Handler).mobileScreen},
+		route{method: "GET", pattern: "/m/api/screen", action: ActOwnCodes, handle: (*Handler).apiScreen},
 		route{method: "POST", pattern: "/m/api/code/refresh", action: ActOwnCodes, handle: (*Handler).apiMyRefresh},
 		route{method: "GET", pattern: "/m/api/codes", action: ActOwnCodes, handle: (*Handler).apiMyCodes},
 		route{method: "GET", pattern: "/m/api/records", action: ActOwnRecords, handle: (*Handler).apiMyRecords},

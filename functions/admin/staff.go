@@ -170,7 +170,7 @@ type auditRow struct{ At, Actor, Role, Action, Target, Before, After string }
 var actionNames = map[string]string{
 	"company.create": "新建公司", "company.update": "修改公司", "company.alipay_interface": "设置公司支付宝接口",
 	"community.create": "新建小区", "community.update": "修改小区", "community.wechat": "微信支付设置",
-	"code.create": "新建收款码", "code.revoke": "作废收款码", "code.rotate": "换码",
+	"code.create": "新建收款码", "code.revoke": "作废收款码", "code.rotate": "换码", "code.dynamic_only": "设置仅动态码",
 	"payer_fields.update": "修改付款人填写项", "interface.create": "新建支付接口", "interface.update": "修改支付接口",
 	"interface.status": "更新接口状态", "interface.secret": "录入密钥",
 }

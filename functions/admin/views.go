@@ -53,6 +53,7 @@ type codePage struct {
 	Company, Community, URL string
 	Symbol                  template.HTML
 	PNG, SVG, Poster        string
+	Screen                  string // the counter display (F7, dyncode.go)
 }
 
 func (v codeViews) CodePage(ctx context.Context, h *Handler, c *call, t CodeTarget) web.Response {
@@ -68,6 +69,7 @@ func (v codeViews) CodePage(ctx context.Context, h *Handler, c *call, t CodeTarg
 	return h.render(http.StatusOK, "code.html", h.page(c, "收款码", codePage{
 		Company: t.Company.Name, Community: t.Community.Name, URL: t.URL, Symbol: sym,
 		PNG: base + "/code.png" + q, SVG: base + "/code.svg" + q, Poster: "/admin/codes/" + url.PathEscape(t.Code.Token) + "/poster" + q,
+		Screen: "/admin/codes/" + url.PathEscape(t.Code.Token) + "/screen" + q,
 	}))
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/payments"
@@ -53,6 +54,7 @@ type Handler struct {
 	MaxAmountFen  int64
 	Payers        web.PayerCookies // the signed payer identity (bug 9; X4)
 	History       PayerHistory     // the payer's own payments (X4)
+	Dyn           *dyncode.Signer  // screen codes' minute tokens (F7; nil: every token refused)
 	Now           func() time.Time
 }
 
@@ -153,6 +155,10 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if !col.Code.Usable(h.now()) {
 		return expired(col), nil
 	}
+	dyn := req.QueryStringParameters[dyncode.Param]
+	if r, ok := h.dynamic(col, dyn); !ok {
+		return r, nil
+	}
 	decision := domain.DecideLanding(web.Header(req, "User-Agent"), col.Availability())
 	title := col.Community.Name
 	if col.Code.OwnerID != "" {
@@ -165,7 +171,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if max == 0 {
 		max = h.MaxAmountFen
 	}
-	page := web.PayPage{Title: title, Community: title, Company: col.Company.Name, Token: token, Channel: string(decision.App), MaxFen: max, Fields: col.PayerFields()}
+	page := web.PayPage{Title: title, Community: title, Company: col.Company.Name, Token: token, Channel: string(decision.App), MaxFen: max, Fields: col.PayerFields(), Dyn: dyn}
 	if col.Code.OwnerID != "" { // a business manager's code (M3, M4)
 		page.Payee, page.Preset = col.Code.OwnerName, col.Code.Preset
 		if col.Code.CodeID != managercode.DefaultID {
@@ -175,7 +181,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if decision.App != domain.WeChat {
 		return web.Render(http.StatusOK, "pay.html", page), nil
 	}
-	_, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, "/c/"+url.PathEscape(token))
+	_, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, withDyn("/c/"+url.PathEscape(token), dyn))
 	if err != nil {
 		h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil
@@ -276,7 +282,11 @@ func (h *Handler) authorize(ctx context.Context, req web.Request, iface store.In
 	state := hex.EncodeToString(b)
 	back := page
 	if retry {
-		back += "?" + retryParam + "=1"
+		sep := "?"
+		if strings.Contains(page, "?") {
+			sep = "&"
+		}
+		back += sep + retryParam + "=1"
 	}
 	r := web.Redirect(id.authorizeURL(h.selfURL(req, back), state))
 	r.Cookies = []string{stateCookie + "=" + state + "; Path=" + statePath(page) + "; Max-Age=600; HttpOnly; SameSite=Lax" + h.secureAttr()}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -32,12 +33,16 @@ func main() {
 	if err != nil {
 		platform.Fail("payer cookie key", err)
 	}
+	dyn, err := dyncode.LoadSigner(ctx, sec, platform.Env("DYNCODE_KEY_REF")) // screen codes' minute tokens (F7)
+	if err != nil {
+		platform.Fail("dyncode key", err)
+	}
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
 		Directory: dir, Store: st, Orders: st.OrderRepo(), History: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
 		Notices:       &payments.Service{Directory: dir, Billing: st.LedgerRepo(), Log: platform.Logger()},
 		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
-		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")},
+		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")}, Dyn: dyn,
 	}
 	platform.Start(h.Handle)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/pay"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/web"
@@ -31,6 +32,8 @@ type OrderService interface {
 type Handler struct {
 	Payments OrderService
 	Payers   web.PayerCookies // verifies the WeChat payer identity the landing function issued
+	Dyn      *dyncode.Signer  // screen codes' minute tokens (F7; nil: every token refused)
+	Codes    Codes            // the 动态码 only flag (nil: not checked)
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -68,6 +71,7 @@ type createBody struct {
 	AmountFen json.RawMessage   `json:"amount_fen"`
 	PayerID   *string           `json:"payer_id"`
 	Fields    map[string]string `json:"fields"`
+	Dyn       string            `json:"dyn"` // a screen code's minute token (F7; dyncode.go)
 }
 
 // OrderView is what the payer's page may see: no payer or merchant data.
@@ -188,6 +192,9 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	body, amount, errResp := parseCreate(req)
 	if errResp != nil {
 		return *errResp
+	}
+	if r := h.dynamic(ctx, body); r != nil {
+		return *r
 	}
 	key := web.Header(req, "Idempotency-Key")
 	cr := payments.CreateRequest{

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 
+	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -24,8 +25,13 @@ func main() {
 	if err != nil {
 		platform.Fail("payer cookie key", err)
 	}
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
+	dyn, err := dyncode.LoadSigner(ctx, sec, platform.Env("DYNCODE_KEY_REF")) // screen codes' minute tokens (F7)
+	if err != nil {
+		platform.Fail("dyncode key", err)
+	}
+	dir := store.NewCachedDirectory(st, nil)
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: dir, Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
 		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000)}
-	h := &Handler{Payments: svc, Payers: web.PayerCookies{Key: key}, Log: svc.Log}
+	h := &Handler{Payments: svc, Payers: web.PayerCookies{Key: key}, Dyn: dyn, Codes: dir, Log: svc.Log}
 	platform.Start(h.Handle)
 }

@@ -37,6 +37,9 @@ func PNG(url string, l Label) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.Fenfu {
+		return fenfuPNG(m, l)
+	}
 	n := len(m)
 	side := n + 2*QuietZone
 	scale := (MinPixels + side - 1) / side // pixels per module

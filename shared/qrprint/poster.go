@@ -42,6 +42,9 @@ type Poster struct {
 	// 扫码缴费, 本小区缴费页面); a business manager's code plate (码牌)
 	// says 扫码付款 and 付款页面.
 	Title, Page string
+	// Fenfu: the merchant accepts 分付: the code carries the blue 「分」 mark
+	// and the grey payment note (fenfu.go).
+	Fenfu bool
 }
 
 // PosterCSP is the Content-Security-Policy of the poster page: no scripts,
@@ -70,13 +73,15 @@ type posterView struct {
 	HasFields          bool
 	FieldsText         string
 	A4Link, A5Link     string
+	Fenfu              bool
+	FenfuNote          string
 }
 
 // RenderPoster writes the poster page: an A4 or A5 sheet (print CSS @page)
 // with the community, the apps accepted (C2), the QR as inline SVG, the
 // 扫码缴费 steps and the company that receives the money.
 func RenderPoster(p Poster) ([]byte, error) {
-	sym, err := Symbol(p.URL, "qr-symbol")
+	sym, err := StyledSymbol(p.URL, "qr-symbol", Style{Fenfu: p.Fenfu})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +100,7 @@ func RenderPoster(p Poster) ([]byte, error) {
 		Symbol: sym, ScanMessage: domain.DecideLanding("", p.Apps).Message, NotOpen: !p.Apps.Any(),
 		HasFields: len(p.Fields) > 0, FieldsText: strings.Join(p.Fields, "、"),
 		A4Link: paperLink(p.Query, A4), A5Link: paperLink(p.Query, A5),
+		Fenfu: p.Fenfu, FenfuNote: FenfuNote,
 	}
 	var names []string
 	if p.Apps.WeChat {

@@ -44,6 +44,9 @@ const (
 type Label struct {
 	Community string // 小区 name, the first and larger line
 	Company   string // property company, the second line
+	// Fenfu draws the 分付 style (fenfu.go): the blue 「分」 mark at the top
+	// right, above the symbol, and the grey payment note under the caption.
+	Fenfu bool
 }
 
 // ErrURL is returned for an empty URL or one too long for a QR code.

@@ -45,7 +45,11 @@ func SVG(url string, l Label) ([]byte, error) {
 		}
 		lines = append(lines, t)
 	}
-	height := float64(side)
+	band := 0 // the 分付 mark's band above the symbol
+	if l.Fenfu {
+		band = bandModules
+	}
+	height := float64(side + band)
 	var caption bytes.Buffer
 	for _, t := range lines {
 		height += t.size * 1.4
@@ -53,7 +57,17 @@ func SVG(url string, l Label) ([]byte, error) {
 		_ = xml.EscapeText(&caption, []byte(t.s))
 		caption.WriteString("</text>")
 	}
-	if len(lines) > 0 {
+	if l.Fenfu {
+		size := 1.0 // modules: about 1.5 mm at 70 mm wide, under 8号 (5 pt, 1.76 mm)
+		if w := ems(FenfuNote) * size; w > avail {
+			size = avail / ems(FenfuNote)
+		}
+		height += size * 1.6
+		fmt.Fprintf(&caption, `<text class="fenfu-note" x="%s" y="%s" font-size="%s" text-anchor="middle" fill="%s">`, num(float64(side)/2), num(height-size*0.3), num(size), NoteGrey)
+		_ = xml.EscapeText(&caption, []byte(FenfuNote))
+		caption.WriteString("</text>")
+	}
+	if len(lines) > 0 || l.Fenfu {
 		height += QuietZone
 	}
 
@@ -67,7 +81,14 @@ func SVG(url string, l Label) ([]byte, error) {
 		b.WriteString("</title>")
 	}
 	fmt.Fprintf(&b, `<rect width="%d" height="%s" fill="#fff"/>`, side, num(height))
+	if band > 0 {
+		markSVG(&b, float64(QuietZone+len(m)-markModules), QuietZone, markModules)
+		fmt.Fprintf(&b, `<g transform="translate(0 %d)">`, band)
+	}
 	writePath(&b, m)
+	if band > 0 {
+		b.WriteString("</g>")
+	}
 	if caption.Len() > 0 {
 		fmt.Fprintf(&b, `<g font-family="%s" fill="#000">`, fontFamily)
 		b.Write(caption.Bytes())

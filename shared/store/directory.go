@@ -138,6 +138,11 @@ type Code struct {
 	Name       string            `dynamodbav:"name,omitempty"`
 	Preset     map[string]string `dynamodbav:"preset,omitempty"`
 	ValidUntil string            `dynamodbav:"valid_until,omitempty"` // RFC 3339 UTC; "" pays with no end
+	// DynamicOnly: the code pays only through its screen form, whose URL
+	// carries the minute token (F7, shared/dyncode); a scan of the printed
+	// code (no token) is refused. Off by default: every code can also be
+	// shown dynamically, and the printed code keeps working.
+	DynamicOnly bool `dynamodbav:"dynamic_only,omitempty"`
 }
 
 // Until is when a replaced token stops paying (zero: no end).

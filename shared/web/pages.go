@@ -102,6 +102,9 @@ type PayPage struct {
 	// and locked (the server records them whatever is sent).
 	Payee, CodeName string
 	Preset          map[string]string
+	// Dyn is the minute token of a screen code (F7, shared/dyncode), sent
+	// back with the order.
+	Dyn string
 }
 
 // ResultPage is the receipt of one order: what was paid, to whom, when and how.

@@ -26,6 +26,7 @@ type Keys struct {
 	APIv3Key       string          // 32 chars
 	OAuthSecret    string          // demo official account's AppSecret
 	PayerCookieKey string          // HMAC key of the WeChat payer cookie (64 hex chars), file payer-cookie-key
+	DynCodeKey     string          // HMAC key of the screen codes' minute tokens (F7), file dyncode-key
 	// TencentSMS is the sandbox's Tencent Cloud API key pair, file
 	// tencent-sms-secret.json: the outbox verifies SendSms signatures with
 	// it, the functions sign with it (TENCENT_SMS_SECRET_REF, file://…).
@@ -48,6 +49,10 @@ const retiredAdminTokenFile = "admin-token"
 // cookie's HMAC key; the functions read it through PAYER_COOKIE_KEY_REF
 // (file://…), as they read a Secrets Manager secret in the cloud.
 const PayerCookieKeyFile = "payer-cookie-key"
+
+// DynCodeKeyFile holds the screen codes' minute-token key (F7), read
+// through DYNCODE_KEY_REF like PayerCookieKeyFile.
+const DynCodeKeyFile = "dyncode-key"
 
 // TencentSMSSecretFile is the file under the keys directory holding the
 // Tencent Cloud SMS API key pair as the SMS secret does in the cloud:
@@ -104,6 +109,9 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	// The payer cookie key lives in its own file (like a secret of its own),
 	// created once; restarts keep it so issued cookies stay valid.
 	if k.PayerCookieKey, err = loadOrCreateSecret(filepath.Join(dir, PayerCookieKeyFile)); err != nil {
+		return nil, err
+	}
+	if k.DynCodeKey, err = loadOrCreateSecret(filepath.Join(dir, DynCodeKeyFile)); err != nil {
 		return nil, err
 	}
 	if k.TencentSMS, err = loadOrCreateTencentKey(filepath.Join(dir, TencentSMSSecretFile)); err != nil {

@@ -449,6 +449,7 @@ func (s *Stack) Parameters() map[string]string {
 		"ConsoleSecretsBase": "file://" + filepath.Join(s.opt.StateDir, "keys"),
 	}
 	p["PayerCookieKeySecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", PayerCookieKeyFile)
+	p["DynCodeKeySecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", DynCodeKeyFile)
 	p["TencentSmsEndpoint"] = s.URLs.Outbox
 	p["TencentSmsSdkAppId"] = LocalSmsSdkAppID
 	p["TencentSmsSignName"] = LocalSmsSignName
