@@ -489,23 +489,24 @@ func TestConsoleOnboardPayRecords(t *testing.T) {
 		t.Fatalf("e2e: download folder: %v", err)
 	}
 	do(t, tab, "click 下载 PNG", chromedp.Click(chromedp.CSS(`a.btn[href*="/code.png"]`)))
-	var pngPath string
+	// Chromium may show the file under its final name while still writing
+	// it: the download is there when the whole PNG decodes.
+	var pngBytes []byte
 	eventually(t, tab, 20*time.Second, "the downloaded PNG", func() (bool, string) {
 		es, _ := os.ReadDir(downloads)
 		var names []string
 		for _, e := range es {
 			names = append(names, e.Name())
 			if strings.HasSuffix(e.Name(), ".png") {
-				pngPath = filepath.Join(downloads, e.Name())
-				return true, ""
+				b, err := os.ReadFile(filepath.Join(downloads, e.Name()))
+				if _, derr := png.Decode(bytes.NewReader(b)); err == nil && derr == nil {
+					pngBytes = b
+					return true, ""
+				}
 			}
 		}
 		return false, strings.Join(names, ",")
 	})
-	pngBytes, err := os.ReadFile(pngPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got, width := decodeQR(t, pngBytes)
 	if got != codeURL {
 		t.Fatalf("the downloaded PNG decodes to %q, want the code URL %s", got, codeURL)
