@@ -33,6 +33,7 @@ var getAttAttrs = map[string][]string{
 	"AWS::CloudWatch::Alarm":        {"Arn"},
 	"AWS::SNS::Topic":               {"TopicArn", "TopicName"},
 	"AWS::Serverless::StateMachine": {"Arn", "Name"},
+	"AWS::KMS::Key":                 {"Arn", "KeyId"},
 }
 
 func root(t *testing.T) string { return stacktest.Root(t) }
