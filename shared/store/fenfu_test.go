@@ -101,7 +101,9 @@ func TestFenfuDailyLimitUnderConcurrency(t *testing.T) {
 
 type rot13 struct{}
 
-func (rot13) Seal(p []byte, aad string) (string, error) { return "sealed:" + aad + ":" + string(p), nil }
+func (rot13) Seal(p []byte, aad string) (string, error) {
+	return "sealed:" + aad + ":" + string(p), nil
+}
 func (rot13) Open(s string, aad string) ([]byte, error) {
 	v, ok := strings.CutPrefix(s, "sealed:"+aad+":")
 	if !ok {
