@@ -31,7 +31,7 @@ type FieldSealer interface {
 //     kept 3 years (expires_at);
 //   - a payer's 分付 total of one day (Asia/Shanghai): pk FDAY#<payer>#<day>,
 //     sk TOTAL (spent_fen), and one reservation per order under the same pk,
-//     sk O#<order id> (amount_fen): the reservation and the total change in
+//     sk O#<order id> (amount_fen; released once given back): the reservation and the total change in
 //     one transaction, the total only while it stays within the limit, so
 //     concurrent payments cannot pass it; expire two days after the day;
 //   - a copy of each paid 分付 order: pk FORDER#<company>, sk <paid at,
@@ -117,7 +117,8 @@ func isTxConflict(err error) bool {
 	return errors.As(err, &c)
 }
 
-// Release gives a reservation back (the payment failed or was closed);
+// Release gives a reservation back (the payment failed or was closed): the
+// reservation stays, marked released (the order cannot be counted again);
 // releasing one that is not there (never made, or released) does nothing.
 func (f *Fenfu) Release(ctx context.Context, payer, orderID string, day calendar.Day) error {
 	pk := dayPK(payer, day)
@@ -134,9 +135,15 @@ func (f *Fenfu) Release(ctx context.Context, payer, orderID string, day calendar
 		if !ok {
 			return errors.New("store: fenfu release: reservation without amount")
 		}
+		if _, gone := res.Item["released"]; gone {
+			return nil
+		}
 		_, err = f.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{TableName: aws.String(f.Table), ConditionExpression: aws.String("attribute_exists(pk)"),
-				Key: map[string]types.AttributeValue{"pk": str(pk), "sk": str("O#" + orderID)}}},
+			{Update: &types.Update{TableName: aws.String(f.Table),
+				Key:                       map[string]types.AttributeValue{"pk": str(pk), "sk": str("O#" + orderID)},
+				UpdateExpression:          aws.String("SET released = :t"),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(released)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}}},
 			{Update: &types.Update{TableName: aws.String(f.Table),
 				Key:                       map[string]types.AttributeValue{"pk": str(pk), "sk": str("TOTAL")},
 				UpdateExpression:          aws.String("SET spent_fen = spent_fen - :amt"),
