@@ -64,6 +64,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"业务经理收款码", "/admin/managers", ActCommunityManage, true},
 		{"员工", "/admin/staff", ActStaffManage, false},
 		{"结算对账", "/admin/settlement", ActSettlementView, true},
+		{"分付风控", "/admin/fenfu/risk", ActFenfuView, true},
 		{"操作日志", "/admin/audit", ActAuditView, false},
 		{"通知设置", "/admin/notifications", actSignedIn, false},
 	} {

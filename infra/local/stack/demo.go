@@ -352,7 +352,7 @@ func (s *Stack) seedDemoInterfaces(ctx context.Context, st *store.Store) error {
 		{ID: "demo-wechat", CompanyID: DemoCompanyID, Channel: domain.WeChat, Status: domain.StatusApproved, Mode: "direct",
 			AppID: DemoWeChatAppID, MchID: DemoWeChatMchID, MerchantSerialNo: DemoWeChatSerialNo,
 			PlatformPublicKeyID: DemoWeChatPublicKeyID, SecretRef: refs["merchant-wechat-demo.json"],
-			OAuthSecretRef: refs["oauth-wechat-demo.json"]},
+			OAuthSecretRef: refs["oauth-wechat-demo.json"], Fenfu: store.FenfuEnabled}, // 分付 offered (F1; the demo enables it directly)
 		{ID: "demo-alipay", CompanyID: DemoCompanyID, Channel: domain.Alipay, Status: domain.StatusApproved, Mode: "app",
 			AppID: DemoAlipayAppID, SellerID: DemoAlipaySellerID, SecretRef: refs["merchant-alipay-demo.json"],
 			OAuthSecretRef: refs["oauth-alipay-demo.json"]},
