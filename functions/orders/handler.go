@@ -232,7 +232,7 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 	case err == nil:
 	case errors.As(err, &refused):
 		// the page offers ordinary payment instead (alternative)
-		return web.JSON(http.StatusConflict, map[string]string{"error": refused.Code, "message": refused.Message, "alternative": "ordinary"})
+		return web.JSON(http.StatusConflict, map[string]any{"error": map[string]string{"code": refused.Code, "message": refused.Message, "alternative": "ordinary"}})
 	case errors.As(err, &inv):
 		return web.Error(http.StatusBadRequest, "invalid", inv.Msg)
 	case errors.Is(err, payments.ErrUnknownCode):

@@ -102,6 +102,9 @@ type PayPage struct {
 	// and locked (the server records them whatever is sent).
 	Payee, CodeName string
 	Preset          map[string]string
+	// 分付 (F5): offered from 10.00 yuan (Fenfu), at any amount on the
+	// payer's first payment of the day (FenfuAlways); WeChat JSAPI only.
+	Fenfu, FenfuAlways bool
 }
 
 // ResultPage is the receipt of one order: what was paid, to whom, when and how.
