@@ -91,6 +91,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	settleThroughTheQueue(t, s)       // iam_settlefan_test.go
 	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
 	managersCollect(t, s)             // iam_managers_test.go
+	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

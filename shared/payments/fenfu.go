@@ -41,8 +41,13 @@ func (e *FenfuRefused) Error() string { return "payments: 分付 refused: " + e.
 // decision is recorded. Its clock is the risk clock (Now), apart from the
 // service's so a demo can move it.
 type Fenfu struct {
-	Store       *store.Fenfu
-	History     PayerHistory
+	Store   *store.Fenfu
+	History PayerHistory
+	// Orders reads a previous payment in full: the payer index does not
+	// project the method (nil: the index's answer is taken as it is).
+	Orders interface {
+		Get(ctx context.Context, id string) (order.Order, error)
+	}
 	Settlements *store.Settlements // the S3 hold (nil: no holds)
 	Limits      fenfu.Limits
 	Now         func() time.Time
@@ -148,9 +153,17 @@ func (f *Fenfu) Paid(ctx context.Context, o order.Order) error {
 			return fmt.Errorf("fenfu: payer history: %w", err)
 		}
 		for _, p := range page.Orders {
-			if p.ID != o.ID && !p.PaidAt.After(o.PaidAt) {
-				previous = append(previous, p.Method)
+			if p.ID == o.ID || p.PaidAt.After(o.PaidAt) || len(previous) >= f.Limits.InARow-1 {
+				continue
 			}
+			if f.Orders != nil {
+				full, err := f.Orders.Get(ctx, p.ID)
+				if err != nil {
+					return fmt.Errorf("fenfu: previous payment %s: %w", p.ID, err)
+				}
+				p = full
+			}
+			previous = append(previous, p.Method)
 		}
 	}
 	rp := riskPayment(o)

@@ -32,10 +32,20 @@ func (h *fakeHistory) PayerOrders(ctx context.Context, companyID, communityID, p
 	var out []order.Order
 	for _, o := range h.orders {
 		if o.CompanyID == companyID && o.CommunityID == communityID && o.PayerKey == payerKey && int32(len(out)) < limit {
+			o.Method = "" // the payer index does not project it
 			out = append(out, o)
 		}
 	}
 	return order.Page{Orders: out}, nil
+}
+
+func (h *fakeHistory) Get(ctx context.Context, id string) (order.Order, error) {
+	for _, o := range h.orders {
+		if o.ID == id {
+			return o, nil
+		}
+	}
+	return order.Order{}, order.ErrNotFound
 }
 
 type riskClock struct{ t time.Time }
@@ -46,7 +56,7 @@ func fenfuGate(t *testing.T) (*payments.Fenfu, *fakeHistory, *riskClock) {
 	st := newStore(t)
 	clock := &riskClock{t: time.Date(2026, 12, 6, 10, 0, 0, 0, calendar.Shanghai)}
 	hist := &fakeHistory{}
-	return &payments.Fenfu{Store: &store.Fenfu{DB: st.DB, Table: "FenfuTable"}, History: hist,
+	return &payments.Fenfu{Store: &store.Fenfu{DB: st.DB, Table: "FenfuTable"}, History: hist, Orders: hist,
 		Settlements: &store.Settlements{DB: st.DB, Table: "StatsTable"}, Limits: fenfu.DefaultLimits(), Now: clock.Now}, hist, clock
 }
 

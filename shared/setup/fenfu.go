@@ -21,7 +21,7 @@ func Fenfu(st *store.Store, statsTable string) *payments.Fenfu {
 	l.NightLargeFen = platform.EnvInt64("FENFU_NIGHT_LARGE_FEN", l.NightLargeFen)
 	l.DailyFen = platform.EnvInt64("FENFU_DAILY_FEN", l.DailyFen)
 	l.HoldAboveFen = platform.EnvInt64("FENFU_HOLD_ABOVE_FEN", l.HoldAboveFen)
-	f := &payments.Fenfu{Store: &store.Fenfu{DB: st.DB, Table: platform.Env("FENFU_TABLE")}, History: st.OrderRepo(),
+	f := &payments.Fenfu{Store: &store.Fenfu{DB: st.DB, Table: platform.Env("FENFU_TABLE")}, History: st.OrderRepo(), Orders: st.OrderRepo(),
 		Limits: l, Now: riskClock(os.Getenv("FENFU_CLOCK_FILE"))}
 	if statsTable != "" {
 		f.Settlements = &store.Settlements{DB: st.DB, Table: statsTable}
