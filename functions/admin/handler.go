@@ -49,6 +49,8 @@ type Handler struct {
 	Refunds Refunds
 	// Settlements are the statements and exceptions (settlement.go; nil answers 501).
 	Settlements Settlements
+	// FenfuRisk is the 分付 risk records (fenfu_risk.go; nil answers 501).
+	FenfuRisk FenfuRiskRecords
 	// WeChatLogin is the console's official-account OAuth: logins inside
 	// WeChat carry the openid (nil: they do not).
 	WeChatLogin WeChatLogin

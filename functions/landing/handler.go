@@ -181,7 +181,7 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if decision.App != domain.WeChat {
 		return web.Render(http.StatusOK, "pay.html", page), nil
 	}
-	_, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, withDyn("/c/"+url.PathEscape(token), dyn))
+	payer, cookies, redirect, err := h.payer(ctx, req, *col.WeChat, withDyn("/c/"+url.PathEscape(token), dyn))
 	if err != nil {
 		h.Log.WarnContext(ctx, "wechat oauth failed", "token_prefix", token[:6], "err", err)
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: msgOAuthFailed}), nil
@@ -189,9 +189,31 @@ func (h *Handler) landing(ctx context.Context, req web.Request) (web.Response, e
 	if redirect != nil {
 		return *redirect, nil
 	}
+	page.Fenfu, page.FenfuAlways = h.fenfuChoice(ctx, col, payer)
 	r := web.Render(http.StatusOK, "pay.html", page)
 	r.Cookies = cookies
 	return r, nil
+}
+
+// fenfuChoice is whether the WeChat form offers 分付 (F5: the merchant offers
+// it; JSAPI only) and whether at any amount (the payer's first payment of
+// the day) rather than from 10.00 yuan. The provider's exposure answer and
+// the risk rules decide when the order is made (payments.Fenfu.Admit).
+func (h *Handler) fenfuChoice(ctx context.Context, col store.Collection, payer web.Payer) (bool, bool) {
+	if col.WeChat == nil || !col.WeChat.OffersFenfu() {
+		return false, false
+	}
+	if h.History == nil || payer.OpenID == "" {
+		return true, false
+	}
+	page, err := h.History.PayerOrders(ctx, col.Company.ID, col.Community.ID, order.PayerKeyOf(domain.WeChat, col.WeChat.OAuthAppID(), payer.OpenID), "", 1)
+	if err != nil {
+		h.Log.WarnContext(ctx, "fenfu: payer history", "err", err)
+		return true, false
+	}
+	first := len(page.Orders) == 0 || page.Orders[0].PaidAt.IsZero() ||
+		calendar.BusinessDay(page.Orders[0].PaidAt) != calendar.BusinessDay(h.now())
+	return true, first
 }
 
 // payer establishes the payer identity for a page, through the OAuth step of

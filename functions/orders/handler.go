@@ -14,6 +14,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/fenfu"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/pay"
@@ -71,7 +72,8 @@ type createBody struct {
 	AmountFen json.RawMessage   `json:"amount_fen"`
 	PayerID   *string           `json:"payer_id"`
 	Fields    map[string]string `json:"fields"`
-	Dyn       string            `json:"dyn"` // a screen code's minute token (F7; dyncode.go)
+	Dyn       string            `json:"dyn"`    // a screen code's minute token (F7; dyncode.go)
+	Method    string            `json:"method"` // "" ordinary; "fenfu" when the payer chose 分付 (WeChat)
 }
 
 // OrderView is what the payer's page may see: no payer or merchant data.
@@ -171,6 +173,9 @@ func parseCreate(req web.Request) (createBody, int64, *web.Response) {
 	if err != nil {
 		return bad(http.StatusBadRequest, "bad_amount", domain.MsgAmountFormat)
 	}
+	if body.Method != "" && (body.Method != fenfu.Method || body.Channel != string(domain.WeChat) || body.Notice != "") {
+		return bad(http.StatusBadRequest, "bad_method", "分付只能在微信中扫收款码付款时使用")
+	}
 	if body.PayerID != nil && *body.PayerID != "" {
 		return bad(http.StatusBadRequest, "payer_id_not_accepted", "不接受 payer_id：付款人身份来自微信授权")
 	}
@@ -204,6 +209,7 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		Fields:         body.Fields,
 		IdempotencyKey: key,
 		ClientIP:       web.ClientIP(req),
+		Method:         body.Method,
 	}
 	if cr.Channel == domain.WeChat {
 		p, err := h.Payers.Read(req, h.now())
@@ -228,8 +234,12 @@ func (h *Handler) create(ctx context.Context, req web.Request) web.Response {
 		created, err = h.Payments.CreateOrder(ctx, cr)
 	}
 	var inv *payments.InvalidError
+	var refused *payments.FenfuRefused
 	switch {
 	case err == nil:
+	case errors.As(err, &refused):
+		// the page offers ordinary payment instead (alternative)
+		return web.JSON(http.StatusConflict, map[string]any{"error": map[string]string{"code": refused.Code, "message": refused.Message, "alternative": "ordinary"}})
 	case errors.As(err, &inv):
 		return web.Error(http.StatusBadRequest, "invalid", inv.Msg)
 	case errors.Is(err, payments.ErrUnknownCode):

@@ -60,6 +60,10 @@ type Handler struct {
 	Metrics io.Writer
 	// Notify publishes the new exceptions of each interface and day to FanoutFunction (nil: none).
 	Notify ExceptionPublisher
+	// ReleaseHolds releases an interface's risk holds whose time is up (分付's
+	// 48 h, payments.Fenfu.ReleaseDue) before its day is settled: they join
+	// the statement of the day they are released (S3). nil: none.
+	ReleaseHolds func(ctx context.Context, ch domain.Channel, merchant string) (int, error)
 	// Queue is SettleQueue: where the plan sends its messages, and how a
 	// message that stopped or failed is made visible again. nil: planning
 	// fails, and failed messages wait for the queue's visibility timeout.
@@ -248,6 +252,11 @@ func (h *Handler) settleOne(ctx context.Context, iface store.Interface, day cale
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("对账: %w", err))
+	}
+	if h.ReleaseHolds != nil {
+		if _, err := h.ReleaseHolds(ctx, iface.Channel, req.Merchant); err != nil {
+			errs = append(errs, fmt.Errorf("放行到期的暂缓: %w", err))
+		}
 	}
 	sts, err := h.Settler.Settle(ctx, req)
 	if err != nil {

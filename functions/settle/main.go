@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/estatepay/estatepay/shared/domain/fenfu"
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
@@ -39,6 +40,8 @@ func main() {
 		Settler:    &settlement.Settler{Orders: st.OrderRepo(), Repo: repo, Schedule: schedule, Holds: repo.Holds},
 		Reconciler: &settlement.Reconciler{Orders: st.OrderRepo(), Exceptions: repo, Schedule: schedule, Clock: time.Now},
 		Notify:     SQSExceptions{Client: sqs.NewFromConfig(cfg), QueueURL: platform.Env("NOTIFY_QUEUE_URL")},
+		// 分付's risk holds end after 48 h (F4, S3)
+		ReleaseHolds: (&payments.Fenfu{Settlements: repo, Limits: fenfu.DefaultLimits()}).ReleaseDue,
 	}
 	platform.Start(h.Handle)
 }

@@ -19,7 +19,8 @@ func main() {
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Bills = platform.Env("BILLS_TABLE") // notice payments pay bills; refunds reopen them
 	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL")})
-	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger()}
+	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
+		Fenfu: setup.Fenfu(st, platform.Env("STATS_TABLE"))} // a paid 分付 payment: three in a row, the 48 h hold
 	h := &Handler{Payments: svc}
 	platform.Start(h.Handle)
 }

@@ -92,6 +92,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
 	managersCollect(t, s)             // iam_managers_test.go
 	fenfuApplied(t, s)                // iam_fenfuapply_test.go
+	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

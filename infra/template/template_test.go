@@ -33,6 +33,7 @@ var getAttAttrs = map[string][]string{
 	"AWS::CloudWatch::Alarm":        {"Arn"},
 	"AWS::SNS::Topic":               {"TopicArn", "TopicName"},
 	"AWS::Serverless::StateMachine": {"Arn", "Name"},
+	"AWS::KMS::Key":                 {"Arn", "KeyId"},
 }
 
 func root(t *testing.T) string { return stacktest.Root(t) }
@@ -414,8 +415,9 @@ func privilegeProblems(tm *template.Template, f template.Function) []string {
 			}
 			switch svc {
 			case "dynamodb", "sqs", "secretsmanager", "ses":
+			case "kms": // FenfuTable's customer-managed key (issue 12, F6): only on that key, below
 			default:
-				bad("action %q: only dynamodb:, sqs:, secretsmanager:, ses: are needed", s)
+				bad("action %q: only dynamodb:, sqs:, secretsmanager:, ses:, kms: are needed", s)
 			}
 			services[svc] = true
 			usedServices[svc] = true
@@ -434,6 +436,13 @@ func privilegeProblems(tm *template.Template, f template.Function) []string {
 				want := map[string]string{"AWS::DynamoDB::Table": "dynamodb", "AWS::SQS::Queue": "sqs"}[tm.Resources[id].Type]
 				if !services[want] {
 					bad("resource %s (%s) granted actions %v of another service", id, tm.Resources[id].Type, actions)
+				}
+			}
+			if services["kms"] {
+				for _, id := range tm.References(res) {
+					if r, ok := tm.Resources[id]; !ok || r.Type != "AWS::KMS::Key" {
+						bad("kms statement names %s, not a KMS key", id)
+					}
 				}
 			}
 			if services["secretsmanager"] && len(ids) != 0 {

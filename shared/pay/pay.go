@@ -30,6 +30,9 @@ type PrepayRequest struct {
 	QuitURL     string    // Alipay wap: where the browser goes on cancel
 	PayerID     string    // WeChat: openid (direct) / sub_openid or sp_openid (partner)
 	ClientIP    string
+	// ExposureToken is WeChat's market_exposure_token when the payer chose
+	// 分付 (JSAPI only): the package then carries it.
+	ExposureToken string
 }
 
 // PrepayResult is what the payer's page needs to pay.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/estatepay/estatepay/shared/domain/bill"
+	"github.com/estatepay/estatepay/shared/domain/fenfu"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/pay"
@@ -56,6 +57,11 @@ func (s *Service) ApplyTrade(ctx context.Context, iface store.Interface, t pay.T
 			return o, fmt.Errorf("payments: order %s pays bills: no ledger (Billing) to confirm it with its bills", t.OrderID)
 		}
 		o, err = s.confirmBills(ctx, iface, t)
+	}
+	if (err == nil || errors.Is(err, order.ErrNoChange)) && o.Method == fenfu.Method && s.Fenfu != nil {
+		if ferr := s.fenfuAfter(ctx, o); ferr != nil {
+			return o, ferr // the provider reports again; the rules are idempotent
+		}
 	}
 	switch {
 	case err == nil:
@@ -145,3 +151,16 @@ func (s *Service) confirmBills(ctx context.Context, iface store.Interface, t pay
 
 // maxUnitAttempts bounds how often a unit of work re-reads after losing a race.
 const maxUnitAttempts = 5
+
+// fenfuAfter applies the 分付 rules to a 分付 order the provider reported
+// on: a paid one is checked (three in a row, the hold), a closed one gives
+// its place in the payer's daily total back.
+func (s *Service) fenfuAfter(ctx context.Context, o order.Order) error {
+	switch o.Status {
+	case order.Paid:
+		return s.Fenfu.Paid(ctx, o)
+	case order.Closed:
+		return s.Fenfu.Release(ctx, o)
+	}
+	return nil
+}

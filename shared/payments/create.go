@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/estatepay/estatepay/shared/domain"
+	"github.com/estatepay/estatepay/shared/domain/fenfu"
 	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/pay"
@@ -30,6 +31,7 @@ type CreateRequest struct {
 	Fields         map[string]string // payer fields (M5) as the payer typed them; validated here
 	IdempotencyKey string
 	ClientIP       string
+	Method         string // "" ordinary; fenfu.Method when the payer chose 分付 (WeChat JSAPI only)
 }
 
 // OrderID derives the order id (WeChat/Alipay out_trade_no, <= 32 chars) from the
@@ -55,6 +57,9 @@ func IsOrderID(id string) bool {
 func requestHash(r CreateRequest) string {
 	h := sha256.New()
 	h.Write([]byte(r.Token + "\x00" + string(r.Channel) + "\x00" + strconv.FormatInt(r.AmountFen, 10) + "\x00" + hashedPayer(r.Channel, r.PayerID)))
+	if r.Method != "" {
+		h.Write([]byte("\x00method=" + r.Method))
+	}
 	keys := slices.Sorted(maps.Keys(r.Fields))
 	for _, k := range keys {
 		h.Write([]byte("\x00" + k + "=" + r.Fields[k]))
@@ -148,6 +153,9 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if r.Channel == domain.WeChat && r.PayerID == "" {
 		return Created{}, invalid("请在微信中打开收款码并完成授权后再支付")
 	}
+	if r.Method != "" && (r.Method != fenfu.Method || r.Channel != domain.WeChat) {
+		return Created{}, invalid("分付只能在微信中使用")
+	}
 	iface := col.Interface(r.Channel)
 	description := col.Community.Name + " 物业缴费"
 	if col.Code.OwnerID != "" {
@@ -169,6 +177,7 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 		PayerID:     r.PayerID,
 		PayerKey:    order.PayerKeyOf(r.Channel, iface.OAuthAppID(), r.PayerID),
 		Fields:      fields,
+		Method:      r.Method,
 	}, now, s.orderTTL(), s.sweepAfter())
 	if err != nil {
 		return Created{}, fmt.Errorf("new order: %w", err)
@@ -177,22 +186,40 @@ func (s *Service) CreateOrder(ctx context.Context, r CreateRequest) (Created, er
 	if err != nil {
 		return Created{}, fmt.Errorf("provider for %s: %w", iface.ID, err)
 	}
+	var exposureToken string
+	if o.Method == fenfu.Method {
+		if s.Fenfu == nil {
+			return Created{}, &FenfuRefused{"fenfu_unavailable", "该收款码暂不支持分付。" + fenfu.MsgOrdinary}
+		}
+		if existing, err := s.Orders.Get(ctx, o.ID); err == nil {
+			return s.existing(existing, o) // a retry: admitted before
+		}
+		if exposureToken, err = s.Fenfu.Admit(ctx, o, iface.OffersFenfu(), p); err != nil {
+			return Created{}, err
+		}
+	}
 	res, perr := p.Prepay(ctx, pay.PrepayRequest{
-		OrderID:     o.ID,
-		AmountFen:   o.AmountFen,
-		Description: o.Description,
-		ExpireAt:    o.ExpireAt,
-		NotifyURL:   s.PublicBaseURL + "/notify/" + string(o.Channel) + "/" + iface.ID,
-		ReturnURL:   s.PublicBaseURL + "/c/" + r.Token + "/orders/" + o.ID,
-		QuitURL:     s.PublicBaseURL + "/c/" + r.Token,
-		PayerID:     o.PayerID,
-		ClientIP:    r.ClientIP,
+		ExposureToken: exposureToken,
+		OrderID:       o.ID,
+		AmountFen:     o.AmountFen,
+		Description:   o.Description,
+		ExpireAt:      o.ExpireAt,
+		NotifyURL:     s.PublicBaseURL + "/notify/" + string(o.Channel) + "/" + iface.ID,
+		ReturnURL:     s.PublicBaseURL + "/c/" + r.Token + "/orders/" + o.ID,
+		QuitURL:       s.PublicBaseURL + "/c/" + r.Token,
+		PayerID:       o.PayerID,
+		ClientIP:      r.ClientIP,
 	})
 	if perr != nil {
 		// A retry of an order we already hold makes the provider refuse a
 		// second trade for the same out_trade_no: answer from what we stored.
 		if existing, err := s.Orders.Get(ctx, o.ID); err == nil {
 			return s.existing(existing, o)
+		}
+		if o.Method == fenfu.Method {
+			if err := s.Fenfu.Release(ctx, o); err != nil {
+				s.Log.ErrorContext(ctx, "fenfu release after failed prepay", "order_id", o.ID, "err", err)
+			}
 		}
 		return Created{}, fmt.Errorf("prepay %s: %w", o.ID, perr)
 	}

@@ -56,6 +56,7 @@ type Service struct {
 	Directory Directory
 	Providers Providers
 	Billing   Billing // notices, bills and refunds
+	Fenfu     *Fenfu  // 分付 rules (nil: 分付 refused)
 	Log       *slog.Logger
 	Now       func() time.Time
 

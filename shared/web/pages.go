@@ -105,6 +105,9 @@ type PayPage struct {
 	// Dyn is the minute token of a screen code (F7, shared/dyncode), sent
 	// back with the order.
 	Dyn string
+	// 分付 (F5): offered from 10.00 yuan (Fenfu), at any amount on the
+	// payer's first payment of the day (FenfuAlways); WeChat JSAPI only.
+	Fenfu, FenfuAlways bool
 }
 
 // ResultPage is the receipt of one order: what was paid, to whom, when and how.

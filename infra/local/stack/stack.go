@@ -533,6 +533,7 @@ func (s *Stack) FunctionEnv(f template.Function) ([]string, error) {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.URLs.DynamoDB, "AWS_ENDPOINT_URL_SQS=" + s.URLs.SQS,
 		"AWS_ENDPOINT_URL_SESV2=" + s.URLs.Outbox,
 		"AWS_EC2_METADATA_DISABLED=true",
+		"FENFU_CLOCK_FILE=" + s.riskClockFile(), // the risk clock control (fenfu.go); local only
 	}
 	keys := make([]string, 0, len(f.Environment))
 	for k := range f.Environment {

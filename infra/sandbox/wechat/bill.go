@@ -128,7 +128,7 @@ func (s *Server) buildBill(mchID, sub, billType string, from, to time.Time) ([]b
 		fee := feeFen(t.total)
 		rows = append(rows, billRow{t.paidAt, billFields(t.paidAt.In(shanghai).Format("2006-01-02 15:04:05"),
 			t.appID, t.mchID, orZero(t.subMchID), "", t.txnID, t.outTradeNo, t.payerID(), t.tradeType, "SUCCESS",
-			"OTHERS", "CNY", yuan(t.total), "0.00", "0", "0", "0.00", "0.00", "", "", t.desc, t.attach,
+			t.bankType(), "CNY", yuan(t.total), "0.00", "0", "0", "0.00", "0.00", "", "", t.desc, t.attach,
 			fmt.Sprintf("%s000", yuan(fee)), "0.60%", yuan(t.total), "0.00", "")})
 		count++
 		settled += t.total
@@ -234,4 +234,14 @@ func gzipped(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// bankType is the bill's 付款银行 column: the sandbox marks 分付 payments
+// FENFU (WeChat documents no value for it) so reconciliation can match them
+// to the 分付 statement; others OTHERS.
+func (t *trade) bankType() string {
+	if t.fenfu {
+		return "FENFU"
+	}
+	return "OTHERS"
 }

@@ -26,6 +26,7 @@ button{display:block;width:100%;font-size:17px;padding:12px;margin:12px 0;border
 <p class="desc" id="merchant">{{.Merchant}}</p>
 <p class="desc" id="description">{{.Description}}</p>
 <div class="amount" id="amount">¥{{.Amount}}</div>
+{{if .Fenfu}}<p class="desc" id="fenfu">付款方式：分付</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="prepay_id" value="{{.PrepayID}}">
 <button class="pay" id="pay" name="action" value="pay" type="submit">支付</button>
@@ -54,6 +55,10 @@ func (s *Server) verifyPaySign(appID, timeStamp, nonceStr, pkg, signType, paySig
 	if !ok {
 		return nil, errors.New("package参数错误，应为prepay_id=...")
 	}
+	prepayID, token, withToken := strings.Cut(prepayID, "&market_exposure_token=")
+	if withToken && token == "" {
+		return nil, errors.New("package参数错误，market_exposure_token为空")
+	}
 	s.mu.Lock()
 	t := s.byPrepay[prepayID]
 	s.mu.Unlock()
@@ -70,6 +75,14 @@ func (s *Server) verifyPaySign(appID, timeStamp, nonceStr, pkg, signType, paySig
 	if m == nil || !verifySHA256(m.PublicKey, fmt.Sprintf("%s\n%s\n%s\n%s\n", appID, timeStamp, nonceStr, pkg), paySign) {
 		return nil, errors.New("支付验证签名失败（paySign错误）")
 	}
+	if withToken {
+		s.mu.Lock()
+		ok := s.honourExposureToken(t, token)
+		s.mu.Unlock()
+		if !ok {
+			return nil, errors.New("market_exposure_token无效或已过期")
+		}
+	}
 	return t, nil
 }
 
@@ -85,7 +98,7 @@ func (s *Server) handleCashier(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	t.expireIfDue(s.now())
-	state, total, desc, prepay, mch := t.state, t.total, t.desc, t.prepayID, t.mchID
+	state, total, desc, prepay, mch, fenfu := t.state, t.total, t.desc, t.prepayID, t.mchID, t.fenfu
 	if t.partner {
 		mch = t.subMchID
 	}
@@ -96,7 +109,7 @@ func (s *Server) handleCashier(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	renderPage(w, http.StatusOK, "cashier", map[string]any{"Title": "微信支付", "Merchant": "商户号 " + mch,
-		"Description": desc, "Amount": yuan(total), "PrepayID": prepay, "Action": r.URL.Path})
+		"Description": desc, "Amount": yuan(total), "PrepayID": prepay, "Action": r.URL.Path, "Fenfu": fenfu})
 }
 
 // handleCashierAction handles the 支付 / 取消 buttons.

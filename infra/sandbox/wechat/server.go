@@ -93,6 +93,10 @@ type Server struct {
 	answerEdits map[string]func(map[string]any)
 	// billDiffs make rendered bills differ (InjectBillDifference).
 	billDiffs []BillDifference
+	// fenfuPayers answer the exposure call per openid (SetFenfuPayer);
+	// exposureTokens are the market_exposure_tokens it issued.
+	fenfuPayers    map[string]FenfuPayer
+	exposureTokens map[string]exposureToken
 }
 
 // New creates a sandbox server.
@@ -189,6 +193,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /connect/oauth2/authorize", s.handleAuthorize)
 	mux.HandleFunc("GET /sns/oauth2/access_token", s.handleAccessToken)
 	// Browser side.
+	mux.HandleFunc("POST /v3/pay/transactions/exposure", s.merchantAPI(s.handleExposure))
+	mux.HandleFunc("/sandbox/fenfu", s.handleFenfuPage)
 	mux.HandleFunc("GET /sandbox/jsbridge.js", s.handleJSBridge)
 	mux.HandleFunc("GET /sandbox/cashier", s.handleCashier)
 	mux.HandleFunc("POST /sandbox/cashier", s.handleCashierAction)

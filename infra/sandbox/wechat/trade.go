@@ -39,6 +39,7 @@ type trade struct {
 	created  time.Time
 	paidAt   time.Time
 	refunded int64
+	fenfu    bool // paid by 分付: the JSAPI package carried a valid market_exposure_token
 }
 
 // merchantKey identifies the merchant that owns an out_trade_no.

@@ -84,6 +84,13 @@ func (p *Provider) Prepay(ctx context.Context, req pay.PrepayRequest) (pay.Prepa
 	if prepayID == nil || *prepayID == "" {
 		return pay.PrepayResult{}, providerErr("prepay", errors.New("response has no prepay_id"))
 	}
+	if req.ExposureToken != "" {
+		p2, s2, err := p.withExposureToken(deref(appID), deref(ts), deref(nonce), deref(pkg), req.ExposureToken)
+		if err != nil {
+			return pay.PrepayResult{}, err
+		}
+		pkg, paySign = &p2, &s2
+	}
 	return pay.PrepayResult{
 		JSAPI: map[string]string{
 			"appId":     deref(appID),
