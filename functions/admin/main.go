@@ -43,7 +43,7 @@ func main() {
 			NewID: func() string { return newID("ce") }, Now: time.Now},
 		Refunds:       pays,
 		Settlements:   &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")},
-		FenfuRisk:     &store.Fenfu{DB: st.DB, Table: platform.Env("FENFU_TABLE")}, // read in full by risk officers (FenfuView)
+		FenfuRisk:     setup.FenfuStore(cfg, st, sec), // read in full by risk officers (FenfuView)
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
 		Managers:      &ManagerApp{Store: st, Orders: st.OrderRepo(), Refunds: pays, PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),

@@ -32,7 +32,7 @@ func main() {
 	dir := store.NewCachedDirectory(st, nil)
 	svc := &payments.Service{Orders: st.OrderRepo(), Directory: dir, Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
 		PublicBaseURL: platform.Env("PUBLIC_BASE_URL"), MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
-		Fenfu: setup.Fenfu(st, "")} // 分付: exposure, night window, daily limit
+		Fenfu: setup.Fenfu(st, setup.FenfuStore(cfg, st, sec), "")} // 分付: exposure, night window, daily limit
 	h := &Handler{Payments: svc, Payers: web.PayerCookies{Key: key}, Dyn: dyn, Codes: dir, Log: svc.Log}
 	platform.Start(h.Handle)
 }

@@ -18,9 +18,10 @@ func main() {
 	cfg := platform.MustAWSConfig(context.Background())
 	st := setup.Store(cfg, platform.Env("DIRECTORY_TABLE"), platform.Env("ORDERS_TABLE"))
 	st.Bills = platform.Env("BILLS_TABLE") // notice payments pay bills; refunds reopen them
-	prov := setup.Providers(secrets.NewLoader(cfg), setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL")})
+	sec := secrets.NewLoader(cfg)
+	prov := setup.Providers(sec, setup.ProviderURLs{WeChatPay: platform.Env("WECHATPAY_BASE_URL")})
 	svc := &payments.Service{Orders: st.OrderRepo(), Directory: store.NewCachedDirectory(st, nil), Providers: prov, Billing: st.LedgerRepo(), Log: platform.Logger(),
-		Fenfu: setup.Fenfu(st, platform.Env("STATS_TABLE"))} // a paid 分付 payment: three in a row, the 48 h hold
+		Fenfu: setup.Fenfu(st, setup.FenfuStore(cfg, st, sec), platform.Env("STATS_TABLE"))} // a paid 分付 payment: three in a row, the 48 h hold
 	h := &Handler{Payments: svc}
 	platform.Start(h.Handle)
 }

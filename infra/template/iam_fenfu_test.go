@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/infra/sandbox/wechat"
@@ -131,5 +135,24 @@ func fenfuPaidAndWatched(t *testing.T, s *stack.Stack) {
 	}
 	if !warned {
 		t.Fatalf("no three-in-a-row warning for %s: %+v", last, out.Records)
+	}
+	// F6: the payer's openid is stored sealed (FENFU_KEY_REF), never in the clear.
+	items, err := s.Store().DB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(s.Tables["FenfuTable"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := 0
+	for _, it := range items.Items {
+		v, ok := it["payer_openid"].(*types.AttributeValueMemberS)
+		if !ok {
+			continue
+		}
+		if strings.Contains(v.Value, openid) || !strings.HasPrefix(v.Value, "v1:") {
+			t.Fatalf("FenfuTable %v holds the payer's openid as %q", it["pk"], v.Value)
+		}
+		sealed++
+	}
+	if sealed == 0 {
+		t.Fatal("no sealed payer openid in FenfuTable")
 	}
 }
