@@ -16,6 +16,10 @@ import (
 // officers; staff.FenfuView decides who else).
 const ActFenfuView Action = "fenfu.view"
 
+// ActFenfuViewMasked: the same page with the payer masked (F6: the console
+// shows the staff without full access masked data; staff.FenfuViewMasked).
+const ActFenfuViewMasked Action = "fenfu.view.masked"
+
 // FenfuRiskRecords is the risk records' store (store.Fenfu).
 type FenfuRiskRecords interface {
 	Records(ctx context.Context, company string, warningsOnly bool, after string, limit int32) ([]fenfu.RiskRecord, string, error)
@@ -23,9 +27,10 @@ type FenfuRiskRecords interface {
 
 func init() {
 	staffActions[ActFenfuView] = staff.FenfuView
+	staffActions[ActFenfuViewMasked] = staff.FenfuViewMasked
 	register(
-		route{method: "GET", pattern: "/admin/fenfu/risk", action: ActFenfuView, handle: (*Handler).fenfuRiskPage},
-		route{method: "GET", pattern: "/admin/api/fenfu/risk", action: ActFenfuView, handle: (*Handler).apiFenfuRisk},
+		route{method: "GET", pattern: "/admin/fenfu/risk", action: ActFenfuViewMasked, handle: (*Handler).fenfuRiskPage},
+		route{method: "GET", pattern: "/admin/api/fenfu/risk", action: ActFenfuViewMasked, handle: (*Handler).apiFenfuRisk},
 	)
 }
 
@@ -83,7 +88,11 @@ func (h *Handler) loadFenfuRisk(ctx context.Context, c *call) (fenfuRiskBody, in
 		h.Log.ErrorContext(ctx, "fenfu risk records", "err", err)
 		return b, http.StatusInternalServerError, "internal", "系统繁忙，请稍后再试"
 	}
+	full := staff.ScopeOf(c.p.Role, staff.FenfuView) != staff.None
 	for _, r := range recs {
+		if !full {
+			r = r.Masked() // F6: only risk officers read the payer in full
+		}
 		b.Rows = append(b.Rows, fenfuRiskRow{At: calendar.FormatReadable(r.At), OrderID: r.OrderID, Merchant: r.MerchantID, Payer: r.PayerOpenID,
 			Rule: r.Rule, RuleName: ruleNames[r.Rule], Decision: string(r.Decision), Decided: decisionNames[r.Decision],
 			Amount: domain.FormatYuan(domain.Fen(r.AmountFen)), AmountFen: r.AmountFen, Detail: r.Detail,

@@ -38,9 +38,18 @@ func TestFenfuRiskForRiskOfficersOnly(t *testing.T) {
 	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.Body), &out) != nil || len(out.Rows) != 1 || out.Rows[0].OrderID != "o1" || !out.Rows[0].Warning {
 		t.Fatalf("warnings API: %d %s", r.StatusCode, r.Body)
 	}
-	for _, who := range []string{"cashier-a", "manager-a"} {
-		if r := f.as(f.login(who), rq{method: http.MethodGet, path: "/admin/api/fenfu/risk"}); r.StatusCode != http.StatusForbidden || strings.Contains(r.Body, "oPayerA") {
+	// F6: a cashier or an admin reads the records with the payer masked,
+	// never in full; a manager not at all.
+	for _, who := range []string{"cashier-a", "admin-a"} {
+		r := f.as(f.login(who), rq{method: http.MethodGet, path: "/admin/api/fenfu/risk"})
+		if r.StatusCode != http.StatusOK || strings.Contains(r.Body, "oPayerA") || !strings.Contains(r.Body, fenfu.MaskOpenID("oPayerA")) {
 			t.Errorf("%s reads 分付 risk records: %d %s", who, r.StatusCode, r.Body)
 		}
+		if p := f.as(f.login(who), rq{method: http.MethodGet, path: "/admin/fenfu/risk"}); p.StatusCode != http.StatusOK || strings.Contains(p.Body, "oPayerA") {
+			t.Errorf("%s's page shows the payer in full: %d", who, p.StatusCode)
+		}
+	}
+	if r := f.as(f.login("manager-a"), rq{method: http.MethodGet, path: "/admin/api/fenfu/risk"}); r.StatusCode != http.StatusForbidden || strings.Contains(r.Body, "oPayer") {
+		t.Errorf("a manager reads 分付 risk records: %d %s", r.StatusCode, r.Body)
 	}
 }

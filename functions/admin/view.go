@@ -66,7 +66,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"结算对账", "/admin/settlement", ActSettlementView, true},
 		{"分付", "/admin/fenfu", ActFenfuApply, false},
 		{"分付审核", "/admin/fenfu-review", ActFenfuReview, false},
-		{"分付风控", "/admin/fenfu/risk", ActFenfuView, true},
+		{"分付风控", "/admin/fenfu/risk", ActFenfuViewMasked, true},
 		{"操作日志", "/admin/audit", ActAuditView, false},
 		{"通知设置", "/admin/notifications", actSignedIn, false},
 	} {
