@@ -44,11 +44,17 @@ type Fenfu struct {
 	Sealer FieldSealer
 }
 
-// Retention of 分付 items (F6).
-const (
-	FenfuRecordKeep = 3 * 365 * 24 * time.Hour
-	FenfuOrderKeep  = 5 * 365 * 24 * time.Hour
-)
+// expiresAt is the TTL (epoch seconds) of a 分付 item of kind made at `at`,
+// by the retention rules (F6, fenfu.ExpiresAt: risk records 3 years,
+// transaction details 5). Items are written without open disputes; a
+// dispute's legal hold removes the attribute (no dispute is recorded yet).
+func expiresAt(kind fenfu.RecordKind, at time.Time) (int64, error) {
+	exp, ok, err := fenfu.ExpiresAt(kind, fenfu.RetentionDates{At: at})
+	if err == nil && !ok {
+		err = fmt.Errorf("store: fenfu %s without an expiry", kind)
+	}
+	return exp, err
+}
 
 // ErrFenfuDailyLimit: the payment would take the payer's 分付 total of the
 // day past the limit.
@@ -206,9 +212,13 @@ func (f *Fenfu) PutRecord(ctx context.Context, r fenfu.RiskRecord) error {
 		return fmt.Errorf("store: fenfu record: %w", err)
 	}
 	at := r.At.UTC()
+	exp, err := expiresAt(fenfu.RiskRecordKind, at)
+	if err != nil {
+		return err
+	}
 	item, err := attributevalue.MarshalMap(riskItem{PK: riskPK(r.CompanyID), SK: at.Format(rfc3339Milli) + "#" + r.ID, ID: r.ID,
 		Company: r.CompanyID, Merchant: r.MerchantID, OrderID: r.OrderID, Payer: payer, Rule: r.Rule, Decision: string(r.Decision),
-		Detail: r.Detail, AmountFen: r.AmountFen, At: at.Format(time.RFC3339Nano), ExpiresAt: at.Add(FenfuRecordKeep).Unix()})
+		Detail: r.Detail, AmountFen: r.AmountFen, At: at.Format(time.RFC3339Nano), ExpiresAt: exp})
 	if err != nil {
 		return err
 	}
@@ -296,10 +306,14 @@ func (f *Fenfu) PutOrder(ctx context.Context, o order.Order) error {
 		return fmt.Errorf("store: fenfu order: %w", err)
 	}
 	paid := o.PaidAt.UTC()
+	exp, err := expiresAt(fenfu.TransactionRecord, paid)
+	if err != nil {
+		return err
+	}
 	item, err := attributevalue.MarshalMap(fenfuOrderItem{PK: "FORDER#" + o.CompanyID, SK: paid.Format(rfc3339Milli) + "#" + o.ID,
 		OrderID: o.ID, Company: o.CompanyID, Community: o.CommunityID, Merchant: o.MerchantID, Payer: payer, AmountFen: o.AmountFen,
 		ProviderTxn: o.ProviderTxnID, PaidAt: paid.Format(time.RFC3339Nano), BusinessDay: string(o.BusinessDay),
-		ExpiresAt: paid.Add(FenfuOrderKeep).Unix()})
+		ExpiresAt: exp})
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ func TestFenfuRiskRecords(t *testing.T) {
 	if p := res.Items[0]["payer_openid"].(*types.AttributeValueMemberS).Value; p != "sealed:fenfu-risk:o3#night_large:op" {
 		t.Fatalf("stored payer %q", p)
 	}
-	if e := res.Items[0]["expires_at"].(*types.AttributeValueMemberN).Value; e != fmt.Sprint(at.Add(store.FenfuRecordKeep).Unix()) {
-		t.Fatalf("expires_at %s", e)
+	// three calendar years to the second (fenfu.ExpiresAt)
+	if e := res.Items[0]["expires_at"].(*types.AttributeValueMemberN).Value; e != fmt.Sprint(at.UTC().AddDate(3, 0, 0).Unix()) {
+		t.Fatalf("expires_at %s, want %d", e, at.UTC().AddDate(3, 0, 0).Unix())
 	}
 }
