@@ -18,6 +18,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/refund"
 	dsettle "github.com/estatepay/estatepay/shared/domain/settlement"
 	"github.com/estatepay/estatepay/shared/domain/staff"
+	"github.com/estatepay/estatepay/shared/settlement"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -94,25 +95,6 @@ func (h *Handler) settlementNow() time.Time {
 	return time.Now()
 }
 
-// StatementJSON is a statement in the API (fen).
-type StatementJSON struct {
-	Day            string `json:"day"`
-	Merchant       string `json:"merchant"`
-	Channel        string `json:"channel"`
-	Method         string `json:"method"`
-	Count          int64  `json:"count"`
-	GrossFen       int64  `json:"gross_fen"`
-	RefundCount    int64  `json:"refund_count"`
-	RefundFen      int64  `json:"refund_fen"`
-	FeeFen         int64  `json:"fee_fen"`
-	HeldCount      int64  `json:"held_count"`
-	HeldFen        int64  `json:"held_fen"`
-	ReleasedCount  int64  `json:"released_count"`
-	ReleasedFen    int64  `json:"released_fen"`
-	NetFen         int64  `json:"net_fen"`
-	MonthToDateFen int64  `json:"month_to_date_fen"`
-}
-
 // HoldJSON is a hold in the API (S3).
 type HoldJSON struct {
 	OrderID     string `json:"order_id"`
@@ -157,12 +139,6 @@ type ExceptionJSON struct {
 	Note          string `json:"note,omitempty"`
 	ResolvedBy    string `json:"resolved_by,omitempty"`
 	ResolvedAt    string `json:"resolved_at,omitempty"`
-}
-
-func statementJSON(s dsettle.Statement) StatementJSON {
-	return StatementJSON{Day: string(s.Day), Merchant: s.Merchant, Channel: string(s.Channel), Method: s.Method, Count: s.Count, GrossFen: s.GrossFen,
-		RefundCount: s.RefundCount, RefundFen: s.RefundFen, FeeFen: s.FeeFen, HeldCount: s.HeldCount, HeldFen: s.HeldFen, ReleasedCount: s.ReleasedCount,
-		ReleasedFen: s.ReleasedFen, NetFen: s.NetFen, MonthToDateFen: s.MonthToDateFen}
 }
 
 func exceptionJSON(e dsettle.Exception) ExceptionJSON {
@@ -263,13 +239,13 @@ func (h *Handler) apiSettlement(ctx context.Context, c *call) web.Response {
 		return resp
 	}
 	out := struct {
-		Month      string          `json:"month"`
-		Statements []StatementJSON `json:"statements"`
-		Holds      []HoldJSON      `json:"holds"`
-		Exceptions []ExceptionJSON `json:"exceptions"`
-	}{Month: d.month, Statements: []StatementJSON{}, Holds: []HoldJSON{}, Exceptions: []ExceptionJSON{}}
+		Month      string                     `json:"month"`
+		Statements []settlement.StatementView `json:"statements"`
+		Holds      []HoldJSON                 `json:"holds"`
+		Exceptions []ExceptionJSON            `json:"exceptions"`
+	}{Month: d.month, Statements: []settlement.StatementView{}, Holds: []HoldJSON{}, Exceptions: []ExceptionJSON{}}
 	for _, s := range d.statements {
-		out.Statements = append(out.Statements, statementJSON(s))
+		out.Statements = append(out.Statements, settlement.View(s))
 	}
 	for _, x := range d.holds {
 		out.Holds = append(out.Holds, holdJSON(x))

@@ -77,17 +77,17 @@ func (f holdFixture) holdCall(s session, path, body string) (int, holdAnswer) {
 	return r.StatusCode, out
 }
 
-func (f holdFixture) month(s session, month string) (sts map[string]StatementJSON, holds map[string]HoldJSON) {
+func (f holdFixture) month(s session, month string) (sts map[string]appsettle.StatementView, holds map[string]HoldJSON) {
 	f.t.Helper()
 	r := f.as(s, get("/admin/api/settlement?month="+month))
 	var out struct {
-		Statements []StatementJSON `json:"statements"`
-		Holds      []HoldJSON      `json:"holds"`
+		Statements []appsettle.StatementView `json:"statements"`
+		Holds      []HoldJSON                `json:"holds"`
 	}
 	if r.StatusCode != 200 || json.Unmarshal([]byte(r.Body), &out) != nil {
 		f.t.Fatalf("month %s: %d %s", month, r.StatusCode, r.Body)
 	}
-	sts, holds = map[string]StatementJSON{}, map[string]HoldJSON{}
+	sts, holds = map[string]appsettle.StatementView{}, map[string]HoldJSON{}
 	for _, st := range out.Statements {
 		sts[st.Day] = st
 	}
