@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PORT  ?= 8080
 
-.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep settle clean
+.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep settle clean voice
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ settle: ## settle and reconcile a day now on the running local stack: DAY=2006-0
 	body="{\"day\":\"$$day\",\"company\":\"$(COMPANY)\",\"interface\":\"$(IFACE)\"}"; \
 	echo "POST $$ctl/schedules/SettleFunction.Settle $$body" >&2; \
 	curl -fsS -X POST --data "$$body" "$$ctl/schedules/SettleFunction.Settle" && echo
+
+voice: ## regenerate the spoken announcements' clips (shared/voice/clips, committed) with espeak-ng: apt-get install -y espeak-ng
+	$(GO) run ./infra/cmd/voice
 
 clean: ## remove build output
 	rm -rf dist .local/build
