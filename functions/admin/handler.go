@@ -68,6 +68,9 @@ type Handler struct {
 	Mobile Mobile
 	// Screen is the app's screen code (F7, dyncode.go).
 	Screen Screen
+	// Announcements are the spoken payment announcements' polls (收款播报,
+	// announce.go; nil answers 501).
+	Announcements Announcements
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

@@ -53,5 +53,6 @@ func main() {
 		Log:           log,
 	}
 	h.OA = officialAccount(acc, h.WeChatLogin, st, base)
+	h.Announcements = &store.Announcements{DB: st.DB, Table: platform.Env("ANNOUNCEMENTS_TABLE")} // 收款播报 (announce.go)
 	platform.Start(h.Handle)
 }
