@@ -4,10 +4,12 @@ import (
 	"context"
 	_ "embed"
 	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain"
@@ -27,12 +29,14 @@ import (
 //	GET /admin/api/announcements?since=    the company's announcements after the cursor
 //	GET /m/api/announcements?since=        a business manager's own (the app's home, 收款码)
 //	GET /admin/voice/{key}.wav             a clip (public, cached for good: the URL carries the set's version)
+//	GET /admin/announce.js?v=              the console page's script (public, cached for good likewise)
 func init() {
 	register(
 		route{method: "GET", pattern: "/admin/announce", action: ActRecordsView, handle: (*Handler).announcePage},
 		route{method: "GET", pattern: "/admin/api/announcements", action: ActRecordsView, handle: (*Handler).apiAnnouncements},
 		route{method: "GET", pattern: "/m/api/announcements", action: ActOwnRecords, handle: (*Handler).apiMyAnnouncements},
 		route{method: "GET", pattern: "/admin/voice/{clip}", public: true, handle: (*Handler).voiceClip},
+		route{method: "GET", pattern: "/admin/announce.js", public: true, handle: (*Handler).announceScript},
 	)
 }
 
@@ -41,10 +45,29 @@ type Announcements interface {
 	Since(ctx context.Context, audience, cursor string, now time.Time) (store.AnnouncementPage, error)
 }
 
-// announceJS is the pages' script (inlined, allowed by its hash).
+// announceJS is the pages' script: a file of its own on the console page
+// (whose policy allows scripts from our origin), part of the managers' app's
+// inlined script (allowed by its hash).
 //
 //go:embed announce.js
 var announceJS string
+
+// announceJSVersion names the script's content in its URL.
+var announceJSVersion = sync.OnceValue(func() string {
+	sum := sha256.Sum256([]byte(announceJS))
+	return hex.EncodeToString(sum[:6])
+})
+
+// announceScript is GET /admin/announce.js.
+func (h *Handler) announceScript(_ context.Context, c *call) web.Response {
+	r := web.Text(http.StatusOK, announceJS)
+	r.Headers["Content-Type"] = "text/javascript; charset=utf-8"
+	r.Headers["Cache-Control"] = "no-cache"
+	if c.req.QueryStringParameters["v"] == announceJSVersion() {
+		r.Headers["Cache-Control"] = "public, max-age=31536000, immutable"
+	}
+	return r
+}
 
 // AnnouncementJSON is one announcement of the polls' answer.
 type AnnouncementJSON struct {
@@ -145,7 +168,7 @@ func newAnnounceAttrs(api string) announceAttrs {
 type announcePageBody struct {
 	announceAttrs
 	Communities []deskOption
-	Script      template.JS
+	Script      string // the script's URL
 }
 
 // announcePage is GET /admin/announce: the switch, the community filter
@@ -158,7 +181,7 @@ func (h *Handler) announcePage(ctx context.Context, c *call) web.Response {
 	if err != nil {
 		return h.internal(ctx, c, "list communities", err)
 	}
-	b := announcePageBody{announceAttrs: newAnnounceAttrs("/admin/api/announcements"), Script: template.JS(announceJS)}
+	b := announcePageBody{announceAttrs: newAnnounceAttrs("/admin/api/announcements"), Script: "/admin/announce.js?v=" + announceJSVersion()}
 	for _, cm := range cms {
 		if cm.CompanyID == c.p.CompanyID {
 			b.Communities = append(b.Communities, deskOption{Value: cm.ID, Label: cm.Name})
@@ -171,8 +194,9 @@ func (h *Handler) announcePage(ctx context.Context, c *call) web.Response {
 	return r
 }
 
-// announceCSP is the console's policy with the page's script allowed by its
-// hash and fetches (the polls, the clips) to our origin.
+// announceCSP is the console's policy with scripts from our origin (the
+// page's one file; still no inline script) and fetches (the polls, the
+// clips) to our origin.
 func announceCSP() string {
-	return strings.Replace(console.CSP(), "script-src 'none'", "script-src "+hashSource(announceJS)+"; connect-src 'self'", 1)
+	return strings.Replace(console.CSP(), "script-src 'none'", "script-src 'self'; connect-src 'self'", 1)
 }

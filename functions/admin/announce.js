@@ -26,7 +26,7 @@
 
   var POLL_MS = 3000, HIDDEN_POLL_MS = 15000, MAX_LISTED = 50, MAX_SEEN = 2000;
   var on = false, started = false, timer = null, inFlight = false;
-  var cursor = '', seen = {}, seenOrder = [], items = [];
+  var cursor = '', seen = {}, seenOrder = [], items = [], polls = 0;
   var queue = [], speaking = false, spoken = 0;
   var mode = '', zh = null, audio = null, buffers = {};
   var log = window.announceLog = [];
@@ -211,6 +211,8 @@
         take(j.items || [], speak);
         if (j.cursor) { cursor = j.cursor; }
         started = true;
+        polls++;
+        root.setAttribute('data-polls', String(polls));
       }, function (s) {
         inFlight = false;
         throw s;

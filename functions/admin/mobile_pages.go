@@ -173,7 +173,7 @@ var mobileFS embed.FS
 
 var (
 	mobileCSS = mustRead("mobile/mobile.css")
-	mobileJS  = mustRead("mobile/mobile.js")
+	mobileJS  = mustRead("mobile/mobile.js") + "\n" + announceJS // 收款播报 (announce.go) runs where the page has #announce
 )
 
 func mustRead(name string) string {
@@ -188,8 +188,7 @@ var mobilePages = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("").Funcs(template.FuncMap{
 		"css": func() template.CSS { return template.CSS(mobileCSS) },
 		"js":  func() template.JS { return template.JS(mobileJS) },
-		// 收款播报 on the home page (announce.go): its script and settings.
-		"announceJS":    func() template.JS { return template.JS(announceJS) },
+		// 收款播报 on the home page (announce.go; its script is part of mobileJS).
 		"announceAttrs": func() announceAttrs { return newAnnounceAttrs("/m/api/announcements") },
 	}).ParseFS(mobileFS, "mobile/*.html"))
 })
@@ -208,7 +207,7 @@ func mobileCSP(publicBaseURL string) string {
 	if u, err := url.Parse(publicBaseURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		connect += " " + u.Scheme + "://" + u.Host
 	}
-	return "default-src 'none'; script-src " + hashSource(mobileJS) + " " + hashSource(announceJS) + "; style-src " + hashSource(mobileCSS) +
+	return "default-src 'none'; script-src " + hashSource(mobileJS) + "; style-src " + hashSource(mobileCSS) +
 		"; img-src 'self' data:; connect-src " + connect + "; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 

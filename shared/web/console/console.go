@@ -2,7 +2,8 @@
 // html/template: every value is escaped). The pages carry no script: every
 // action is a plain form, so the console works without JavaScript; the one
 // stylesheet is inlined and allowed by its hash, so the Content-Security-Policy
-// allows no inline code at all.
+// allows no inline code at all. One exception: 收款播报 (announce.html) loads
+// its script file from our origin (its page's policy allows 'self').
 package console
 
 import (
