@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
