@@ -34,7 +34,7 @@
   function setState(text, state) {
     if (stateEl) {
       stateEl.textContent = text;
-      stateEl.className = 'tag ' + (state === 'on' ? 'ok' : state === 'error' ? 'bad' : 'warn');
+      stateEl.className = (stateEl.getAttribute('data-class') || 'tag') + ' ' + (state === 'on' ? 'ok' : state === 'error' ? 'bad' : 'warn');
     }
     root.setAttribute('data-state', state);
   }

@@ -122,3 +122,52 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// 收款播报 in the managers' app: the demo manager switches it on at the
+// top of 收款码 and a customer pays the manager's code; the payment is
+// listed within seconds and queued once as a clip sequence. The company's
+// other payments (a community code) are not the manager's to hear.
+func TestMobileAnnouncesOwnPayments(t *testing.T) {
+	b := consoleBrowser(t)
+	s := stacktest.Start(t)
+	mgr := account(t, s, "manager", false)
+	tab := isolatedTab(t, b, "")
+	gw := s.URLs.Gateway
+	open(t, tab, gw+"/m")
+	fill(t, tab, "login form", map[string]string{"phone": mgr.Phone, "password": mgr.Password})
+	submit(t, tab, "log in", "#login")
+	if p := pagePath(t, tab); p != "/m" {
+		t.Fatalf("logged in, the app is at %s\n%s", p, pageState(tab))
+	}
+	var code struct {
+		URL string `json:"url"`
+	}
+	if err := getJSON(context.Background(), mobileClient(t, tab, s), gw+"/m/api/code", &code); err != nil {
+		t.Fatal(err)
+	}
+	tok := code.URL[strings.LastIndex(code.URL, "/")+1:]
+	do(t, tab, "switch announcements on", chromedp.Click(chromedp.ID("announce-on")))
+	eventually(t, tab, 10*time.Second, "announcements on", func() (bool, string) {
+		st := attr(t, tab, "announce", "data-state")
+		return st == "on", st + " " + textOf(t, tab, "announce-state")
+	})
+	other := stacktest.CreateOrder(t, s, stacktest.CommunityToken(t, s, "demo-both"), "wechat", 500, "oAnnounceOther")
+	mine := stacktest.CreateOrder(t, s, tok, "wechat", 880, "oAnnounceMine")
+	for _, id := range []string{other.OrderID, mine.OrderID} {
+		if err := s.WeChat().Pay(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, tab, 15*time.Second, "the manager's payment listed", func() (bool, string) {
+		n := run(t, tab, "count rows", chromedp.Evaluate[int](`document.querySelectorAll('#announce-list li[data-id^="`+mine.OrderID+`:"]').length`))
+		return n == 1, textOf(t, tab, "announce-list")
+	})
+	if txt := textOf(t, tab, "announce-list"); !strings.Contains(txt, "8.80") || strings.Contains(txt, "5.00") {
+		t.Errorf("the manager's list: %s", txt)
+	}
+	log := run(t, tab, "announceLog", chromedp.Evaluate[[]announceEntry](`window.announceLog || []`))
+	if len(log) != 1 || !strings.HasPrefix(log[0].ID, mine.OrderID+":") || log[0].Mode != "clips" || strings.Join(log[0].Clips, " ") != "wechat n8 yuan n8 jiao" {
+		t.Fatalf("queued %+v, want the manager's payment once, as clips", log)
+	}
+	mobileShots(t, tab, "announce")
+}

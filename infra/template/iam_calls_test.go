@@ -91,6 +91,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	settleThroughTheQueue(t, s)       // iam_settlefan_test.go
 	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
 	managersCollect(t, s)             // iam_managers_test.go
+	announcementsHeard(t, s)          // iam_announce_test.go
 	fenfuApplied(t, s)                // iam_fenfuapply_test.go
 	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
 
