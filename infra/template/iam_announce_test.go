@@ -33,8 +33,38 @@ func announcementsHeard(t *testing.T, s *stack.Stack) {
 	if co.Items[0].CommunityName == "" || co.Cursor == "" {
 		t.Fatalf("announcement without its community's name, or no cursor: %+v", co)
 	}
-	var next page
-	cashier.GetJSON(t, "/admin/api/announcements?since="+co.Cursor, &next)
+	// A poll's cost: AdminFunction's DynamoDB requests for 10 polls.
+	admin := stack.AccessKeyID("AdminFunction")
+	count := func() map[string]int {
+		m := map[string]int{}
+		for _, c := range s.DynamoDB().Calls() {
+			if c.Principal == admin {
+				m[c.Table+" "+c.Action] += int(c.N)
+			}
+		}
+		return m
+	}
+	before := count()
+	cursor := co.Cursor
+	for range 10 {
+		var next page
+		cashier.GetJSON(t, "/admin/api/announcements?since="+cursor, &next)
+		cursor = next.Cursor
+	}
+	total, queries := 0, 0
+	for k, n := range count() {
+		d := n - before[k]
+		total += d
+		if k == s.Tables["AnnouncementsTable"]+" Query" {
+			queries += d
+		}
+		if d > 0 {
+			t.Logf("10 polls: %s ×%d", k, d)
+		}
+	}
+	if queries != 10 || total > 20 {
+		t.Errorf("10 polls made %d Queries of AnnouncementsTable and %d DynamoDB requests in all, want 10 and at most 20 (one session read each)", queries, total)
+	}
 	manager := stacktest.Console(t, s, "manager", stack.DemoCompanyID)
 	var own page
 	stacktest.WaitFor(t, "the manager's announcement", 20*time.Second, func() bool {
