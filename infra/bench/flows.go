@@ -37,6 +37,7 @@ type fixtures struct {
 	alipayNotifyURL string
 	relayEvent      []byte // the stream event of the Alipay order's PAID write
 	statsEvent      []byte // events/stats-events.json: an SQS batch for StatsFunction
+	announceEvent   []byte // events/announce-events.json: an SQS batch for AnnounceFunction (收款播报)
 	consoleCookie   string // the demo company admin's console session (ep_session=…), signed in once
 }
 
@@ -85,6 +86,10 @@ func (b *bench) fixtures(ctx context.Context) error {
 		return err
 	}
 	b.fx.statsEvent, err = os.ReadFile(filepath.Join(b.root, "events", "stats-events.json"))
+	if err != nil {
+		return err
+	}
+	b.fx.announceEvent, err = os.ReadFile(filepath.Join(b.root, "events", "announce-events.json"))
 	return err
 }
 
@@ -474,6 +479,10 @@ func (b *bench) probes() []probe {
 	if b.fx.statsEvent != nil {
 		ps = append(ps, probe{function: "StatsFunction", name: "SQS batch: events/stats-events.json (a payment and its refund, counted once, then duplicates)",
 			invoke: b.fx.statsEvent, checkRaw: checkBatchResponse})
+	}
+	if b.fx.announceEvent != nil {
+		ps = append(ps, probe{function: "AnnounceFunction", name: "SQS batch: events/announce-events.json (a manager's payment: two announcements, then none)",
+			invoke: b.fx.announceEvent, checkRaw: checkBatchResponse})
 	}
 	// Functions without HTTP routes: their schedules.
 	for _, f := range b.tmpl.Functions() {
