@@ -243,7 +243,15 @@
   function start() {
     on = true;
     chooseMode();
-    if (mode === 'clips') { unlockAudio(); } else { window.speechSynthesis.cancel(); }
+    if (mode === 'clips') {
+      unlockAudio();
+    } else { // speaking inside the click unlocks speech where it must be (iOS), and says it works
+      window.speechSynthesis.cancel();
+      var hello = new window.SpeechSynthesisUtterance('语音播报已开启');
+      hello.lang = 'zh-CN';
+      if (zh) { hello.voice = zh; }
+      window.speechSynthesis.speak(hello);
+    }
     setState('正在开启…', 'starting');
     // What came while off is listed, not spoken; from here on, every payment is.
     fetchSince(false).then(function () { showOn(); schedule(); }, failed);
