@@ -57,6 +57,7 @@ var secretReads = map[string][]string{
 	"SettleFunction":       {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
 	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
+	"RemindFunction":       {"sms"},                  // 催缴 SMS
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).
