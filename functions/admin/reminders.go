@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/estatepay/estatepay/shared/bills"
 	"github.com/estatepay/estatepay/shared/domain/bill"
@@ -22,16 +26,22 @@ import (
 // the printable 催缴单 batch of a community's houses that owe overdue bills
 // and have no phone (RemindFunction cannot reach them).
 //
+//	GET  /admin/reminders                             each community: on/off, period, last run
+//	POST /admin/reminders                             form: community, enabled=1, period_days (admins)
 //	POST /admin/cashier/houses/{hid}/remind-optout   form: out=1|0 (不接收催缴 on or off)
 //	GET  /admin/reminders/print?community=<id>       the 催缴单 batch (?size=a5)
 func init() {
 	register(
+		route{method: "GET", pattern: "/admin/reminders", action: ActBillsView, handle: (*Handler).remindersPage},
+		route{method: "POST", pattern: "/admin/reminders", action: ActBillsImport, handle: (*Handler).saveRemindSettings},
 		route{method: "POST", pattern: "/admin/cashier/houses/{hid}/remind-optout", action: ActBillsCollect, handle: (*Handler).remindOptOut},
 		route{method: "GET", pattern: "/admin/reminders/print", action: ActNoticesPrint, handle: (*Handler).printReminders},
 	)
 	actionNames["reminder.opt_out"] = "催缴设置"
 	notices["remind_off"] = "已设为不接收催缴"
 	notices["remind_on"] = "已恢复接收催缴"
+	notices["remind_saved"] = "催缴设置已保存"
+	actionNames["reminder.settings"] = "催缴设置"
 }
 
 // remindBlock is the house page's 催缴 block.
@@ -41,6 +51,8 @@ type remindBlock struct {
 	OptedAt    string
 	Contact    string // the masked phone, "" without one
 	LastAt     string
+	Enabled    bool // the community's reminders are on
+	Period     int  // days
 	Rows       []remindRow
 	PrintHref  string
 	StatusNote string
@@ -70,6 +82,7 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 	}
 	b := &remindBlock{OptedOut: th.OptedOut, OptedAt: console.When(th.OptedAt), Contact: reminder.MaskPhone(reminder.Contact(hs)),
 		LastAt: console.When(th.LastAt), PrintHref: "/admin/reminders/print?community=" + url.QueryEscape(hs.CommunityID)}
+	b.Enabled, b.Period = h.remindSettings(ctx, hs.CompanyID, hs.CommunityID)
 	switch {
 	case th.OptedBy == "resident":
 		b.OptedBy = "住户退订"
@@ -200,4 +213,113 @@ func (h *Handler) printReminders(ctx context.Context, c *call) web.Response {
 		p.Note = "没有需要打印的催缴单：有逾期账单的房屋都登记了手机号，或已设为不接收催缴。"
 	}
 	return h.renderPrint(ctx, c, p)
+}
+
+// remindSettings answers whether a community's reminders are on and their
+// period in days (the default when it has no settings).
+func (h *Handler) remindSettings(ctx context.Context, companyID, communityID string) (bool, int) {
+	all, err := h.Store.ReminderRepo().ReminderSettings(ctx, companyID)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "reminder settings", "err", err)
+	}
+	for _, s := range all {
+		if s.CommunityID == communityID {
+			return s.Enabled, int(s.Period() / (24 * time.Hour))
+		}
+	}
+	return false, int(reminder.DefaultPeriod / (24 * time.Hour))
+}
+
+type remindCommunityRow struct {
+	ID, Name   string
+	Enabled    bool
+	Period     int
+	LastRun    string // when
+	Outcome    string // 发送 n · 失败 n · …
+	Deferred   string
+	CanEdit    bool
+	PrintHref  string
+	HousesHref string
+}
+
+type remindersBody struct {
+	Rows    []remindCommunityRow
+	CanEdit bool
+	Error   string
+}
+
+// remindersPage: GET /admin/reminders — every community of the company:
+// reminders on or off, the period, the last run's outcome.
+func (h *Handler) remindersPage(ctx context.Context, c *call) web.Response {
+	return h.renderReminders(ctx, c, http.StatusOK, "")
+}
+
+func (h *Handler) renderReminders(ctx context.Context, c *call, status int, errMsg string) web.Response {
+	if h.Store == nil || h.Store.Bills == "" || c.p.CompanyID == "" {
+		return h.fail(c, http.StatusNotImplemented, "not_implemented", "该功能即将上线")
+	}
+	co := c.p.CompanyID
+	cms, err := h.Store.ListCommunities(ctx, co)
+	if err != nil {
+		return h.internal(ctx, c, "list communities", err)
+	}
+	rem := h.Store.ReminderRepo()
+	settings, err := rem.ReminderSettings(ctx, co)
+	if err != nil {
+		return h.internal(ctx, c, "reminder settings", err)
+	}
+	runs, err := rem.Runs(ctx, co)
+	if err != nil {
+		return h.internal(ctx, c, "reminder runs", err)
+	}
+	b := remindersBody{CanEdit: can(c.p.Role, ActBillsImport), Error: errMsg}
+	for _, cm := range cms {
+		r := remindCommunityRow{ID: cm.ID, Name: cm.Name, Period: int(reminder.DefaultPeriod / (24 * time.Hour)), CanEdit: b.CanEdit,
+			PrintHref: "/admin/reminders/print?community=" + url.QueryEscape(cm.ID), HousesHref: communityPath(cm.ID, "/houses")}
+		for _, s := range settings {
+			if s.CommunityID == cm.ID {
+				r.Enabled, r.Period = s.Enabled, int(s.Period()/(24*time.Hour))
+			}
+		}
+		if raw, ok := runs[cm.ID]; ok {
+			var sum reminder.Summary
+			if json.Unmarshal([]byte(raw), &sum) == nil {
+				r.LastRun = console.When(sum.At)
+				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无手机号 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
+				if sum.Errors > 0 {
+					r.Outcome += fmt.Sprintf(" · 出错 %d（下次重试）", sum.Errors)
+				}
+				if sum.Stopped {
+					r.Outcome += " · 未完成（下次继续）"
+				}
+			}
+		}
+		b.Rows = append(b.Rows, r)
+	}
+	v := h.page(c, "催缴", b)
+	return h.render(status, "reminders.html", v)
+}
+
+// saveRemindSettings: POST /admin/reminders (community, enabled=1, period_days).
+func (h *Handler) saveRemindSettings(ctx context.Context, c *call) web.Response {
+	if h.Store == nil || h.Store.Bills == "" || c.p.CompanyID == "" {
+		return h.fail(c, http.StatusNotImplemented, "not_implemented", "该功能即将上线")
+	}
+	cm, resp, ok := h.loadCommunity(ctx, c, c.form.Get("community"))
+	if !ok {
+		return resp
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(c.form.Get("period_days")))
+	if err != nil || days < 1 {
+		return h.renderReminders(ctx, c, http.StatusUnprocessableEntity, "催缴间隔应为 1 到 "+strconv.Itoa(reminder.MaxPeriodDays)+" 天的整数")
+	}
+	s := reminder.Settings{CompanyID: cm.CompanyID, CommunityID: cm.ID, Enabled: c.form.Get("enabled") == "1", PeriodDays: days}
+	if err := s.Check(); err != nil {
+		return h.renderReminders(ctx, c, http.StatusUnprocessableEntity, "催缴间隔应为 1 到 "+strconv.Itoa(reminder.MaxPeriodDays)+" 天的整数")
+	}
+	if err := h.Store.ReminderRepo().PutReminderSettings(ctx, s); err != nil {
+		return h.internal(ctx, c, "save reminder settings", err)
+	}
+	h.audit(ctx, c, "reminder.settings", "community", cm.ID, nil, map[string]any{"enabled": s.Enabled, "period_days": s.PeriodDays})
+	return c.done("/admin/reminders", "remind_saved")
 }

@@ -46,6 +46,15 @@ func remindersRun(t *testing.T, s *stack.Stack) {
 			t.Fatalf("opt out=%s: %d %.500s", out, status, body)
 		}
 	}
+	// The overview (settings and the last run's outcome) and a settings change.
+	if status, body := admin.Call(t, http.MethodGet, "/admin/reminders", "", nil); status != http.StatusOK ||
+		!strings.Contains(string(body), "已开启") || !strings.Contains(string(body), "已发送 ") {
+		t.Fatalf("催缴 page: %d %.500s", status, body)
+	}
+	form := url.Values{"community": {stack.DemoRemindCommunity}, "enabled": {"1"}, "period_days": {"7"}}.Encode()
+	if status, body := admin.Call(t, http.MethodPost, "/admin/reminders", "application/x-www-form-urlencoded", []byte(form)); status/100 != 3 {
+		t.Fatalf("催缴 settings: %d %.500s", status, body)
+	}
 	if status, body := admin.Call(t, http.MethodGet, "/admin/reminders/print?community="+stack.DemoRemindCommunity, "", nil); status != http.StatusOK || strings.Count(string(body), "<h2>催缴单</h2>") == 0 || !strings.Contains(string(body), "2栋2单元501") {
 		i := strings.Index(string(body), "<body")
 		t.Fatalf("催缴单 batch: %d %.3000s", status, string(body)[max(i, 0):])
