@@ -40,11 +40,13 @@ type Handler struct {
 	Houses    Houses
 	Notices   bills.NoticeStore
 	SMS       notify.SMS
-	// SMSTemplateID is the approved 催缴 template, four parameters: the
-	// house, the number of overdue bills, their total in yuan, the pay link
-	// (e.g. {1}业主您好，您有{2}笔费用已逾期，合计{3}元，请点击{4}缴纳，退订回T).
+	// SMSTemplateID is the approved 催缴 template, five parameters: the
+	// house, the number of overdue bills, their total in yuan, the pay link,
+	// the 退订 link (e.g. {1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，
+	// 请点击{4}缴纳。不再接收请点{5}).
 	SMSTemplateID string
-	BaseURL       string // PUBLIC_BASE_URL: the notice's pay link /n/{id}
+	BaseURL       string // PUBLIC_BASE_URL: the notice's pay link /n/{id}, the 退订 link /u/{token}
+	UnsubKey      []byte // signs the 退订 links (reminder.UnsubToken)
 	Clock         func() time.Time
 	Log           *slog.Logger
 	// Margin is how long before the Lambda deadline a run stops (default 5 s).
@@ -234,7 +236,8 @@ func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string
 		return "", err
 	}
 	msg := notify.SMSMessage{Phone: reminder.Contact(hs), TemplateID: h.SMSTemplateID,
-		Params: []string{hs.Label(), fmt.Sprint(len(overdue)), domain.FormatYuan(domain.Fen(rec.AmountFen)), notice.NoticeURL(h.BaseURL, noticeID)}}
+		Params: []string{hs.Label(), fmt.Sprint(len(overdue)), domain.FormatYuan(domain.Fen(rec.AmountFen)), notice.NoticeURL(h.BaseURL, noticeID),
+			reminder.UnsubURL(h.BaseURL, h.UnsubKey, s.CompanyID, houseID)}}
 	rec.Status = reminder.Sent
 	if err := h.SMS.SendSMS(ctx, msg); err != nil {
 		rec.Status, rec.Error = reminder.Failed, "短信发送失败，下次运行时重试"

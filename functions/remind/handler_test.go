@@ -114,7 +114,8 @@ func TestRemindDemoCommunity(t *testing.T) {
 			t.Fatalf("a second or unexpected reminder to %s", m.To)
 		}
 		got[m.To] = true
-		if !strings.Contains(m.Body, "逾期") || len(m.Params) != 4 || !strings.HasPrefix(m.Params[3], s.URLs.Gateway+"/n/") {
+		if !strings.Contains(m.Body, "逾期") || len(m.Params) != 5 || !strings.HasPrefix(m.Params[3], s.URLs.Gateway+"/n/") ||
+			!strings.HasPrefix(m.Params[4], s.URLs.Gateway+"/u/") {
 			t.Fatalf("message %+v", m)
 		}
 	}
@@ -149,5 +150,38 @@ func TestRemindDemoCommunity(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the scheduled run did not see the demo community's reminders as recent: %+v", rep)
+	}
+
+	// The 退订 link: a GET asks, a POST opts the house out; a week later it
+	// gets no reminder while the others do.
+	unsub := m.Params[4]
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req, _ := http.NewRequest(method, unsub, nil)
+		resp, err := stacktest.HTTPClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := map[string]string{http.MethodGet: "确认不再接收催缴短信", http.MethodPost: "已退订"}[method]
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), want) {
+			t.Fatalf("%s %s: %d, want %s", method, unsub, resp.StatusCode, want)
+		}
+	}
+	tampered := unsub[:len(unsub)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(unsub, "A")]
+	if resp, err := stacktest.HTTPClient.Post(tampered, "", nil); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a tampered link: %v %v", resp, err)
+	}
+	if err := s.SetRemindClock(day.Start().Add(7*24*time.Hour + 10*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rep = fireRemind(t, s, in)
+	if rep.Sent != len(want)-1 || rep.Communities[0].OptedOut != 1 {
+		t.Fatalf("a week later, one house unsubscribed: %+v", rep)
+	}
+	for _, later := range remindSMS(t, s)[:rep.Sent] { // newest first
+		if later.To == m.To {
+			t.Fatalf("the unsubscribed %s got a reminder", m.To)
+		}
 	}
 }

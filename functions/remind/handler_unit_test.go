@@ -99,7 +99,7 @@ func newFixture(t *testing.T) *fixture {
 		f.houses = append(f.houses, h)
 	}
 	f.h = &Handler{Reminders: st.ReminderRepo(), Houses: st.HouseRepo(), Notices: st.HouseRepo(), SMS: f.sms, SMSTemplateID: "100003",
-		BaseURL: "https://pay.example.com", Clock: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		BaseURL: "https://pay.example.com", UnsubKey: []byte("0123456789abcdef0123456789abcdef"), Clock: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return f
 }
 
@@ -123,7 +123,8 @@ func TestRemindOncePerPeriod(t *testing.T) {
 	phones := map[string]bool{}
 	for _, m := range f.sms.sent {
 		phones[m.Phone] = true
-		if len(m.Params) != 4 || m.TemplateID != "100003" || !strings.HasPrefix(m.Params[3], "https://pay.example.com/n/") {
+		if len(m.Params) != 5 || m.TemplateID != "100003" || !strings.HasPrefix(m.Params[3], "https://pay.example.com/n/") ||
+			!strings.HasPrefix(m.Params[4], "https://pay.example.com/u/") {
 			t.Fatalf("message %+v", m)
 		}
 		if m.Phone == "13800000001" && (m.Params[1] != "1" || m.Params[2] != "250.00") {

@@ -4,17 +4,20 @@
 // today, groups them by house and reminds each due house (shared/domain/
 // reminder: not opted out, has a phone, not reminded within the company's
 // period) by SMS with its payment notice's pay link, at most once per
-// period (one TransactWriteItems claims it). In the quiet hours (21:00 to
+// period (one TransactWriteItems claims it), with a signed 退订 link. In the quiet hours (21:00 to
 // 08:00) a run sends nothing. On demand locally: the control API's
 // POST /schedules/RemindFunction.Remind with {"company","community"}, or
 // make remind.
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"time"
 
+	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -34,6 +37,10 @@ func main() {
 	if err != nil {
 		platform.Fail("SMS client", err)
 	}
+	key, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("REMIND_UNSUB_KEY_REF")) // signs the 退订 links
+	if err != nil || len(bytes.TrimSpace(key)) < reminder.MinUnsubKeyLen {
+		platform.Fail("reminder unsubscribe key", fmt.Errorf("want at least %d bytes: %v", reminder.MinUnsubKeyLen, err))
+	}
 	h := &Handler{
 		Reminders:     st.ReminderRepo(),
 		Houses:        st.HouseRepo(),
@@ -41,6 +48,7 @@ func main() {
 		SMS:           sms,
 		SMSTemplateID: platform.Env("REMIND_SMS_TEMPLATE_ID"),
 		BaseURL:       platform.Env("PUBLIC_BASE_URL"),
+		UnsubKey:      bytes.TrimSpace(key),
 		Clock:         setup.RemindClock(os.Getenv("REMIND_CLOCK_FILE")),
 		Log:           platform.Logger(),
 		Margin:        5 * time.Second,

@@ -35,6 +35,25 @@ func remindersRun(t *testing.T, s *stack.Stack) {
 	if err != nil || json.Unmarshal(out, &rep) != nil || rep.Sent == 0 {
 		t.Fatalf("reminder run: %v %s", err, out)
 	}
+	// A resident follows the 退订 link of a reminder (LandingFunction: the
+	// house, the throttle's conditional Put), then staff take it back.
+	unsub := ""
+	if resp, err := stacktest.HTTPClient.Get(s.URLs.Outbox + "/messages"); err == nil {
+		var msgs []struct {
+			Template string   `json:"template"`
+			Params   []string `json:"params"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&msgs)
+		resp.Body.Close()
+		for _, m := range msgs {
+			if m.Template == stack.LocalSmsRemindTemplateID && len(m.Params) == 5 {
+				unsub = m.Params[4]
+			}
+		}
+	}
+	if resp, err := stacktest.HTTPClient.Post(unsub, "", nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("退订 %q: %v %v", unsub, resp, err)
+	}
 	admin := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
 	hid := stack.DemoRemindNoContactHouse()
 	if status, body := admin.Call(t, http.MethodGet, "/admin/cashier/houses/"+hid, "", nil); status != http.StatusOK || !strings.Contains(string(body), "未登记手机号") {

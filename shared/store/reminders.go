@@ -14,6 +14,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain/bill"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
+	"github.com/estatepay/estatepay/shared/domain/house"
 	"github.com/estatepay/estatepay/shared/domain/reminder"
 )
 
@@ -438,4 +439,17 @@ func (r *Reminders) BackfillOverdue(ctx context.Context, companyID, communityID 
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
+}
+
+// HouseByID reads a house by its id alone (the 退订 link names no company:
+// its signature is checked against the company stored on the house).
+func (r *Reminders) HouseByID(ctx context.Context, houseID string) (house.House, error) {
+	res, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Table), Key: houseKey(houseID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return house.House{}, fmt.Errorf("store: get house: %w", err)
+	}
+	if len(res.Item) == 0 {
+		return house.House{}, house.ErrNotFound
+	}
+	return decodeHouse(res.Item)
 }

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +22,10 @@ import (
 // phone: running RemindFunction on demo-both sends one SMS to each.
 const (
 	LocalSmsRemindTemplateID = "100003"
-	LocalSmsRemindTemplate   = "{1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，请点击{4}缴纳。退订回T"
+	LocalSmsRemindTemplate   = "{1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，请点击{4}缴纳。不再接收请点{5}"
+	// RemindUnsubKeyFile holds the 退订 links' HMAC key under .local/keys
+	// (RemindUnsubKeySecretName), created on first use.
+	RemindUnsubKeyFile = "remind-unsub-key"
 	// DemoRemindCommunity is the demo community whose reminders are on.
 	DemoRemindCommunity = demoBillsCommunity
 )
@@ -50,6 +54,18 @@ func seedDemoReminders(ctx context.Context, st *store.Store) error {
 	h.OwnerPhone = ""
 	h.UpdatedAt = time.Now()
 	return hr.PutHouse(ctx, h)
+}
+
+// remindUnsubKeyRef is the 退订 key's secret reference (a file under
+// .local/keys, made on first use: the functions read it at cold start).
+func (s *Stack) remindUnsubKeyRef() string {
+	path := filepath.Join(s.opt.StateDir, "keys", RemindUnsubKeyFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		fmt.Fprintf(s.out, "reminder unsubscribe key %s: %v\n", path, err)
+	} else if _, err := loadOrCreateSecret(path); err != nil {
+		fmt.Fprintf(s.out, "reminder unsubscribe key %s: %v\n", path, err)
+	}
+	return "file://" + path
 }
 
 // remindClockFile is where the local stack keeps the reminders' clock

@@ -456,7 +456,8 @@ func (s *Stack) Parameters() map[string]string {
 	p["TencentSmsSignName"] = LocalSmsSignName
 	p["TencentSmsCodeTemplateId"] = LocalSmsCodeTemplateID
 	p["NotifySmsTemplateId"] = LocalSmsPaymentTemplateID
-	p["RemindSmsTemplateId"] = LocalSmsRemindTemplateID // 催缴 (demo_remind.go)
+	p["RemindSmsTemplateId"] = LocalSmsRemindTemplateID   // 催缴 (demo_remind.go)
+	p["RemindUnsubKeySecretName"] = s.remindUnsubKeyRef() // 催缴 退订 links (demo_remind.go)
 	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
 	// 分付 field encryption's key source (FENFU_KEY_REF): the local keyring.
 	p["FenfuKeyRef"] = "file://" + filepath.Join(s.opt.StateDir, "keys", FenfuKeyringFile)

@@ -131,3 +131,32 @@ func TestSettings(t *testing.T) {
 		t.Fatal(MaskPhone("13800000001"))
 	}
 }
+
+func TestUnsubToken(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	tok := UnsubToken(key, "co", "Habc")
+	h, sig, ok := ParseUnsub(tok)
+	if !ok || h != "Habc" || !VerifyUnsub(key, "co", h, sig) {
+		t.Fatalf("token %q: %q %q %v", tok, h, sig, ok)
+	}
+	if VerifyUnsub(key, "other-co", h, sig) {
+		t.Fatal("verified for another company")
+	}
+	if _, sig2, _ := ParseUnsub(UnsubToken(key, "co", "Hxyz")); VerifyUnsub(key, "co", "Habc", sig2) {
+		t.Fatal("another house's signature verified")
+	}
+	if VerifyUnsub([]byte("0123456789abcdef0123456789abcdeX"), "co", h, sig) {
+		t.Fatal("verified with another key")
+	}
+	if VerifyUnsub(key[:16], "co", h, unsubSig(key[:16], "co", h)) {
+		t.Fatal("a short key accepted")
+	}
+	for _, bad := range []string{"", "Habc", "Habc.", ".sig", "Habc.tooshort"} {
+		if _, _, ok := ParseUnsub(bad); ok {
+			t.Fatalf("parsed %q", bad)
+		}
+	}
+	if u := UnsubURL("https://pay.example.com/", key, "co", "Habc"); u != "https://pay.example.com/u/"+tok {
+		t.Fatal(u)
+	}
+}
