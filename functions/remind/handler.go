@@ -43,7 +43,7 @@ type Handler struct {
 	// SMSTemplateID is the approved 催缴 template, five parameters: the
 	// house, the number of overdue bills, their total in yuan, the pay link,
 	// the 退订 link (e.g. {1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，
-	// 请点击{4}缴纳。不再接收请点{5}).
+	// 请点击 {4} 缴纳。不再接收请点 {5}).
 	SMSTemplateID string
 	BaseURL       string // PUBLIC_BASE_URL: the notice's pay link /n/{id}, the 退订 link /u/{token}
 	UnsubKey      []byte // signs the 退订 links (reminder.UnsubToken)

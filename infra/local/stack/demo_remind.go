@@ -22,7 +22,7 @@ import (
 // phone: running RemindFunction on demo-both sends one SMS to each.
 const (
 	LocalSmsRemindTemplateID = "100003"
-	LocalSmsRemindTemplate   = "{1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，请点击{4}缴纳。不再接收请点{5}"
+	LocalSmsRemindTemplate   = "{1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，请点击 {4} 缴纳。不再接收请点 {5}"
 	// RemindUnsubKeyFile holds the 退订 links' HMAC key under .local/keys
 	// (RemindUnsubKeySecretName), created on first use.
 	RemindUnsubKeyFile = "remind-unsub-key"
