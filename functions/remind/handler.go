@@ -137,6 +137,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 		rep.Sent += sum.Sent
 		rep.Failed += sum.Failed
 		rep.Stopped = rep.Stopped || sum.Stopped
+		if sum.Deferred {
+			rep.Deferred, rep.Message = true, sum.Message
+		}
 		if b, err := json.Marshal(sum); err == nil {
 			if err := h.Reminders.PutRun(ctx, s.CompanyID, s.CommunityID, string(b)); err != nil {
 				h.Log.WarnContext(ctx, "reminder run summary not kept", "company", s.CompanyID, "community", s.CommunityID, "err", err)
@@ -173,6 +176,10 @@ func (h *Handler) community(ctx context.Context, s reminder.Settings, now, until
 	for _, houseID := range order {
 		if !until.IsZero() && time.Now().After(until) {
 			sum.Stopped = true
+			break
+		}
+		if reminder.Quiet(h.Clock()) { // a long run that reaches 21:00 stops there
+			sum.Deferred, sum.Message = true, reminder.QuietMessage
 			break
 		}
 		overdue := reminder.Overdue(byHouse[houseID], today)

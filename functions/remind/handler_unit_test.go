@@ -223,6 +223,24 @@ func TestRemindOptOutAndFailedSend(t *testing.T) {
 	}
 }
 
+// A run that starts at 20:59:59 and reaches 21:00 stops there: the rest
+// are deferred to the next run.
+func TestRemindStopsAtTheQuietHours(t *testing.T) {
+	f := newFixture(t)
+	calls := 0
+	f.h.Clock = func() time.Time {
+		calls++
+		if calls == 1 {
+			return shanghai("2026-12-07", "20:59:59")
+		}
+		return shanghai("2026-12-07", "21:00:00")
+	}
+	rep := f.run(t)
+	if !rep.Deferred || rep.Sent != 0 || f.sms.count() != 0 || !rep.Communities[0].Deferred {
+		t.Fatalf("%+v, %d sent", rep, f.sms.count())
+	}
+}
+
 // A run past its deadline margin stops before the first house.
 func TestRemindStopsBeforeTheDeadline(t *testing.T) {
 	f := newFixture(t)
