@@ -70,6 +70,11 @@ func remindersRun(t *testing.T, s *stack.Stack) {
 		!strings.Contains(string(body), "已开启") || !strings.Contains(string(body), "已发送 ") {
 		t.Fatalf("催缴 page: %d %.500s", status, body)
 	}
+	bad := url.Values{"community": {stack.DemoRemindCommunity}, "enabled": {"1"}, "period_days": {"91"}}.Encode()
+	if status, body := admin.Call(t, http.MethodPost, "/admin/reminders", "application/x-www-form-urlencoded", []byte(bad)); status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(body), "催缴间隔应为 1 到 90 天") {
+		t.Fatalf("91 days: %d %.300s", status, body)
+	}
 	form := url.Values{"community": {stack.DemoRemindCommunity}, "enabled": {"1"}, "period_days": {"7"}}.Encode()
 	if status, body := admin.Call(t, http.MethodPost, "/admin/reminders", "application/x-www-form-urlencoded", []byte(form)); status/100 != 3 {
 		t.Fatalf("催缴 settings: %d %.500s", status, body)
