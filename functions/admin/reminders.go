@@ -317,6 +317,9 @@ func (h *Handler) renderReminders(ctx context.Context, c *call, status int, errM
 				if sum.Stopped {
 					r.Outcome += " · 未完成（下次继续）"
 				}
+				if sum.Deferred {
+					r.Outcome = sum.Message
+				}
 			}
 		}
 		b.Rows = append(b.Rows, r)

@@ -87,11 +87,6 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 	}
 	now := h.Clock()
 	rep := Report{At: now, Communities: []reminder.Summary{}}
-	if reminder.Quiet(now) {
-		rep.Deferred, rep.Message = true, reminder.QuietMessage
-		h.Log.InfoContext(ctx, "reminders deferred: quiet hours", "at", calendar.Format(now))
-		return rep, nil
-	}
 	var list []reminder.Settings
 	if in.Company != "" || in.Community != "" {
 		if in.Company == "" || in.Community == "" {
@@ -119,6 +114,16 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 			}
 		}
 	}
+	if reminder.Quiet(now) { // nothing is read or sent; each community's page says so
+		rep.Deferred, rep.Message = true, reminder.QuietMessage
+		for _, st := range list {
+			sum := reminder.Summary{CompanyID: st.CompanyID, CommunityID: st.CommunityID, At: now, Deferred: true, Message: reminder.QuietMessage}
+			rep.Communities = append(rep.Communities, sum)
+			h.keep(ctx, sum)
+		}
+		h.Log.InfoContext(ctx, "reminders deferred: quiet hours", "at", calendar.Format(now), "communities", len(list))
+		return rep, nil
+	}
 	until := time.Time{}
 	if dl, ok := ctx.Deadline(); ok {
 		m := h.Margin
@@ -140,14 +145,21 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 		if sum.Deferred {
 			rep.Deferred, rep.Message = true, sum.Message
 		}
-		if b, err := json.Marshal(sum); err == nil {
-			if err := h.Reminders.PutRun(ctx, s.CompanyID, s.CommunityID, string(b)); err != nil {
-				h.Log.WarnContext(ctx, "reminder run summary not kept", "company", s.CompanyID, "community", s.CommunityID, "err", err)
-			}
-		}
+		h.keep(ctx, sum)
 	}
 	h.Log.InfoContext(ctx, "reminders done", "communities", len(rep.Communities), "sent", rep.Sent, "failed", rep.Failed, "stopped", rep.Stopped)
 	return rep, nil
+}
+
+// keep stores a community's run summary for the console (a failure is logged).
+func (h *Handler) keep(ctx context.Context, sum reminder.Summary) {
+	b, err := json.Marshal(sum)
+	if err == nil {
+		err = h.Reminders.PutRun(ctx, sum.CompanyID, sum.CommunityID, string(b))
+	}
+	if err != nil {
+		h.Log.WarnContext(ctx, "reminder run summary not kept", "company", sum.CompanyID, "community", sum.CommunityID, "err", err)
+	}
 }
 
 // houseBills answers a house's overdue bills to shared/bills.IssueNotice,

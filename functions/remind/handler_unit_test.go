@@ -178,6 +178,11 @@ func TestRemindQuietHours(t *testing.T) {
 		if !rep.Deferred || rep.Sent != 0 || rep.Message == "" || f.sms.count() != 0 {
 			t.Fatalf("%s: %+v, %d sent", at, rep, f.sms.count())
 		}
+		// The community's page says so.
+		runs, _ := f.st.ReminderRepo().Runs(context.Background(), f.co)
+		if !strings.Contains(runs[f.comm], `"deferred":true`) {
+			t.Fatalf("%s: kept summary %q", at, runs[f.comm])
+		}
 	}
 	// Deferred, not dropped: the first run after 08:00 sends.
 	f.now = shanghai("2026-12-08", "08:00:00")
