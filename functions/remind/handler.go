@@ -114,7 +114,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 			}
 		}
 	}
-	if reminder.Quiet(now) { // nothing is read or sent; each community's page says so
+	if reminder.Quiet(now) { // nothing is sent; each community's page says so
 		rep.Deferred, rep.Message = true, reminder.QuietMessage
 		for _, st := range list {
 			sum := reminder.Summary{CompanyID: st.CompanyID, CommunityID: st.CommunityID, At: now, Deferred: true, Message: reminder.QuietMessage}
