@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PORT  ?= 8080
 
-.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep settle clean voice
+.PHONY: help run reset test race lint fmt bench build build-host package deploy sweep settle remind backfill-overdue clean voice
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -66,6 +66,18 @@ settle: ## settle and reconcile a day now on the running local stack: DAY=2006-0
 
 voice: ## regenerate the spoken announcements' clips (shared/voice/clips, committed) with espeak-ng: apt-get install -y espeak-ng
 	$(GO) run ./infra/cmd/voice
+
+remind: ## run the arrears reminders now on the running local stack: COMMUNITY=demo-both COMPANY=demo-company (both empty: every community with reminders on)
+	@if [ "$(origin PORT)" != file ]; then ctl="http://127.0.0.1:$$(( $(PORT) + 9 ))"; \
+	elif [ -f .local/stack.json ]; then ctl=$$(sed -n 's/^ *"control": *"\([^"]*\)".*/\1/p' .local/stack.json | head -n 1); \
+	else echo "make remind: no local stack is running (.local/stack.json is missing); start one with make run, or give PORT" >&2; exit 1; fi; \
+	[ -n "$$ctl" ] || { echo "make remind: .local/stack.json has no urls.control" >&2; exit 1; }; \
+	body=""; [ -z "$(COMMUNITY)" ] || body="{\"company\":\"$(or $(COMPANY),demo-company)\",\"community\":\"$(COMMUNITY)\"}"; \
+	echo "POST $$ctl/schedules/RemindFunction.Remind $$body" >&2; \
+	curl -fsS -X POST --data "$$body" "$$ctl/schedules/RemindFunction.Remind" && echo
+
+backfill-overdue: ## give bills written before the overdue index its attributes: BILLS_TABLE= DIRECTORY_TABLE= (deployed table names; your AWS credentials), COMPANY= optional
+	$(GO) run ./infra/cmd/backfill-overdue -bills-table "$(BILLS_TABLE)" -directory-table "$(DIRECTORY_TABLE)" $(if $(COMPANY),-company "$(COMPANY)")
 
 clean: ## remove build output
 	rm -rf dist .local/build

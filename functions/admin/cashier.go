@@ -302,6 +302,7 @@ type cashierHouseBody struct {
 	Payments                         []deskOption // recent unlinked code payments of the community
 	OrderID, Note                    string
 	Entries                          []entryRow
+	Remind                           *remindBlock // 催缴 (reminders.go)
 }
 
 func (h *Handler) cashierHouse(ctx context.Context, c *call) web.Response {
@@ -372,6 +373,7 @@ func (h *Handler) renderHouse(ctx context.Context, c *call, status int, errMsg s
 	for _, e := range hd.Entries {
 		b.Entries = append(b.Entries, h.entryRow(e, scope, c.p.StaffID))
 	}
+	b.Remind = h.houseRemindBlock(ctx, hd.House) // 催缴 (reminders.go)
 	v := h.page(c, "收银台 · "+b.House, b)
 	v.Error = errMsg
 	return h.render(status, "cashier_house.html", v)

@@ -59,6 +59,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"概览", "/admin/dashboard", ActDashboardView, true},
 		{"小区", "/admin/communities", ActCommunityView, true},
 		{"收银台", "/admin/cashier", ActBillsCollect, false},
+		{"催缴", "/admin/reminders", ActBillsView, false}, // reminders.go
 		{"支付接口", "/admin/interfaces", ActInterfaceManage, true},
 		{"付款人填写项", "/admin/payer-fields", ActCommunityManage, true},
 		{"业务经理收款码", "/admin/managers", ActCommunityManage, true},

@@ -55,6 +55,7 @@ type Handler struct {
 	Payers        web.PayerCookies // the signed payer identity (bug 9; X4)
 	History       PayerHistory     // the payer's own payments (X4)
 	Dyn           *dyncode.Signer  // screen codes' minute tokens (F7; nil: every token refused)
+	Unsub         *Unsubscribe     // the reminders' 退订 link (unsubscribe.go; nil: 404)
 	Now           func() time.Time
 }
 
@@ -97,6 +98,8 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		return h.codeHistory(ctx, req)
 	case "GET /n/{id}/history":
 		return h.noticeHistory(ctx, req)
+	case "GET /u/{token}", "POST /u/{token}": // 催缴 退订 (unsubscribe.go)
+		return h.unsubscribe(ctx, req)
 	}
 	return web.NotFound(req), nil
 }

@@ -2,14 +2,19 @@
 // WeChat OAuth round trip), GET /c/{token}/orders/{id} (the receipt), GET /healthz,
 // GET /n/{id} and /n/{id}/orders/{oid} (a payment notice's pay page and
 // receipt, C6), GET /c/{token}/history and /n/{id}/history (我的缴费记录,
-// X4, with the WeChat or Alipay OAuth round trip), and the Chinese 404 for
+// X4, with the WeChat or Alipay OAuth round trip), GET and POST /u/{token}
+// (the arrears reminders' 退订 link), and the Chinese 404 for
 // every other route ($default).
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
+	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/dyncode"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
@@ -37,6 +42,10 @@ func main() {
 	if err != nil {
 		platform.Fail("dyncode key", err)
 	}
+	unsubKey, err := sec.Load(ctx, platform.Env("REMIND_UNSUB_KEY_REF")) // the reminders' 退订 links (unsubscribe.go)
+	if err != nil || len(bytes.TrimSpace(unsubKey)) < reminder.MinUnsubKeyLen {
+		platform.Fail("reminder unsubscribe key", fmt.Errorf("want at least %d bytes: %v", reminder.MinUnsubKeyLen, err))
+	}
 	base := platform.Env("PUBLIC_BASE_URL")
 	h := &Handler{
 		Directory: dir, Store: st, Orders: st.OrderRepo(), History: st.OrderRepo(), OAuth: prov, Log: platform.Logger(),
@@ -44,5 +53,12 @@ func main() {
 		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")}, Dyn: dyn,
 	}
+	h.Unsub = &Unsubscribe{Key: bytes.TrimSpace(unsubKey), Reminders: st.ReminderRepo(), Now: time.Now,
+		Names: func(ctx context.Context, id string) string {
+			if cm, err := st.GetCommunity(ctx, id); err == nil {
+				return cm.Name
+			}
+			return ""
+		}}
 	platform.Start(h.Handle)
 }

@@ -94,6 +94,7 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	announcementsHeard(t, s)          // iam_announce_test.go
 	fenfuApplied(t, s)                // iam_fenfuapply_test.go
 	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
+	remindersRun(t, s)                // iam_remind_test.go
 
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()

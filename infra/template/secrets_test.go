@@ -28,6 +28,7 @@ var productSecrets = map[string]string{
 	"payer":         secretPrefix + "estatepay/dev/payer-cookie-key-Zx8Cv7",
 	"console-oauth": secretPrefix + "estatepay/dev/console/wechat-oauth-Mn5Bv4",
 	"sms":           secretPrefix + "estatepay/dev/tencent-sms-Rt5Yu6",
+	"remind-unsub":  secretPrefix + "estatepay/dev/remind-unsub-key-Ab1Cd2", // 催缴 退订 links
 }
 
 // foreignSecrets are secrets no function of this stage may read.
@@ -49,7 +50,7 @@ var foreignSecrets = []string{
 // also writes the merchant and OAuth secrets entered in it
 // (TestConsoleOnlyWritesSecrets). A function not listed reads no secret.
 var secretReads = map[string][]string{
-	"LandingFunction":      {"oauth", "payer"},
+	"LandingFunction":      {"oauth", "payer", "remind-unsub"},
 	"OrdersFunction":       {"merchant", "payer"},
 	"WechatNotifyFunction": {"merchant"},
 	"AlipayNotifyFunction": {"merchant"},
@@ -57,6 +58,7 @@ var secretReads = map[string][]string{
 	"SettleFunction":       {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
 	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
+	"RemindFunction":       {"sms", "remind-unsub"},  // 催缴 SMS, signing its 退订 links
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).

@@ -60,6 +60,9 @@ type NoticeSheet struct {
 	Settled            bool   // nothing left: 已缴清, no code, no amount to pay
 	Paying             bool   // some line is held by a payment in progress
 	ScanMessage        string // which apps scan it (C2/C3 words)
+	// Heading replaces 缴费通知单 (催缴单: the arrears reminders' print
+	// batch) and Urge the "pay before" line ("": the notice's own).
+	Heading, Urge string
 }
 
 // NoticeLine is one bill on a notice.

@@ -70,6 +70,12 @@ type billItem struct {
 	HouseSK string `dynamodbav:"house_sk"`
 	CommPK  string `dynamodbav:"comm_pk"`
 	CommSK  string `dynamodbav:"comm_sk"`
+
+	// The sparse `overdue` index: present while the bill is owed (neither
+	// paid nor waived), so a reminder run Queries od_pk = company#community
+	// AND od_sk < today (OverdueSK), never a Scan.
+	OverduePK string `dynamodbav:"od_pk,omitempty"`
+	OverdueSK string `dynamodbav:"od_sk,omitempty"`
 }
 
 func billKey(id string) map[string]types.AttributeValue {
@@ -85,6 +91,9 @@ func EncodeBill(b bill.Bill) (map[string]types.AttributeValue, error) {
 		PaidAt: ts(b.PaidAt), WaivedAt: ts(b.WaivedAt), CreatedAt: ts(b.CreatedAt),
 		HousePK: b.CompanyID + "#" + b.HouseID, HouseSK: b.Period + "#" + b.FeeItem + "#" + b.ID,
 		CommPK: CommunityPartition("B", b.CompanyID, b.CommunityID), CommSK: BillCommunitySK(b)}
+	if !b.Status.Final() && b.DueDate != "" {
+		it.OverduePK, it.OverdueSK = OverduePartition(b.CompanyID, b.CommunityID), OverdueSK(b)
+	}
 	it.Audit = make([]billAudit, len(b.Audit))
 	for i, e := range b.Audit {
 		it.Audit[i] = billAudit{At: ts(e.At), By: e.By, Action: e.Action, From: e.From, To: e.To, Why: e.Why}
@@ -99,6 +108,14 @@ func EncodeBill(b bill.Bill) (map[string]types.AttributeValue, error) {
 func BillCommunitySK(b bill.Bill) string {
 	return b.Period + "#" + house.SortKey(b.Building, b.Unit, b.Room) + "#" + b.FeeItem + "#" + b.ID
 }
+
+// OverduePartition is a community's partition of the `overdue` index.
+func OverduePartition(companyID, communityID string) string { return companyID + "#" + communityID }
+
+// OverdueSK is an owed bill's sort key in the `overdue` index: due date,
+// house, bill. Every key below the day's own date ("2026-12-07") is a bill
+// due before that day.
+func OverdueSK(b bill.Bill) string { return string(b.DueDate) + "#" + b.HouseID + "#" + b.ID }
 
 // DecodeBill reads a bill from a stored item (also a stream image).
 func DecodeBill(item map[string]types.AttributeValue) (bill.Bill, error) {

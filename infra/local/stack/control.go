@@ -23,9 +23,11 @@ import (
 //	POST /manager-codes/age?by=3h  as if that time had passed for every manager
 //	                             code a refresh replaced (its 3-hour grace)
 //	POST /fenfu/clock?at=<RFC 3339>  the 分付 risk rules' clock (no at: wall clock)
+//	POST /remind/clock?at=<RFC 3339> the arrears reminders' clock (no at: wall clock)
 func (s *Stack) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /fenfu/clock", s.handleRiskClock)
+	mux.HandleFunc("POST /remind/clock", s.handleRemindClock) // demo_remind.go
 	mux.HandleFunc("POST /manager-codes/age", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(r.URL.Query().Get("by"))
 		if err != nil || d <= 0 {

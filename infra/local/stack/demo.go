@@ -165,6 +165,11 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 			}
 		}
 	}
+	if st.Bills != "" { // arrears reminders: settings, a house without a phone (demo_remind.go)
+		if err := seedDemoReminders(ctx, st); err != nil {
+			return nil, fmt.Errorf("demo reminders: %w", err)
+		}
+	}
 	if err := s.demoManagerURLs(ctx, st, &demo); err != nil {
 		return nil, fmt.Errorf("demo manager codes: %w", err)
 	}

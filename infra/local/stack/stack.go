@@ -379,7 +379,8 @@ const (
 func (s *Stack) startOutbox(l net.Listener) error {
 	ob, err := outbox.New(outbox.Config{
 		SMS: outbox.SMSConfig{SecretID: s.keys.TencentSMS.SecretID, SecretKey: s.keys.TencentSMS.SecretKey,
-			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate, LocalSmsPaymentTemplateID: LocalSmsPaymentTemplate}},
+			SdkAppID: LocalSmsSdkAppID, SignName: LocalSmsSignName, Templates: map[string]string{LocalSmsCodeTemplateID: LocalSmsCodeTemplate, LocalSmsPaymentTemplateID: LocalSmsPaymentTemplate,
+				LocalSmsRemindTemplateID: LocalSmsRemindTemplate}}, // 催缴 (demo_remind.go)
 		Email: outbox.EmailConfig{Identities: []string{LocalSesIdentity}},
 		// The demo official account's template messages (staff notifications, FanoutFunction).
 		WeChatOA: map[string]string{DemoWeChatAppID: s.keys.OAuthSecret},
@@ -455,6 +456,8 @@ func (s *Stack) Parameters() map[string]string {
 	p["TencentSmsSignName"] = LocalSmsSignName
 	p["TencentSmsCodeTemplateId"] = LocalSmsCodeTemplateID
 	p["NotifySmsTemplateId"] = LocalSmsPaymentTemplateID
+	p["RemindSmsTemplateId"] = LocalSmsRemindTemplateID   // 催缴 (demo_remind.go)
+	p["RemindUnsubKeySecretName"] = s.remindUnsubKeyRef() // 催缴 退订 links (demo_remind.go)
 	p["TencentSmsSecretName"] = "file://" + filepath.Join(s.opt.StateDir, "keys", TencentSMSSecretFile)
 	// 分付 field encryption's key source (FENFU_KEY_REF): the local keyring.
 	p["FenfuKeyRef"] = "file://" + filepath.Join(s.opt.StateDir, "keys", FenfuKeyringFile)
@@ -533,7 +536,8 @@ func (s *Stack) FunctionEnv(f template.Function) ([]string, error) {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.URLs.DynamoDB, "AWS_ENDPOINT_URL_SQS=" + s.URLs.SQS,
 		"AWS_ENDPOINT_URL_SESV2=" + s.URLs.Outbox,
 		"AWS_EC2_METADATA_DISABLED=true",
-		"FENFU_CLOCK_FILE=" + s.riskClockFile(), // the risk clock control (fenfu.go); local only
+		"FENFU_CLOCK_FILE=" + s.riskClockFile(),    // the risk clock control (fenfu.go); local only
+		"REMIND_CLOCK_FILE=" + s.remindClockFile(), // the reminders' clock control (demo_remind.go); local only
 	}
 	keys := make([]string, 0, len(f.Environment))
 	for k := range f.Environment {

@@ -1,0 +1,57 @@
+// Command remind sends the arrears reminders (催缴) on a schedule (daily,
+// 10:00 Asia/Shanghai): per community whose reminders are on, it Queries
+// the BillsTable's sparse `overdue` index for bills owed and due before
+// today, groups them by house and reminds each due house (shared/domain/
+// reminder: not opted out, has a phone, not reminded within the company's
+// period) by SMS with its payment notice's pay link, at most once per
+// period (one TransactWriteItems claims it), with a signed 退订 link. In the quiet hours (21:00 to
+// 08:00) a run sends nothing. On demand locally: the control API's
+// POST /schedules/RemindFunction.Remind with {"company","community"}, or
+// make remind.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/estatepay/estatepay/shared/domain/reminder"
+	"github.com/estatepay/estatepay/shared/notify/tencentsms"
+	"github.com/estatepay/estatepay/shared/platform"
+	"github.com/estatepay/estatepay/shared/secrets"
+	"github.com/estatepay/estatepay/shared/setup"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg := platform.MustAWSConfig(ctx)
+	st := setup.Store(cfg, "", "")
+	st.Bills = platform.Env("BILLS_TABLE")
+	smsCfg, err := tencentsms.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		platform.Fail("SMS configuration", err)
+	}
+	sms, err := tencentsms.New(smsCfg, secrets.NewLoader(cfg))
+	if err != nil {
+		platform.Fail("SMS client", err)
+	}
+	key, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("REMIND_UNSUB_KEY_REF")) // signs the 退订 links
+	if err != nil || len(bytes.TrimSpace(key)) < reminder.MinUnsubKeyLen {
+		platform.Fail("reminder unsubscribe key", fmt.Errorf("want at least %d bytes: %v", reminder.MinUnsubKeyLen, err))
+	}
+	h := &Handler{
+		Reminders:     st.ReminderRepo(),
+		Houses:        st.HouseRepo(),
+		Notices:       st.HouseRepo(),
+		SMS:           sms,
+		SMSTemplateID: platform.Env("REMIND_SMS_TEMPLATE_ID"),
+		BaseURL:       platform.Env("PUBLIC_BASE_URL"),
+		UnsubKey:      bytes.TrimSpace(key),
+		Clock:         setup.RemindClock(os.Getenv("REMIND_CLOCK_FILE")),
+		Log:           platform.Logger(),
+		Margin:        5 * time.Second,
+	}
+	platform.Start(h.Handle)
+}
