@@ -16,6 +16,7 @@ package invoice
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"net/mail"
 	"strings"
 	"time"
@@ -279,10 +280,10 @@ func (inv *Invoice) Submitted(serial string, next time.Time) error {
 	return nil
 }
 
-// Retry records a transient failure to submit (network, 5xx): stays
-// REQUESTED and is tried again at next.
+// Retry records a transient failure to submit or ask (network, 5xx, no
+// answer yet): the status stays and the schedule tries again at next.
 func (inv *Invoice) Retry(next time.Time) error {
-	if inv.Status != Requested && inv.Status != Submitted {
+	if inv.Status != Requested && inv.Status != Submitted && inv.Status != RedRequested {
 		return fmt.Errorf("%w: retry in %s", ErrNotAllowed, inv.Status)
 	}
 	inv.Attempts++
@@ -404,4 +405,54 @@ func (inv *Invoice) Reverse(number, pdfURL string, at time.Time) error {
 // Due reports whether the schedule has work on it at now.
 func (inv Invoice) Due(now time.Time) bool {
 	return !inv.NextCheckAt.IsZero() && !inv.NextCheckAt.After(now)
+}
+
+// UnmarkEmailed gives the e-mail claim back when sending failed, so the
+// next callback (the platform retries an unanswered one) sends it.
+func (inv *Invoice) UnmarkEmailed() error {
+	if !inv.Emailed {
+		return ErrNoChange
+	}
+	inv.Emailed = false
+	inv.Version++
+	return nil
+}
+
+// Reissue is the blue invoice (sequence seq) for what the payer kept of
+// orig's payment after a partial refund: orig's lines with the same names,
+// codes and rates, their amounts scaled to keepFen — each line
+// ⌊incl × keep / total⌋, the fen left over by the flooring added to the
+// lines in order, one each — and split again (Split), so the new lines add
+// up to exactly keepFen. REQUESTED, due now.
+func Reissue(orig Invoice, seq int, keepFen int64, now time.Time) (Invoice, error) {
+	if keepFen <= 0 || keepFen >= orig.TotalFen || orig.TotalFen <= 0 {
+		return Invoice{}, fmt.Errorf("%w: re-issue %d of %d", ErrInvalid, keepFen, orig.TotalFen)
+	}
+	inv := Invoice{ID: ID(orig.OrderID, seq), OrderID: orig.OrderID, Seq: seq, CompanyID: orig.CompanyID, CommunityID: orig.CommunityID,
+		Title: orig.Title, Email: orig.Email, SellerName: orig.SellerName, SellerTaxNo: orig.SellerTaxNo, Replaces: orig.ID,
+		Status: Requested, Version: 1, CreatedAt: now, NextCheckAt: now}
+	var sum int64
+	for _, l := range orig.Lines {
+		share := new(big.Int).Mul(big.NewInt(l.InclFen), big.NewInt(keepFen))
+		share.Quo(share, big.NewInt(orig.TotalFen))
+		inv.Lines = append(inv.Lines, Line{Name: l.Name, TaxCode: l.TaxCode, Rate: l.Rate, FeeItem: l.FeeItem, InclFen: share.Int64()})
+		sum += share.Int64()
+	}
+	for i := 0; sum < keepFen; i = (i + 1) % len(inv.Lines) {
+		inv.Lines[i].InclFen++
+		sum++
+	}
+	kept := inv.Lines[:0]
+	for _, l := range inv.Lines {
+		if l.InclFen == 0 {
+			continue
+		}
+		l.ExclFen, l.TaxFen = Split(l.InclFen, l.Rate)
+		inv.TotalFen += l.InclFen
+		inv.ExclFen += l.ExclFen
+		inv.TaxFen += l.TaxFen
+		kept = append(kept, l)
+	}
+	inv.Lines = kept
+	return inv, nil
 }

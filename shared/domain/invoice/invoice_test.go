@@ -260,3 +260,39 @@ func TestRefundBeforeIssue(t *testing.T) {
 		t.Errorf("second refund: %v %v keep %d", out, err, inv.RedKeepFen)
 	}
 }
+
+func TestReissueAddsUpToWhatWasKept(t *testing.T) {
+	orig, err := New(Request{OrderID: "o1", CompanyID: "co", Seq: 1, Title: Title{Kind: Personal, Name: "张三"}, Email: "a@example.com",
+		Parts: []Part{{"物业费", 20000}, {"水费", 3333}, {"停车费", 1}}}, demoSettings(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []int64{1, 2, 3, 10000, 23333, 23333 - 1, 12345} {
+		re, err := Reissue(orig, 2, keep, t0)
+		if err != nil {
+			t.Fatalf("keep %d: %v", keep, err)
+		}
+		var sum int64
+		for _, l := range re.Lines {
+			if l.InclFen <= 0 || l.ExclFen+l.TaxFen != l.InclFen {
+				t.Errorf("keep %d: line %+v", keep, l)
+			}
+			if e, tx := Split(l.InclFen, l.Rate); e != l.ExclFen || tx != l.TaxFen {
+				t.Errorf("keep %d: line not split by the rule: %+v", keep, l)
+			}
+			sum += l.InclFen
+		}
+		if sum != keep || re.TotalFen != keep || re.ExclFen+re.TaxFen != keep || re.ID != "o1-2" || re.Replaces != "o1-1" || re.Title != orig.Title {
+			t.Errorf("keep %d: %+v", keep, re)
+		}
+	}
+	re, _ := Reissue(orig, 2, 12345, t0) // 20000·12345/23334 = 10581.1, 3333·… = 1763.3, 1·… = 0.53
+	if re.Lines[0].InclFen != 10582 || re.Lines[1].InclFen != 1763 || len(re.Lines) != 2 {
+		t.Errorf("allocation: %+v", re.Lines)
+	}
+	for _, keep := range []int64{0, -1, orig.TotalFen, orig.TotalFen + 1} {
+		if _, err := Reissue(orig, 2, keep, t0); !errors.Is(err, ErrInvalid) {
+			t.Errorf("keep %d accepted", keep)
+		}
+	}
+}
