@@ -17,6 +17,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/dyncode"
+	"github.com/estatepay/estatepay/shared/invoicing"
 	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/payments"
@@ -52,9 +53,10 @@ type Handler struct {
 	Log           *slog.Logger
 	PublicBaseURL string
 	MaxAmountFen  int64
-	Payers        web.PayerCookies // the signed payer identity (bug 9; X4)
-	History       PayerHistory     // the payer's own payments (X4)
-	Dyn           *dyncode.Signer  // screen codes' minute tokens (F7; nil: every token refused)
+	Payers        web.PayerCookies   // the signed payer identity (bug 9; X4)
+	History       PayerHistory       // the payer's own payments (X4)
+	Dyn           *dyncode.Signer    // screen codes' minute tokens (F7; nil: every token refused)
+	Invoicing     *invoicing.Service // e-invoices on receipts (issue 13, invoice.go; nil: none)
 	Now           func() time.Time
 }
 
@@ -97,6 +99,10 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		return h.codeHistory(ctx, req)
 	case "GET /n/{id}/history":
 		return h.noticeHistory(ctx, req)
+	case "GET /c/{token}/orders/{id}/invoice", "GET /n/{id}/orders/{oid}/invoice":
+		return h.invoiceForm(ctx, req)
+	case "POST /c/{token}/orders/{id}/invoice", "POST /n/{id}/orders/{oid}/invoice":
+		return h.invoicePost(ctx, req)
 	}
 	return web.NotFound(req), nil
 }
@@ -394,7 +400,9 @@ func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, er
 		h.Log.WarnContext(ctx, "result page for another code's order", "order_id", id, "token_prefix", token[:6])
 		return orderNotFound, nil
 	}
-	return web.Render(http.StatusOK, "result.html", receipt(col, o)), nil
+	p := receipt(col, o)
+	h.invoiceBlock(ctx, req, &p, o, "/c/"+url.PathEscape(token)+"/orders/"+url.PathEscape(id))
+	return web.Render(http.StatusOK, "result.html", p), nil
 }
 
 // receipt is what the result page shows of o.
