@@ -68,6 +68,9 @@ type Handler struct {
 	Mobile Mobile
 	// Screen is the app's screen code (F7, dyncode.go).
 	Screen Screen
+	// Invoices are the e-invoices and each company's invoicing settings
+	// (issue 13, invoicing.go; nil answers 501).
+	Invoices *store.Invoices
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

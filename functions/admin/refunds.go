@@ -304,6 +304,7 @@ type orderPageBody struct {
 	CanRefund                                                        bool // an admin, and something left to refund
 	MayRefund                                                        bool // the caller's role may refund
 	Key, FormAmount, FormReason                                      string
+	Invoices                                                         []orderInvoiceRow // e-invoices (issue 13, invoicing.go)
 }
 
 func (h *Handler) orderPage(ctx context.Context, c *call) web.Response {
@@ -401,6 +402,7 @@ func (h *Handler) renderOrder(ctx context.Context, c *call, status int, errMsg s
 		}
 		b.Refunds = append(b.Refunds, row)
 	}
+	b.Invoices = h.orderInvoices(ctx, o.ID)
 	v := h.page(c, "付款详情 "+o.ID, b)
 	v.Error = errMsg
 	return h.render(status, "order.html", v)

@@ -2,7 +2,9 @@ package template_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stack"
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/shared/domain/invoice"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 // invoiceRequestedIssuedAndReversed is the e-invoice flow (issue 13), doing
@@ -52,6 +55,30 @@ func invoiceRequestedIssuedAndReversed(t *testing.T, s *stack.Stack) {
 		return len(l) == 1 && l[0].Status == invoice.Issued && l[0].Emailed
 	})
 	c := stacktest.Console(t, s, "admin", stack.DemoCompanyID)
+	// 开票设置 as an admin sees and saves it (the settings' GetItem and
+	// versioned PutItem), and the payment's page with its invoice (Query).
+	if status, body := c.Call(t, http.MethodGet, "/admin/invoicing", "", nil); status != http.StatusOK || !strings.Contains(string(body), "物业管理服务") {
+		t.Fatalf("开票设置: %d %.300s", status, body)
+	}
+	set, err := (&store.Invoices{DB: s.Store().DB, Table: s.Tables["InvoicesTable"]}).InvoiceSettings(ctx, stack.DemoCompanyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"enabled": {"1"}, "free": {"1"}, "seller_name": {set.SellerName}, "seller_tax_no": {set.SellerTaxNo}, "version": {fmt.Sprint(set.Version)},
+		"default_name": {set.Default.Name}, "default_code": {set.Default.TaxCode}, "default_rate": {fmt.Sprint(int64(set.Default.Rate))}}
+	for i, it := range set.Items {
+		p := fmt.Sprintf("item_%d_", i)
+		form.Set(p+"fee", it.FeeItem)
+		form.Set(p+"name", it.Name)
+		form.Set(p+"code", it.TaxCode)
+		form.Set(p+"rate", fmt.Sprint(int64(it.Rate)))
+	}
+	if status, body := c.Call(t, http.MethodPost, "/admin/invoicing", "application/x-www-form-urlencoded", []byte(form.Encode())); status != http.StatusSeeOther {
+		t.Fatalf("save 开票设置: %d %.300s", status, body)
+	}
+	if status, body := c.Call(t, http.MethodGet, "/admin/orders/"+o.OrderID, "", nil); status != http.StatusOK || !strings.Contains(string(body), "权限测试科技有限公司") {
+		t.Fatalf("payment page: %d %.300s", status, body)
+	}
 	req, err := http.NewRequest(http.MethodPost, c.Base+"/admin/api/orders/"+o.OrderID+"/refunds", strings.NewReader(`{"amount_fen":500,"reason":"多收了"}`))
 	if err != nil {
 		t.Fatal(err)
