@@ -43,8 +43,12 @@ const (
 	// CheckAfter is when a submitted invoice (or red request) whose callback
 	// has not come is asked about.
 	CheckAfter = 10 * time.Minute
-	// SweepBatch is how many due invoices one run of the schedule handles.
-	SweepBatch = 50
+	// SweepBatch is how many due invoices one Query reads, SweepBatches how
+	// many batches one run handles at most, SweepMargin the time it leaves
+	// before the Lambda deadline.
+	SweepBatch   = 50
+	SweepBatches = 20
+	SweepMargin  = 5 * time.Second
 )
 
 // Backoff is the wait before submission attempt n+1 after a transient failure.
@@ -125,20 +129,32 @@ func (s *Service) Request(ctx context.Context, o order.Order, parts []invoice.Pa
 }
 
 // Sweep handles the invoices due now (the schedule): submits new ones, asks
-// about those whose callback is late, submits red-letter requests. It
+// about those whose callback is late, submits red-letter requests — batch
+// after batch while there are more and the invocation has time (it stops
+// SweepMargin before the context's deadline; the next run goes on). It
 // returns how many it handled; errors of single invoices are logged and
-// leave them due.
+// leave them due (each failure pushes its next check back).
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	due, err := s.Invoices.Due(ctx, s.now(), SweepBatch)
-	if err != nil {
-		return 0, err
-	}
-	for _, inv := range due {
-		if err := s.Work(ctx, inv); err != nil {
-			s.Log.WarnContext(ctx, "invoice work failed", "invoice_id", inv.ID, "status", inv.Status, "err", err)
+	n := 0
+	for range SweepBatches {
+		due, err := s.Invoices.Due(ctx, s.now(), SweepBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, inv := range due {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < SweepMargin {
+				return n, nil
+			}
+			if err := s.Work(ctx, inv); err != nil {
+				s.Log.WarnContext(ctx, "invoice work failed", "invoice_id", inv.ID, "status", inv.Status, "err", err)
+			}
+			n++
+		}
+		if len(due) < SweepBatch {
+			break
 		}
 	}
-	return len(due), nil
+	return n, nil
 }
 
 func (s *Service) update(ctx context.Context, inv invoice.Invoice, change func(*invoice.Invoice) error) (invoice.Invoice, error) {
@@ -243,7 +259,12 @@ func (s *Service) Apply(ctx context.Context, r einvoice.Result) error {
 	case !red:
 		change = func(i *invoice.Invoice) error { return i.Fail(r.Message) }
 	case r.State == einvoice.Issued:
-		change = func(i *invoice.Invoice) error { return i.Reverse(r.Number, r.PDFURL, now) }
+		change = func(i *invoice.Invoice) error {
+			if i.RedSerial != "" && r.Serial != "" && i.RedSerial != r.Serial {
+				return fmt.Errorf("%w: red serial %s is not ours (%s)", invoice.ErrInvalid, r.Serial, i.RedSerial)
+			}
+			return i.Reverse(r.Number, r.PDFURL, now)
+		}
 	default:
 		// The red request failed: try again later (it stays RED_REQUESTED).
 		change = func(i *invoice.Invoice) error {
