@@ -229,21 +229,8 @@ func (h *Handler) invoicePost(ctx context.Context, req web.Request) (web.Respons
 		}
 		kind, name, taxNo, email = form.Get("kind"), form.Get("name"), form.Get("taxno"), form.Get("email")
 	}
-	if offer, err := h.Invoicing.Offer(ctx, t.o); err != nil {
-		return web.Response{}, err
-	} else if !offer {
-		// An invoice already asked for stands even if the order moved on.
-		if inv, gerr := h.Invoicing.Invoices.Get(ctx, t.o.ID, 1); gerr == nil {
-			if isJSON {
-				return web.JSON(http.StatusOK, invoiceJSON(inv)), nil
-			}
-			return seeOther(t.receipt), nil
-		}
-		if t.o.RefundedFen > 0 || t.o.RefundFen > 0 || t.o.Status == order.Refunded {
-			return fail(http.StatusConflict, "refunded", msgInvoiceRefunded), nil
-		}
-		return fail(http.StatusConflict, "not_offered", msgInvoiceOff), nil
-	}
+	// Request answers an order's existing invoice first, then checks what
+	// Offer does (paid, not refunded, invoicing on for this kind of payment).
 	inv, created, err := h.Invoicing.Request(ctx, t.o, t.parts, invoice.Title{Kind: invoice.TitleKind(kind), Name: name, TaxNo: taxNo}, email)
 	switch {
 	case errors.Is(err, invoice.ErrInvalid):
