@@ -179,6 +179,9 @@ func (s *Service) Work(ctx context.Context, inv invoice.Invoice) error {
 		return ignoreNoChange(err)
 	case invoice.Submitted:
 		return s.ask(ctx, inv, inv.PlatformSerial)
+	case invoice.Issued:
+		// Due only while its e-mail is claimed and unconfirmed, or failed.
+		return s.emailOnce(ctx, inv)
 	case invoice.RedRequested:
 		if inv.RedSerial != "" {
 			return s.ask(ctx, inv, inv.RedSerial)
@@ -292,14 +295,16 @@ func (s *Service) Apply(ctx context.Context, r einvoice.Result) error {
 	return nil
 }
 
-// emailOnce sends the invoice e-mail once: the claim (emailed = true) is a
-// conditional write; only its winner sends, and gives the claim back if
-// sending fails (the platform calls back again, or the schedule asks).
+// emailOnce sends the invoice e-mail once: the claim is a conditional
+// write; only its winner sends, confirms (EmailSent) and gives the claim back
+// if SES fails (the platform calls back again, the schedule tries again). A
+// claim never confirmed (the sender died) is due after invoice.EmailGrace
+// and the schedule sends it: never lost.
 func (s *Service) emailOnce(ctx context.Context, inv invoice.Invoice) error {
 	if inv.Emailed || s.Email == nil {
 		return nil
 	}
-	claimed, err := s.update(ctx, inv, func(i *invoice.Invoice) error { return i.MarkEmailed() })
+	claimed, err := s.update(ctx, inv, func(i *invoice.Invoice) error { return i.ClaimEmail(s.now()) })
 	if errors.Is(err, invoice.ErrNoChange) {
 		return nil
 	}
@@ -307,8 +312,11 @@ func (s *Service) emailOnce(ctx context.Context, inv invoice.Invoice) error {
 		return err
 	}
 	if err := s.Email.SendEmail(ctx, Email(claimed)); err != nil {
-		_, uerr := s.update(ctx, claimed, func(i *invoice.Invoice) error { return i.UnmarkEmailed() })
-		return errors.Join(fmt.Errorf("invoice e-mail: %w", err), uerr)
+		_, uerr := s.update(ctx, claimed, func(i *invoice.Invoice) error { return i.EmailFailed() })
+		return errors.Join(fmt.Errorf("invoice e-mail: %w", err), ignoreNoChange(uerr))
+	}
+	if _, err := s.update(ctx, claimed, func(i *invoice.Invoice) error { return i.EmailSent() }); ignoreNoChange(err) != nil {
+		return err
 	}
 	s.Log.InfoContext(ctx, "invoice e-mailed", "invoice_id", inv.ID)
 	return nil

@@ -385,3 +385,34 @@ func TestRefundBeforeIssue(t *testing.T) {
 		t.Fatalf("issued with a refund waiting: %+v reds %d mails %d", inv, len(e.plat.reds), len(e.mail.sent)-sent)
 	}
 }
+
+// A sender that died between its claim and SES leaves the claim
+// unconfirmed: the schedule sends the e-mail after the grace, once.
+func TestClaimedButUnsentEmailIsSentBySchedule(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.svc.Email = nil // the "dying" sender: issues but never e-mails
+	o := e.paid("ORD1", 10000)
+	_, _, _ = e.svc.Request(ctx, o, []invoice.Part{{FeeItem: "物业费", Fen: 10000}}, company, "b@example.com")
+	_, _ = e.svc.Sweep(ctx)
+	inv, _ := e.repo.Get(ctx, "ORD1", 1)
+	_ = e.svc.Apply(ctx, einvoice.Result{OrderNo: inv.ID, Serial: inv.PlatformSerial, State: einvoice.Issued, Number: "N1", PDFURL: "http://sb/a.pdf"})
+	if _, err := e.repo.Update(ctx, "ORD1", 1, func(i *invoice.Invoice) error { return i.ClaimEmail(e.now) }); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Email = e.mail
+	if n, _ := e.svc.Sweep(ctx); n != 0 || len(e.mail.sent) != 0 {
+		t.Fatalf("sent within the grace: %d %d", n, len(e.mail.sent))
+	}
+	e.now = e.now.Add(invoice.EmailGrace)
+	if n, _ := e.svc.Sweep(ctx); n != 1 || len(e.mail.sent) != 1 {
+		t.Fatalf("after the grace: handled %d, %d mails", n, len(e.mail.sent))
+	}
+	e.now = e.now.Add(time.Hour)
+	if n, _ := e.svc.Sweep(ctx); n != 0 || len(e.mail.sent) != 1 {
+		t.Fatalf("sent again: %d %d", n, len(e.mail.sent))
+	}
+	if got, _ := e.repo.Get(ctx, "ORD1", 1); !got.Emailed || !got.NextCheckAt.IsZero() {
+		t.Errorf("%+v", got)
+	}
+}

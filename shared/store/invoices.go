@@ -83,6 +83,7 @@ type invoiceItem struct {
 	ReversedAt     string            `dynamodbav:"reversed_at,omitempty"`
 	Attempts       int               `dynamodbav:"attempts,omitempty"`
 	Emailed        bool              `dynamodbav:"emailed,omitempty"`
+	EmailClaimedAt string            `dynamodbav:"email_claimed_at,omitempty"`
 	DuePK          string            `dynamodbav:"due_pk,omitempty"`
 	DueAt          string            `dynamodbav:"due_at,omitempty"`
 }
@@ -99,7 +100,7 @@ func encodeInvoice(inv invoice.Invoice) (map[string]types.AttributeValue, error)
 		Version: inv.Version, CreatedAt: ts(inv.CreatedAt), PlatformSerial: inv.PlatformSerial, Number: inv.Number,
 		PDFURL: inv.PDFURL, IssuedAt: ts(inv.IssuedAt), FailReason: inv.FailReason, RedPending: inv.RedPending,
 		RedEventID: inv.RedEventID, RedKeepFen: inv.RedKeepFen, RedSerial: inv.RedSerial, RedNumber: inv.RedNumber,
-		RedPDFURL: inv.RedPDFURL, ReversedAt: ts(inv.ReversedAt), Attempts: inv.Attempts, Emailed: inv.Emailed}
+		RedPDFURL: inv.RedPDFURL, ReversedAt: ts(inv.ReversedAt), Attempts: inv.Attempts, Emailed: inv.Emailed, EmailClaimedAt: ts(inv.EmailClaimedAt)}
 	for _, l := range inv.Lines {
 		it.Lines = append(it.Lines, invoiceLineItem{Name: l.Name, TaxCode: l.TaxCode, Rate: int64(l.Rate), InclFen: l.InclFen, ExclFen: l.ExclFen, TaxFen: l.TaxFen, FeeItem: l.FeeItem})
 	}
@@ -121,7 +122,7 @@ func decodeInvoice(raw map[string]types.AttributeValue) (invoice.Invoice, error)
 		PlatformSerial: it.PlatformSerial, Number: it.Number, PDFURL: it.PDFURL, IssuedAt: parseTS(it.IssuedAt),
 		FailReason: it.FailReason, RedPending: it.RedPending, RedEventID: it.RedEventID, RedKeepFen: it.RedKeepFen,
 		RedSerial: it.RedSerial, RedNumber: it.RedNumber, RedPDFURL: it.RedPDFURL, ReversedAt: parseTS(it.ReversedAt),
-		Attempts: it.Attempts, Emailed: it.Emailed, NextCheckAt: parseTS(it.DueAt)}
+		Attempts: it.Attempts, Emailed: it.Emailed, EmailClaimedAt: parseTS(it.EmailClaimedAt), NextCheckAt: parseTS(it.DueAt)}
 	for _, l := range it.Lines {
 		inv.Lines = append(inv.Lines, invoice.Line{Name: l.Name, TaxCode: l.TaxCode, Rate: invoice.Rate(l.Rate), InclFen: l.InclFen, ExclFen: l.ExclFen, TaxFen: l.TaxFen, FeeItem: l.FeeItem})
 	}

@@ -96,7 +96,7 @@ func TestInvoiceConditionalTransitions(t *testing.T) {
 	// Exactly one of two concurrent claims of the e-mail wins.
 	wins := 0
 	for range 2 {
-		if _, err := r.Update(ctx, "ord2", 1, func(i *invoice.Invoice) error { return i.MarkEmailed() }); err == nil {
+		if _, err := r.Update(ctx, "ord2", 1, func(i *invoice.Invoice) error { return i.ClaimEmail(now) }); err == nil {
 			wins++
 		} else if !errors.Is(err, invoice.ErrNoChange) {
 			t.Fatal(err)

@@ -136,8 +136,17 @@ type Invoice struct {
 
 	Attempts    int
 	NextCheckAt time.Time // when the schedule submits or asks again (zero: nothing to do)
-	Emailed     bool
+	// The e-mail: claimed (EmailClaimedAt) by the one sender, then sent
+	// (Emailed). A claim not confirmed within EmailGrace — the sender died
+	// between its claim and its confirmation — is due again: the e-mail is
+	// never lost, and sent twice only if the sender died after SES took it.
+	EmailClaimedAt time.Time
+	Emailed        bool
 }
+
+// EmailGrace is how long a claimed e-mail may take before the schedule
+// sends it again.
+const EmailGrace = 5 * time.Minute
 
 // Errors.
 var (
@@ -318,15 +327,45 @@ func (inv *Invoice) Fail(reason string) error {
 	return nil
 }
 
-// MarkEmailed records that the invoice e-mail went out (the once-marker).
-func (inv *Invoice) MarkEmailed() error {
+// ClaimEmail claims the sending of the invoice e-mail at now: only an
+// issued invoice, not yet e-mailed, not claimed by another sender within
+// EmailGrace. The claim makes the invoice due at now+EmailGrace.
+func (inv *Invoice) ClaimEmail(now time.Time) error {
 	if inv.Emailed {
 		return ErrNoChange
 	}
-	if inv.Status != Issued && inv.Status != RedRequested && inv.Status != Reversed {
-		return fmt.Errorf("%w: e-mail before issue", ErrNotAllowed)
+	if inv.Status != Issued {
+		return fmt.Errorf("%w: e-mail in %s", ErrNotAllowed, inv.Status)
 	}
-	inv.Emailed = true
+	if !inv.EmailClaimedAt.IsZero() && now.Before(inv.EmailClaimedAt.Add(EmailGrace)) {
+		return ErrNoChange // another sender has it
+	}
+	inv.EmailClaimedAt, inv.NextCheckAt = now, now.Add(EmailGrace)
+	inv.Version++
+	return nil
+}
+
+// EmailSent confirms the claimed e-mail went out.
+func (inv *Invoice) EmailSent() error {
+	if inv.Emailed {
+		return ErrNoChange
+	}
+	inv.Emailed, inv.EmailClaimedAt = true, time.Time{}
+	if inv.Status == Issued {
+		inv.NextCheckAt = time.Time{}
+	}
+	inv.Version++
+	return nil
+}
+
+// EmailFailed gives the claim back when sending failed, so the next
+// callback (the platform retries an unanswered one) sends it; the schedule
+// tries too (it stays due).
+func (inv *Invoice) EmailFailed() error {
+	if inv.Emailed || inv.EmailClaimedAt.IsZero() {
+		return ErrNoChange
+	}
+	inv.EmailClaimedAt = time.Time{}
 	inv.Version++
 	return nil
 }
@@ -405,17 +444,6 @@ func (inv *Invoice) Reverse(number, pdfURL string, at time.Time) error {
 // Due reports whether the schedule has work on it at now.
 func (inv Invoice) Due(now time.Time) bool {
 	return !inv.NextCheckAt.IsZero() && !inv.NextCheckAt.After(now)
-}
-
-// UnmarkEmailed gives the e-mail claim back when sending failed, so the
-// next callback (the platform retries an unanswered one) sends it.
-func (inv *Invoice) UnmarkEmailed() error {
-	if !inv.Emailed {
-		return ErrNoChange
-	}
-	inv.Emailed = false
-	inv.Version++
-	return nil
 }
 
 // Reissue is the blue invoice (sequence seq) for what the payer kept of

@@ -181,7 +181,7 @@ func TestTransitions(t *testing.T) {
 	if err := inv.Issue("1", "u", t0); !errors.Is(err, ErrNotAllowed) {
 		t.Errorf("issue before submit: %v", err)
 	}
-	if err := inv.MarkEmailed(); !errors.Is(err, ErrNotAllowed) {
+	if err := inv.ClaimEmail(t0); !errors.Is(err, ErrNotAllowed) {
 		t.Errorf("email before issue: %v", err)
 	}
 	if err := inv.Submitted("S1", t0.Add(time.Minute)); err != nil {
@@ -202,11 +202,20 @@ func TestTransitions(t *testing.T) {
 	if inv.Due(t0.Add(time.Hour)) {
 		t.Error("issued invoice still due")
 	}
-	if err := inv.MarkEmailed(); err != nil {
-		t.Fatal(err)
+	if err := inv.ClaimEmail(t0); err != nil || !inv.Due(t0.Add(EmailGrace)) {
+		t.Fatalf("claim: %v %+v", err, inv)
 	}
-	if err := inv.MarkEmailed(); !errors.Is(err, ErrNoChange) {
-		t.Errorf("emailed twice: %v", err)
+	if err := inv.ClaimEmail(t0.Add(time.Minute)); !errors.Is(err, ErrNoChange) {
+		t.Errorf("a second claim within the grace: %v", err)
+	}
+	if err := inv.ClaimEmail(t0.Add(EmailGrace)); err != nil {
+		t.Errorf("a claim left unconfirmed past the grace is taken again: %v", err)
+	}
+	if err := inv.EmailSent(); err != nil || inv.Due(t0.Add(time.Hour)) {
+		t.Fatalf("sent: %v %+v", err, inv)
+	}
+	if err := inv.ClaimEmail(t0.Add(time.Hour)); !errors.Is(err, ErrNoChange) {
+		t.Errorf("claimed after sent: %v", err)
 	}
 	v := inv.Version
 	out, err := inv.Refund("ev1", 0, t0)
