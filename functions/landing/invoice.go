@@ -276,7 +276,15 @@ func (h *Handler) invoiceBlock(ctx context.Context, req web.Request, p *web.Resu
 		h.Log.WarnContext(ctx, "receipt: invoices not read", "order_id", o.ID, "err", err)
 		return
 	}
+	mine := h.allowed(req, o)
 	for _, inv := range list {
+		if !mine {
+			// The title, the number and the PDF (the buyer's tax number) are
+			// the payer's: anyone else holding the receipt sees the state only.
+			p.Invoices = append(p.Invoices, web.ReceiptInvoice{State: invoiceStates[inv.Status], StatusText: inv.Status.Label(), Title: "—",
+				Note: "请在付款时使用的微信中打开本页查看发票"})
+			continue
+		}
 		ri := web.ReceiptInvoice{State: invoiceStates[inv.Status], StatusText: inv.Status.Label(), Title: inv.Title.Name, Number: inv.Number, RedPDFURL: inv.RedPDFURL}
 		if inv.Status == invoice.Issued {
 			ri.PDFURL = inv.PDFURL
@@ -293,7 +301,7 @@ func (h *Handler) invoiceBlock(ctx context.Context, req web.Request, p *web.Resu
 		}
 		p.Invoices = append(p.Invoices, ri)
 	}
-	if len(list) > 0 || !h.allowed(req, o) {
+	if len(list) > 0 || !mine {
 		return
 	}
 	if offer, err := h.Invoicing.Offer(ctx, o); err == nil && offer {

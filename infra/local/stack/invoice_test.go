@@ -138,6 +138,11 @@ func TestInvoiceDoneWhen(t *testing.T) {
 	if !strings.Contains(string(body), inv.Number) || !strings.Contains(string(body), link) || strings.Contains(string(body), `id="invoice-apply"`) {
 		t.Errorf("receipt after issue: %.800s", body)
 	}
+	// Someone else holding the receipt's link sees the state, not the invoice.
+	_, other := stacktest.Send(t, s, http.MethodGet, receipt, "", "", nil)
+	if !strings.Contains(string(other), "已开票") || strings.Contains(string(other), inv.Number) || strings.Contains(string(other), "上海某某科技有限公司") || strings.Contains(string(other), ".pdf") {
+		t.Errorf("receipt without the payer shows the invoice: %.800s", other)
+	}
 	// A duplicate callback (the sandbox delivers again) sends no second e-mail.
 	s.Einvoice().Deliver("")
 	req, _ := s.Einvoice().SignedCallback(s.URLs.Gateway+"/notify/einvoice", []byte(`{"serialNo":"`+inv.PlatformSerial+`","orderNo":"`+inv.ID+`","status":"2","allElectronicInvoiceNumber":"`+inv.Number+`","pdfUrl":"`+inv.PDFURL+`","invoiceType":"1"}`), time.Now())
