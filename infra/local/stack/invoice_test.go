@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"github.com/estatepay/estatepay/infra/local/stacktest"
 	"github.com/estatepay/estatepay/infra/sandbox/outbox"
 	"github.com/estatepay/estatepay/shared/domain/invoice"
+	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 // Issue 13's Done-when, e-invoices: a resident who paid a notice requests a
@@ -161,5 +164,87 @@ func TestInvoiceDoneWhen(t *testing.T) {
 	}
 	if count != 1 {
 		t.Errorf("%d invoice e-mails", count)
+	}
+}
+
+// The JSON API's refusals (README Contracts): an Alipay code payment (no
+// payer cookie: the receipt's link is the authorisation) with a wrong
+// e-mail, an unpaid order, a refunded one, a company that does not invoice,
+// another code's order.
+func TestInvoiceRequestRefusals(t *testing.T) {
+	s := stacktest.Start(t)
+	ctx := context.Background()
+	tok := stacktest.CommunityToken(t, s, "demo-both")
+	pay := func(fen int64) string {
+		o := stacktest.CreateOrder(t, s, tok, "alipay", fen, "")
+		if _, err := http.Get(o.Pay.RedirectURL); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Alipay().Pay(o.OrderID); err != nil {
+			t.Fatal(err)
+		}
+		stacktest.WaitFor(t, "paid", 20*time.Second, func() bool { return stacktest.GetOrder(t, s, o.OrderID).Status == "PAID" })
+		return o.OrderID
+	}
+	code := func(status int, raw []byte) string {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		return fmt.Sprint(status, " ", e.Error.Code, " ", e.Error.Message)
+	}
+	company := map[string]string{"kind": "company", "name": "某某科技有限公司", "tax_no": "91110108MA00000001", "email": "a@example.com"}
+
+	paid := pay(1234)
+	receipt := "/c/" + tok + "/orders/" + paid
+	bad := map[string]string{"kind": "company", "name": "某某科技有限公司", "tax_no": "91110108MA00000001", "email": "not-an-address"}
+	if got := code(stacktest.RequestInvoice(t, s, receipt, "", bad)); !strings.HasPrefix(got, "400 invalid") || !strings.Contains(got, "邮箱") {
+		t.Errorf("bad e-mail: %s", got)
+	}
+	if status, raw := stacktest.RequestInvoice(t, s, receipt, "", company); status != http.StatusCreated || !strings.Contains(string(raw), `"total_fen":1234`) || !strings.Contains(string(raw), `"tax_fen":70`) {
+		t.Errorf("free amount of a company that allows it: %d %s", status, raw)
+	}
+	if got := code(stacktest.RequestInvoice(t, s, "/c/"+stacktest.CommunityToken(t, s, "demo-alipay-only")+"/orders/"+paid, "", company)); !strings.HasPrefix(got, "404") {
+		t.Errorf("another code's order: %s", got)
+	}
+
+	unpaid := stacktest.CreateOrder(t, s, tok, "alipay", 500, "")
+	if got := code(stacktest.RequestInvoice(t, s, "/c/"+tok+"/orders/"+unpaid.OrderID, "", company)); !strings.HasPrefix(got, "409 not_offered") {
+		t.Errorf("unpaid: %s", got)
+	}
+
+	refunded := pay(800)
+	if _, err := s.Store().OrderRepo().Update(ctx, refunded, func(o *order.Order) error {
+		o.RefundFen, o.Version = 100, o.Version+1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := code(stacktest.RequestInvoice(t, s, "/c/"+tok+"/orders/"+refunded, "", company)); !strings.HasPrefix(got, "409 refunded") {
+		t.Errorf("refunded: %s", got)
+	}
+
+	// Invoicing for notices only (no free amounts), then off: nothing offered.
+	repo := &store.Invoices{DB: s.Store().DB, Table: s.Tables["InvoicesTable"]}
+	set, err := repo.InvoiceSettings(ctx, stack.DemoCompanyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []func(*invoice.Settings){
+		func(x *invoice.Settings) { x.AllowFreeAmount = false },
+		func(x *invoice.Settings) { x.Enabled = false },
+	} {
+		change(&set)
+		if set, err = repo.PutInvoiceSettings(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+		id := pay(300)
+		r := "/c/" + tok + "/orders/" + id
+		if _, body := stacktest.Send(t, s, http.MethodGet, r, "", "", nil); strings.Contains(string(body), "申请开票") {
+			t.Errorf("申请开票 offered with %+v", set)
+		}
+		if got := code(stacktest.RequestInvoice(t, s, r, "", company)); !strings.HasPrefix(got, "409 not_offered") {
+			t.Errorf("with %+v: %s", set, got)
+		}
 	}
 }
