@@ -191,3 +191,43 @@ func (h *Handler) orderInvoices(ctx context.Context, orderID string) []orderInvo
 	}
 	return rows
 }
+
+// OrderInvoiceJSON is one e-invoice of a payment in GET /admin/api/orders/{id}.
+type OrderInvoiceJSON struct {
+	ID        string `json:"invoice_id"`
+	Status    string `json:"status"` // REQUESTED|SUBMITTED|ISSUED|RED_REQUESTED|REVERSED|FAILED|CANCELLED
+	TitleKind string `json:"title_kind"`
+	Title     string `json:"title"`
+	TaxNo     string `json:"tax_no,omitempty"`
+	Email     string `json:"email"`
+	TotalFen  int64  `json:"total_fen"`
+	ExclFen   int64  `json:"excl_fen"`
+	TaxFen    int64  `json:"tax_fen"`
+	Number    string `json:"number,omitempty"`
+	PDFURL    string `json:"pdf_url,omitempty"`
+	RedNumber string `json:"red_number,omitempty"`
+	RedPDFURL string `json:"red_pdf_url,omitempty"`
+	Replaces  string `json:"replaces,omitempty"`
+	CreatedAt string `json:"created_at"`
+	IssuedAt  string `json:"issued_at,omitempty"`
+}
+
+// orderInvoicesJSON are the payment's invoices for its API (nil on error).
+func (h *Handler) orderInvoicesJSON(ctx context.Context, orderID string) []OrderInvoiceJSON {
+	if h.Invoices == nil {
+		return nil
+	}
+	list, err := h.Invoices.OfOrder(ctx, orderID)
+	if err != nil {
+		h.Log.WarnContext(ctx, "order invoices", "order_id", orderID, "err", err)
+		return nil
+	}
+	out := make([]OrderInvoiceJSON, 0, len(list))
+	for _, inv := range list {
+		out = append(out, OrderInvoiceJSON{ID: inv.ID, Status: string(inv.Status), TitleKind: string(inv.Title.Kind), Title: inv.Title.Name,
+			TaxNo: inv.Title.TaxNo, Email: inv.Email, TotalFen: inv.TotalFen, ExclFen: inv.ExclFen, TaxFen: inv.TaxFen, Number: inv.Number,
+			PDFURL: inv.PDFURL, RedNumber: inv.RedNumber, RedPDFURL: inv.RedPDFURL, Replaces: inv.Replaces,
+			CreatedAt: shanghai(inv.CreatedAt), IssuedAt: shanghai(inv.IssuedAt)})
+	}
+	return out
+}

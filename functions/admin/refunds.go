@@ -120,6 +120,9 @@ type OrderJSON struct {
 	HouseID       string       `json:"house_id,omitempty"`
 	BillIDs       []string     `json:"bill_ids"`
 	Refunds       []RefundJSON `json:"refunds"`
+	// Invoices are its e-invoices, oldest first (issue 13, invoicing.go; the
+	// payment's own API only).
+	Invoices []OrderInvoiceJSON `json:"invoices,omitempty"`
 }
 
 func shanghai(t time.Time) string {
@@ -170,7 +173,9 @@ func (h *Handler) apiOrder(ctx context.Context, c *call) web.Response {
 	if err != nil {
 		return h.internal(ctx, c, "order refunds", err)
 	}
-	return web.JSON(http.StatusOK, orderJSON(o, h.communityName(ctx, o), rfs))
+	out := orderJSON(o, h.communityName(ctx, o), rfs)
+	out.Invoices = h.orderInvoicesJSON(ctx, o.ID)
+	return web.JSON(http.StatusOK, out)
 }
 
 // refundAsk is a refund as the caller asked for it.

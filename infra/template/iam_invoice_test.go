@@ -100,4 +100,14 @@ func invoiceRequestedIssuedAndReversed(t *testing.T, s *stack.Stack) {
 		l := stacktest.Invoices(t, s, o.OrderID)
 		return len(l) == 2 && l[0].Status == invoice.Reversed && l[1].TotalFen == 1000
 	})
+	var api struct {
+		Invoices []struct {
+			ID, Status, Replaces string
+			TotalFen             int64 `json:"total_fen"`
+		} `json:"invoices"`
+	}
+	c.GetJSON(t, "/admin/api/orders/"+o.OrderID, &api)
+	if len(api.Invoices) != 2 || api.Invoices[0].Status != "REVERSED" || api.Invoices[1].TotalFen != 1000 || api.Invoices[1].Replaces != o.OrderID+"-1" {
+		t.Fatalf("the payment's API: %+v", api)
+	}
 }
