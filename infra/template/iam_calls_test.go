@@ -84,15 +84,16 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	cashierAtTheDesk(t, s)
 	noticesPaidAsResidentsPay(t, s)
 	adminRefundsAPayment(t, s)
-	payerHistory(t, s)                      // iam_history_test.go
-	staffNotifiedOfPayments(t, s)           // iam_fanout_test.go
-	settleTheDay(t, s)                      // iam_settle_test.go
-	adminsToldOfExceptions(t, s)            // iam_notify2_test.go
-	settleThroughTheQueue(t, s)             // iam_settlefan_test.go
-	staffBindTheOfficialAccount(t, s)       // iam_oabind_test.go
-	managersCollect(t, s)                   // iam_managers_test.go
-	fenfuApplied(t, s)                      // iam_fenfuapply_test.go
-	fenfuPaidAndWatched(t, s)               // iam_fenfu_test.go
+	payerHistory(t, s)                // iam_history_test.go
+	staffNotifiedOfPayments(t, s)     // iam_fanout_test.go
+	settleTheDay(t, s)                // iam_settle_test.go
+	adminsToldOfExceptions(t, s)      // iam_notify2_test.go
+	settleThroughTheQueue(t, s)       // iam_settlefan_test.go
+	staffBindTheOfficialAccount(t, s) // iam_oabind_test.go
+	managersCollect(t, s)             // iam_managers_test.go
+	fenfuApplied(t, s)                // iam_fenfuapply_test.go
+	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
+
 	invoiceRequestedIssuedAndReversed(t, s) // iam_invoice_test.go
 
 	// The grants, resolved to the local stack's ARNs.
