@@ -71,6 +71,9 @@ type Handler struct {
 	// Announcements are the spoken payment announcements' polls (收款播报,
 	// announce.go; nil answers 501).
 	Announcements Announcements
+	// Invoices are the e-invoices and each company's invoicing settings
+	// (issue 13, invoicing.go; nil answers 501).
+	Invoices *store.Invoices
 
 	PublicBaseURL string // code URLs: <PublicBaseURL>/c/<token>
 	MaxAmountFen  int64  // the deployment's default single-payment limit (C4)

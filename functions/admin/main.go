@@ -45,6 +45,7 @@ func main() {
 		Settlements:   &store.Settlements{DB: st.DB, Table: platform.Env("STATS_TABLE")},
 		FenfuRisk:     setup.FenfuStore(cfg, st, sec), // read in full by risk officers (FenfuView)
 		Notices:       &Notices{Houses: st.HouseRepo(), Bills: st.BillRepo(), PublicBaseURL: base, Now: time.Now},
+		Invoices:      &store.Invoices{DB: st.DB, Table: platform.Env("INVOICES_TABLE")},
 		Managers:      &ManagerApp{Store: st, Orders: st.OrderRepo(), Refunds: pays, PublicBaseURL: base, Now: time.Now},
 		WeChatLogin:   wechatLogin(sec),
 		Screen:        Screen{Signer: dyn},

@@ -120,6 +120,9 @@ type OrderJSON struct {
 	HouseID       string       `json:"house_id,omitempty"`
 	BillIDs       []string     `json:"bill_ids"`
 	Refunds       []RefundJSON `json:"refunds"`
+	// Invoices are its e-invoices, oldest first (issue 13, invoicing.go; the
+	// payment's own API only).
+	Invoices []OrderInvoiceJSON `json:"invoices,omitempty"`
 }
 
 func shanghai(t time.Time) string {
@@ -170,7 +173,9 @@ func (h *Handler) apiOrder(ctx context.Context, c *call) web.Response {
 	if err != nil {
 		return h.internal(ctx, c, "order refunds", err)
 	}
-	return web.JSON(http.StatusOK, orderJSON(o, h.communityName(ctx, o), rfs))
+	out := orderJSON(o, h.communityName(ctx, o), rfs)
+	out.Invoices = h.orderInvoicesJSON(ctx, o.ID)
+	return web.JSON(http.StatusOK, out)
 }
 
 // refundAsk is a refund as the caller asked for it.
@@ -304,6 +309,7 @@ type orderPageBody struct {
 	CanRefund                                                        bool // an admin, and something left to refund
 	MayRefund                                                        bool // the caller's role may refund
 	Key, FormAmount, FormReason                                      string
+	Invoices                                                         []orderInvoiceRow // e-invoices (issue 13, invoicing.go)
 }
 
 func (h *Handler) orderPage(ctx context.Context, c *call) web.Response {
@@ -401,6 +407,7 @@ func (h *Handler) renderOrder(ctx context.Context, c *call, status int, errMsg s
 		}
 		b.Refunds = append(b.Refunds, row)
 	}
+	b.Invoices = h.orderInvoices(ctx, o.ID)
 	v := h.page(c, "付款详情 "+o.ID, b)
 	v.Error = errMsg
 	return h.render(status, "order.html", v)

@@ -65,6 +65,7 @@ func (h *Handler) page(c *call, title string, body any) view {
 		{"业务经理收款码", "/admin/managers", ActCommunityManage, true},
 		{"员工", "/admin/staff", ActStaffManage, false},
 		{"结算对账", "/admin/settlement", ActSettlementView, true},
+		{"开票设置", "/admin/invoicing", ActInvoicingManage, true},
 		{"分付", "/admin/fenfu", ActFenfuApply, false},
 		{"分付审核", "/admin/fenfu-review", ActFenfuReview, false},
 		{"分付风控", "/admin/fenfu/risk", ActFenfuViewMasked, true},

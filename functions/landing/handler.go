@@ -17,6 +17,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/managercode"
 	"github.com/estatepay/estatepay/shared/domain/order"
 	"github.com/estatepay/estatepay/shared/dyncode"
+	"github.com/estatepay/estatepay/shared/invoicing"
 	"github.com/estatepay/estatepay/shared/pay/alipay"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
 	"github.com/estatepay/estatepay/shared/payments"
@@ -52,10 +53,11 @@ type Handler struct {
 	Log           *slog.Logger
 	PublicBaseURL string
 	MaxAmountFen  int64
-	Payers        web.PayerCookies // the signed payer identity (bug 9; X4)
-	History       PayerHistory     // the payer's own payments (X4)
-	Dyn           *dyncode.Signer  // screen codes' minute tokens (F7; nil: every token refused)
-	Unsub         *Unsubscribe     // the reminders' 退订 link (unsubscribe.go; nil: 404)
+	Payers        web.PayerCookies   // the signed payer identity (bug 9; X4)
+	History       PayerHistory       // the payer's own payments (X4)
+	Dyn           *dyncode.Signer    // screen codes' minute tokens (F7; nil: every token refused)
+	Unsub         *Unsubscribe       // the reminders' 退订 link (unsubscribe.go; nil: 404)
+	Invoicing     *invoicing.Service // e-invoices on receipts (issue 13, invoice.go; nil: none)
 	Now           func() time.Time
 }
 
@@ -100,6 +102,10 @@ func (h *Handler) Handle(ctx context.Context, req web.Request) (web.Response, er
 		return h.noticeHistory(ctx, req)
 	case "GET /u/{token}", "POST /u/{token}": // 催缴 退订 (unsubscribe.go)
 		return h.unsubscribe(ctx, req)
+	case "GET /c/{token}/orders/{id}/invoice", "GET /n/{id}/orders/{oid}/invoice":
+		return h.invoiceForm(ctx, req)
+	case "POST /c/{token}/orders/{id}/invoice", "POST /n/{id}/orders/{oid}/invoice":
+		return h.invoicePost(ctx, req)
 	}
 	return web.NotFound(req), nil
 }
@@ -397,7 +403,9 @@ func (h *Handler) result(ctx context.Context, req web.Request) (web.Response, er
 		h.Log.WarnContext(ctx, "result page for another code's order", "order_id", id, "token_prefix", token[:6])
 		return orderNotFound, nil
 	}
-	return web.Render(http.StatusOK, "result.html", receipt(col, o)), nil
+	p := receipt(col, o)
+	h.invoiceBlock(ctx, req, &p, o, "/c/"+url.PathEscape(token)+"/orders/"+url.PathEscape(id))
+	return web.Render(http.StatusOK, "result.html", p), nil
 }
 
 // receipt is what the result page shows of o.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/dyncode"
+	"github.com/estatepay/estatepay/shared/invoicing"
 	"github.com/estatepay/estatepay/shared/payments"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
@@ -52,6 +53,9 @@ func main() {
 		Notices:       &payments.Service{Directory: dir, Billing: st.LedgerRepo(), Log: platform.Logger()},
 		PublicBaseURL: base, MaxAmountFen: platform.EnvInt64("MAX_AMOUNT_FEN", 5_000_000),
 		Payers: web.PayerCookies{Key: key, Secure: strings.HasPrefix(base, "https://")}, Dyn: dyn,
+		// E-invoice requests from receipts (issue 13): settings and invoices
+		// read, a request's one conditional write; submission is InvoiceFunction's.
+		Invoicing: &invoicing.Service{Invoices: &store.Invoices{DB: st.DB, Table: platform.Env("INVOICES_TABLE")}, Orders: st.OrderRepo(), Log: platform.Logger()},
 	}
 	h.Unsub = &Unsubscribe{Key: bytes.TrimSpace(unsubKey), Reminders: st.ReminderRepo(), Now: time.Now,
 		Names: func(ctx context.Context, id string) string {

@@ -122,5 +122,6 @@ func (h *Handler) noticeResult(ctx context.Context, req web.Request) (web.Respon
 			p.Items = append(p.Items, web.ReceiptItem{Label: it.Bill.FeeItem + " " + it.Bill.Period, Amount: domain.FormatYuan(it.Bill.AmountFen)})
 		}
 	}
+	h.invoiceBlock(ctx, req, &p, o, "/n/"+url.PathEscape(id)+"/orders/"+url.PathEscape(oid))
 	return web.Render(http.StatusOK, "result.html", p), nil
 }

@@ -96,6 +96,8 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 	fenfuPaidAndWatched(t, s)         // iam_fenfu_test.go
 	remindersRun(t, s)                // iam_remind_test.go
 
+	invoiceRequestedIssuedAndReversed(t, s) // iam_invoice_test.go
+
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
 	var grants []grant

@@ -340,7 +340,7 @@ Resources:
 }
 
 // sesSenders are the functions that send e-mail (set-password links).
-var sesSenders = map[string]bool{"AdminFunction": true, "FanoutFunction": true}
+var sesSenders = map[string]bool{"AdminFunction": true, "FanoutFunction": true, "InvoiceFunction": true}
 
 // sesIdentityArn is the identity the default parameters name, as IAM sees it.
 const sesIdentityArn = "arn:aws:ses:" + secretRegion + ":" + secretAccount + ":identity/pay.example.com"

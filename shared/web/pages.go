@@ -125,6 +125,10 @@ type ResultPage struct {
 	StatusText                string
 	PaidAt                    string // Asia/Shanghai, "2026-11-29 10:00:05"; empty until paid
 	Fields                    []ReceiptField
+	// E-invoices (issue 13, invoice.go): the payment's invoices, or the
+	// 申请开票 link when the company offers one and none was asked for.
+	Invoices    []ReceiptInvoice
+	InvoiceLink string
 }
 
 // HistoryPage is 我的缴费记录 (X4): the identified payer's payments in one

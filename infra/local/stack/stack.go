@@ -31,6 +31,7 @@ import (
 	"github.com/estatepay/estatepay/infra/local/sqsemu"
 	"github.com/estatepay/estatepay/infra/local/streammap"
 	alipaysb "github.com/estatepay/estatepay/infra/sandbox/alipay"
+	einvoicesb "github.com/estatepay/estatepay/infra/sandbox/einvoice"
 	"github.com/estatepay/estatepay/infra/sandbox/outbox"
 	wechatsb "github.com/estatepay/estatepay/infra/sandbox/wechat"
 	"github.com/estatepay/estatepay/infra/template"
@@ -50,7 +51,7 @@ type Options struct {
 	Host     string // default 127.0.0.1
 	// Port is the API gateway port; the other services listen on the next ones
 	// (PORT+1 WeChat WebView, +2 WeChat sandbox, +3 Alipay sandbox, +4 DynamoDB,
-	// +5 SQS, +6 outbox, +9 control). 0 means every service on an ephemeral port (tests).
+	// +5 SQS, +6 outbox, +7 e-invoice platform, +9 control). 0 means every service on an ephemeral port (tests).
 	Port int
 	// BinDir holds prebuilt bootstraps (<BinDir>/<LogicalID>/bootstrap); empty
 	// means build them now into <StateDir>/build.
@@ -79,6 +80,10 @@ type URLs struct {
 	// Outbox is the SES v2 and Tencent Cloud SMS sandbox: GET / is the page
 	// a person reads, GET /messages the JSON list.
 	Outbox string `json:"outbox"`
+	// Einvoice is the e-invoice platform sandbox (诺诺开放平台's shape):
+	// GET /sandbox/invoices lists what it issued, POST /sandbox/deliver
+	// issues and calls back now.
+	Einvoice string `json:"einvoice_sandbox"`
 }
 
 // Stack is a running local stack.
@@ -98,6 +103,7 @@ type Stack struct {
 	wechat    *wechatsb.Server
 	alipay    *alipaysb.Server
 	outbox    *outbox.Server
+	einvoice  *einvoicesb.Server
 	pools     lambdaemu.Pools
 	schedules map[string]scheduled
 	servers   []*http.Server
@@ -188,6 +194,9 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if err := s.startOutbox(listeners["outbox"]); err != nil {
 		return nil, err
 	}
+	if err := s.startEinvoice(listeners["einvoice"]); err != nil {
+		return nil, err
+	}
 	bins, err := s.binaries(ctx)
 	if err != nil {
 		return nil, err
@@ -210,6 +219,9 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		if s.Demo, err = s.seedDemo(ctx, st); err != nil {
 			return nil, fmt.Errorf("seed demo: %w", err)
 		}
+		if err := s.seedDemoInvoice(ctx); err != nil { // demo_invoice.go
+			return nil, fmt.Errorf("seed demo invoicing: %w", err)
+		}
 	}
 	s.wg.Add(1)
 	go s.snapshotLoop(runCtx)
@@ -223,7 +235,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	return s, nil
 }
 
-var serviceOffsets = map[string]int{"gateway": 0, "webview": 1, "wechat": 2, "alipay": 3, "dynamodb": 4, "sqs": 5, "outbox": 6, "control": 9}
+var serviceOffsets = map[string]int{"gateway": 0, "webview": 1, "wechat": 2, "alipay": 3, "dynamodb": 4, "sqs": 5, "outbox": 6, "einvoice": 7, "control": 9}
 
 func (s *Stack) listen() (map[string]net.Listener, error) {
 	ls := map[string]net.Listener{}
@@ -243,7 +255,7 @@ func (s *Stack) listen() (map[string]net.Listener, error) {
 	}
 	u := func(n string) string { return "http://" + ls[n].Addr().String() }
 	s.URLs = URLs{Gateway: u("gateway"), WeChatWebView: u("webview"), WeChatSandbox: u("wechat"), AlipaySandbox: u("alipay"),
-		AlipayGateway: u("alipay") + "/gateway.do", DynamoDB: u("dynamodb"), SQS: u("sqs"), Control: u("control"), Outbox: u("outbox")}
+		AlipayGateway: u("alipay") + "/gateway.do", DynamoDB: u("dynamodb"), SQS: u("sqs"), Control: u("control"), Outbox: u("outbox"), Einvoice: u("einvoice")}
 	return ls, nil
 }
 
@@ -470,6 +482,7 @@ func (s *Stack) Parameters() map[string]string {
 	// Its template messages (staff notifications) land in the outbox.
 	p["WechatOfficialAccountApiBaseUrl"] = s.URLs.Outbox
 	p["NotifyWechatTemplateId"] = LocalPaymentTemplateID
+	s.einvoiceParameters(p) // einvoice.go
 	return p
 }
 

@@ -69,10 +69,11 @@ estatepay local stack is up (%s)
   DynamoDB (embedded)       %s
   SQS                       %s
   outbox (SMS + e-mail)     %s      codes and set-password links the product sent (JSON: /messages)
+  e-invoice platform        %s      诺诺-shaped sandbox: invoices issued (JSON: /sandbox/invoices)
   control                   %s      POST /schedules/{name} fires a schedule
 
 Demo codes (QR PNGs under .local/qr/):
-`, took.Round(time.Millisecond), u.Gateway, u.Gateway, u.WeChatWebView, u.WeChatSandbox, u.AlipayGateway, u.DynamoDB, u.SQS, u.Outbox, u.Control)
+`, took.Round(time.Millisecond), u.Gateway, u.Gateway, u.WeChatWebView, u.WeChatSandbox, u.AlipayGateway, u.DynamoDB, u.SQS, u.Outbox, u.Einvoice, u.Control)
 	for _, c := range s.Demo.Communities { // the product template always seeds a demo
 		fmt.Printf("  %-6s %-14s %s\n", c.Name, "["+c.Accepts+"]", c.URL)
 		if c.Accepts == "wechat+alipay" {
