@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Call is one kind of item access a caller made: the IAM action it needs
@@ -26,6 +27,17 @@ func principal(r *http.Request) string {
 		return m[1]
 	}
 	return ""
+}
+
+// retryAttempt reports whether r is an SDK retry of an operation already
+// sent (amz-sdk-request: attempt=N, N > 1).
+func retryAttempt(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Amz-Sdk-Request"), ";") {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(part), "attempt="); ok {
+			return n != "1"
+		}
+	}
+	return false
 }
 
 // callsOf lists the accesses a request body asks for, as IAM authorises them:

@@ -53,7 +53,10 @@ func (s *Server) operations(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if calls := callsOf(principal(r), op, body); len(calls) > 0 {
+		// A retried attempt of the same operation (the SDK's amz-sdk-request
+		// header: attempt=2…) is not another call: the counts are operations,
+		// as the functions' own DynamoDBCalls metric counts them.
+		if calls := callsOf(principal(r), op, body); len(calls) > 0 && !retryAttempt(r) {
 			s.mu.Lock()
 			for _, c := range calls {
 				s.calls[c]++
