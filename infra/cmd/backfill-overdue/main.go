@@ -59,31 +59,11 @@ func run(ctx context.Context, args []string, out io.Writer, client func() (*dyna
 		return err
 	}
 	st := &store.Store{DB: db, Directory: *dir, Bills: *bills}
-	companies := []string{*company}
-	if *company == "" {
-		cos, err := st.ListCompanies(ctx)
-		if err != nil {
-			return err
-		}
-		companies = companies[:0]
-		for _, c := range cos {
-			companies = append(companies, c.ID)
-		}
-	}
-	total := 0
-	for _, co := range companies {
-		cms, err := st.ListCommunities(ctx, co)
-		if err != nil {
-			return err
-		}
-		for _, cm := range cms {
-			n, err := st.ReminderRepo().BackfillOverdue(ctx, co, cm.ID)
-			if err != nil {
-				return fmt.Errorf("%s/%s: %w", co, cm.ID, err)
-			}
-			fmt.Fprintf(out, "%s/%s: %d bills\n", co, cm.ID, n)
-			total += n
-		}
+	total, err := st.BackfillOverdue(ctx, *company, func(co, cm string, n int) {
+		fmt.Fprintf(out, "%s/%s: %d bills\n", co, cm, n)
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "backfilled %d bills\n", total)
 	return nil

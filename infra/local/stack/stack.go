@@ -222,6 +222,13 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		if err := s.seedDemoInvoice(ctx); err != nil { // demo_invoice.go
 			return nil, fmt.Errorf("seed demo invoicing: %w", err)
 		}
+		// The overdue index's data migration, on state saved before it
+		// existed (a no-op on bills that have its attributes).
+		if s.restored {
+			if _, err := st.BackfillOverdue(ctx, "", nil); err != nil {
+				return nil, fmt.Errorf("backfill the overdue index: %w", err)
+			}
+		}
 	}
 	s.wg.Add(1)
 	go s.snapshotLoop(runCtx)
