@@ -24,7 +24,7 @@ func main() {
 	st := setup.Store(cfg, dir, "")
 	h := &Handler{
 		Store: &store.Announcements{DB: st.DB, Table: table},
-		Names: &directoryNames{store: st},
+		Names: &store.CommunityNames{Store: st},
 		Dead:  sqsDeadLetters{client: sqs.NewFromConfig(cfg), url: dlq},
 		Clock: time.Now,
 		Log:   platform.Logger(),

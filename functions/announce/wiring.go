@@ -2,44 +2,13 @@ package main
 
 import (
 	"context"
-	"sync"
 	"unicode/utf8"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/estatepay/estatepay/shared/store"
 )
-
-// directoryNames reads community names from the directory (GetItem), kept
-// per instance: names rarely change and the list is only a convenience.
-type directoryNames struct {
-	store *store.Store
-	mu    sync.Mutex
-	names map[string]string
-}
-
-func (d *directoryNames) CommunityName(ctx context.Context, id string) string {
-	d.mu.Lock()
-	name, ok := d.names[id]
-	d.mu.Unlock()
-	if ok {
-		return name
-	}
-	c, err := d.store.GetCommunity(ctx, id)
-	if err != nil {
-		return ""
-	}
-	d.mu.Lock()
-	if d.names == nil || len(d.names) > 1000 {
-		d.names = map[string]string{}
-	}
-	d.names[id] = c.Name
-	d.mu.Unlock()
-	return c.Name
-}
 
 // sendAPI is the one SQS call the function makes (SendMessage on its DLQ).
 type sendAPI interface {

@@ -30,6 +30,7 @@ import (
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
+	"github.com/estatepay/estatepay/shared/store"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func main() {
 	h := &Handler{
 		Store: notes,
 		Staff: st.AccessRepo(),
-		Names: &DirectoryNames{Store: st},
+		Names: &store.CommunityNames{Store: st},
 		Sender: &Delivery{OA: oa, OATemplateID: os.Getenv("NOTIFY_WECHAT_TEMPLATE_ID"),
 			OALinkURL: base + "/admin/records", BaseURL: base, SMS: sms, SMSTemplateID: smsTemplate, Email: mail},
 		Queue:       SQSQueue{Client: sqs.NewFromConfig(cfg), QueueURL: platform.Env("NOTIFY_QUEUE_URL"), DLQURL: platform.Env("NOTIFY_DLQ_URL")},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/estatepay/estatepay/shared/domain"
 	"github.com/estatepay/estatepay/shared/domain/calendar"
@@ -149,34 +148,6 @@ func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Cha
 		return d.Email.SendEmail(ctx, notify.EmailMessage{To: to.Email, Subject: strings.TrimSpace(subject), Text: text})
 	}
 	return &PermanentError{"未知的通知方式"}
-}
-
-// DirectoryNames reads community names from the directory, kept per instance.
-type DirectoryNames struct {
-	Store *store.Store
-	mu    sync.Mutex
-	names map[string]string
-}
-
-// CommunityName implements Names.
-func (d *DirectoryNames) CommunityName(ctx context.Context, id string) string {
-	d.mu.Lock()
-	name, ok := d.names[id]
-	d.mu.Unlock()
-	if ok {
-		return name
-	}
-	c, err := d.Store.GetCommunity(ctx, id)
-	if err != nil {
-		return ""
-	}
-	d.mu.Lock()
-	if d.names == nil {
-		d.names = map[string]string{}
-	}
-	d.names[id] = c.Name
-	d.mu.Unlock()
-	return c.Name
 }
 
 // tokenCache adapts store.Notifications to wechatoa.TokenCache.
