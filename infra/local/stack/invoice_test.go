@@ -84,6 +84,7 @@ func TestInvoiceDoneWhen(t *testing.T) {
 	if status, page := post(string(m[1]), "123"); status != http.StatusBadRequest || !strings.Contains(string(page), "请填写正确的税号") {
 		t.Errorf("bad tax number: %d %.300s", status, page)
 	}
+	s.DynamoDB().ResetRequests() // from here, InvoiceFunction's calls are this invoice's
 	requested := time.Now()
 	if status, _ := post(string(m[1]), "91310000MA1FL0000X"); status != http.StatusSeeOther {
 		t.Fatalf("request: %d", status)
@@ -123,6 +124,21 @@ func TestInvoiceDoneWhen(t *testing.T) {
 		return false
 	})
 	t.Logf("request → e-mail in the outbox: %s", time.Since(requested).Round(time.Millisecond))
+	// What submission, callback and e-mail cost InvoiceFunction (README,
+	// E-invoices, Cost): the stream's read, then submitted, issued, e-mail
+	// claimed and confirmed — each a GetItem and a conditional PutItem — and
+	// no Query (the schedule did not run).
+	stacktest.WaitFor(t, "the e-mail confirmed", 10*time.Second, func() bool { return stacktest.Invoices(t, s, o.OrderID)[0].Emailed })
+	calls := map[string]int64{}
+	for _, c := range s.DynamoDB().Calls() {
+		if c.Principal == stack.AccessKeyID("InvoiceFunction") {
+			calls[c.Action+" "+c.Table+" "+c.Index] += c.N
+		}
+	}
+	invoices := s.Tables["InvoicesTable"]
+	if want := map[string]int64{"GetItem " + invoices + " ": 5, "PutItem " + invoices + " ": 4}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("InvoiceFunction's DynamoDB calls for one invoice: %v, want %v", calls, want)
+	}
 	link := regexp.MustCompile(`https?://\S+\.pdf`).FindString(mail.Body)
 	if link == "" || !strings.HasPrefix(link, s.URLs.Einvoice) || !strings.Contains(mail.Subject, "电子发票") {
 		t.Fatalf("e-mail: %+v", mail)
