@@ -136,8 +136,22 @@ func TestInvoiceDoneWhen(t *testing.T) {
 		}
 	}
 	invoices := s.Tables["InvoicesTable"]
-	if want := map[string]int64{"GetItem " + invoices + " ": 5, "PutItem " + invoices + " ": 4}; fmt.Sprint(calls) != fmt.Sprint(want) {
-		t.Errorf("InvoiceFunction's DynamoDB calls for one invoice: %v, want %v", calls, want)
+	get, put := calls["GetItem "+invoices+" "], calls["PutItem "+invoices+" "]
+	callbacks := 0
+	for _, i := range s.Einvoice().Invoices() {
+		if i.OrderNo == o.OrderID+"-1" {
+			callbacks = i.Callbacks
+		}
+	}
+	switch {
+	case len(calls) != 2 || get < 5 || put != 4:
+		t.Errorf("InvoiceFunction's DynamoDB calls for one invoice: %v, want 5 GetItem and 4 PutItem on %s, nothing else", calls, invoices)
+	case callbacks == 1 && get != 5:
+		t.Errorf("one callback, %d GetItem, want 5", get)
+	case callbacks != 1:
+		// A loaded machine: the callback came before the submission was
+		// recorded, was refused (500) and came again — one more read each.
+		t.Logf("%d callbacks, %d GetItem", callbacks, get)
 	}
 	link := regexp.MustCompile(`https?://\S+\.pdf`).FindString(mail.Body)
 	if link == "" || !strings.HasPrefix(link, s.URLs.Einvoice) || !strings.Contains(mail.Subject, "电子发票") {
