@@ -20,8 +20,8 @@ import (
 )
 
 // Handler is InvoiceFunction: the platform's callback (POST
-// /notify/einvoice), the schedule ({"job":"sweep"}) and the refund events
-// of InvoiceEventsQueue.
+// /notify/einvoice), the schedule ({"job":"sweep"}), the refund events of
+// InvoiceEventsQueue and InvoicesTable's stream (new requests, stream.go).
 type Handler struct {
 	Svc      *invoicing.Service
 	Platform einvoice.Platform
@@ -32,9 +32,11 @@ type Handler struct {
 // Handle dispatches one invocation by its shape.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var probe struct {
-		RouteKey string            `json:"routeKey"`
-		Job      string            `json:"job"`
-		Records  []json.RawMessage `json:"Records"`
+		RouteKey string `json:"routeKey"`
+		Job      string `json:"job"`
+		Records  []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, err
@@ -49,6 +51,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	case probe.Job == "sweep":
 		n, err := h.Svc.Sweep(ctx)
 		return map[string]int{"handled": n}, err
+	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb":
+		var in lambdaevents.DynamoDBEvent
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, err
+		}
+		return h.Stream(ctx, in), nil
 	case probe.Records != nil:
 		var in lambdaevents.SQSEvent
 		if err := json.Unmarshal(raw, &in); err != nil {

@@ -184,7 +184,7 @@ func TestRefundEventsReverse(t *testing.T) {
 
 func TestSampleEventsDispatch(t *testing.T) {
 	f := newFixture(t)
-	for _, name := range []string{"invoice-sweep.json", "invoice-events.json", "invoice-callback.json"} {
+	for _, name := range []string{"invoice-sweep.json", "invoice-events.json", "invoice-callback.json", "invoice-stream.json"} {
 		raw, err := os.ReadFile("../../events/" + name)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,8 @@
 // Command invoice is InvoiceFunction (issue 13, 电子发票): it submits the
 // invoices residents asked for to the e-invoice platform (诺诺开放平台,
-// shared/einvoice/nuonuo) on a schedule (rate 1 minute; only the invoices
-// the sparse "due" index holds), receives the platform's signed result
+// shared/einvoice/nuonuo) as soon as they are asked for (InvoicesTable's
+// stream), with a schedule as the safety net (rate 1 minute; only the
+// invoices the sparse "due" index holds: retries, late results), receives the platform's signed result
 // callbacks (POST /notify/einvoice: signature and timestamp verified, the
 // invoice moved to ISSUED conditionally, its e-mail sent once through SES),
 // and reverses issued invoices when their payment is refunded (红冲; the

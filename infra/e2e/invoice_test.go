@@ -66,11 +66,11 @@ func TestInvoiceFromTheReceipt(t *testing.T) {
 		chromedp.Click(chromedp.ID("submit")))
 	waitLocation(t, tab, "back on the receipt", func(l string) bool { return l == receipt })
 	do(t, tab, "invoice pending", chromedp.WaitVisible(chromedp.CSS(".invoice .invoice-status")))
-	if got := run(t, tab, "status", chromedp.Evaluate[string](`document.querySelector(".invoice .invoice-status").textContent`)); got != "开票中" {
-		t.Fatalf("status %q, want 开票中", got)
-	}
-	if _, err := s.FireSchedule(ctx, "InvoiceFunction.Sweep", ""); err != nil {
-		t.Fatal(err)
+	// InvoicesTable's stream submits the request at once (no schedule
+	// fires) and the sandbox issues it 300 ms later: the receipt shows
+	// 开票中 or, if it was quick, already 已开票.
+	if got := run(t, tab, "status", chromedp.Evaluate[string](`document.querySelector(".invoice .invoice-status").textContent`)); got != "开票中" && got != "已开票" {
+		t.Fatalf("status %q, want 开票中 (or 已开票)", got)
 	}
 	stacktest.WaitFor(t, "issued", 20*time.Second, func() bool {
 		l := stacktest.Invoices(t, s, o.OrderID)

@@ -19,10 +19,13 @@ import (
 // what the LandingFunction's and InvoiceFunction's InvoicesTable grants are
 // for: a WeChat payer opens the receipt (the settings and the order's
 // invoices: GetItem, Query), the form, and asks for a company invoice (the
-// ONE conditional PutItem); the schedule submits it (the "due" index,
-// GetItem, PutItem), the platform sandbox calls back (issued, e-mailed);
+// ONE conditional PutItem); InvoicesTable's stream submits it at once
+// (GetItem, PutItem; the mapping reads the stream with InvoiceFunction's
+// stream grants), the platform sandbox calls back (issued, e-mailed);
 // the admin refunds part of the payment and the refund event reverses the
-// invoice (Query, the order's GetItem, PutItem) and re-issues the rest.
+// invoice (Query, the order's GetItem, PutItem) and re-issues the rest,
+// which the stream submits; the schedule then finds nothing due (the "due"
+// index).
 func invoiceRequestedIssuedAndReversed(t *testing.T, s *stack.Stack) {
 	t.Helper()
 	ctx := context.Background()
@@ -47,9 +50,8 @@ func invoiceRequestedIssuedAndReversed(t *testing.T, s *stack.Stack) {
 	if status, body := stacktest.RequestInvoice(t, s, receipt, cookie, map[string]string{"kind": "company", "name": "权限测试科技有限公司", "tax_no": "91110108MA00000001", "email": "iam@example.com"}); status != http.StatusCreated {
 		t.Fatalf("request: %d %s", status, body)
 	}
-	if _, err := s.FireSchedule(ctx, "InvoiceFunction.Sweep", ""); err != nil {
-		t.Fatal(err)
-	}
+	// Submitted from InvoicesTable's stream (no schedule fires here): the
+	// mapping reads with InvoiceFunction's stream grants.
 	stacktest.WaitFor(t, "the invoice issued and e-mailed", 20*time.Second, func() bool {
 		l := stacktest.Invoices(t, s, o.OrderID)
 		return len(l) == 1 && l[0].Status == invoice.Issued && l[0].Emailed
@@ -109,5 +111,15 @@ func invoiceRequestedIssuedAndReversed(t *testing.T, s *stack.Stack) {
 	c.GetJSON(t, "/admin/api/orders/"+o.OrderID, &api)
 	if len(api.Invoices) != 2 || api.Invoices[0].Status != "REVERSED" || api.Invoices[1].TotalFen != 1000 || api.Invoices[1].Replaces != o.OrderID+"-1" {
 		t.Fatalf("the payment's API: %+v", api)
+	}
+	// The re-issue went out from the stream too; the schedule, the safety
+	// net, finds nothing due (its "due" index Query).
+	stacktest.WaitFor(t, "the re-issue submitted from the stream", 20*time.Second, func() bool {
+		l := stacktest.Invoices(t, s, o.OrderID)
+		return len(l) == 2 && l[1].Status != invoice.Requested
+	})
+	out, err := s.FireSchedule(ctx, "InvoiceFunction.Sweep", "")
+	if err != nil || !strings.Contains(string(out), `"handled":0`) {
+		t.Fatalf("the schedule after the stream: %s %v", out, err)
 	}
 }

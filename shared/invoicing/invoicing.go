@@ -1,6 +1,7 @@
 // Package invoicing is the e-invoice application layer (issue 13): a
 // resident's request from a receipt (Request), the schedule that submits and
-// asks again (Sweep), the platform's results (Apply: callbacks and query
+// asks again (Sweep) — a new request is submitted at once from the
+// table's stream (SubmitNew) —, the platform's results (Apply: callbacks and query
 // answers, the e-mail sent once), and red-letter reversal on refunds
 // (Refund). The aggregate is shared/domain/invoice, the repository
 // store.Invoices, the platform the einvoice.Platform port.
@@ -155,6 +156,30 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// SubmitNew is the immediate path of a new request (InvoicesTable's
+// stream, InvoiceFunction): it reads the invoice and, if it is still a
+// request nobody has tried — REQUESTED, no attempt recorded — submits it
+// as the schedule would (Work). Anything else is left as it is: submitted
+// by a concurrent schedule run, cancelled by a refund, or a failed attempt
+// waiting for its backoff (the schedule's, so a stream retry never hurries
+// it). The platform deduplicates by our orderNo and the submitted write is
+// conditional, so a race with the schedule submits once. It reports
+// whether it called the platform; an error of Work means the attempt is
+// recorded (backoff or FAILED) unless the store failed too.
+func (s *Service) SubmitNew(ctx context.Context, orderID string, seq int) (bool, error) {
+	inv, err := s.Invoices.Get(ctx, orderID, seq)
+	if errors.Is(err, invoice.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if inv.Status != invoice.Requested || inv.Attempts > 0 {
+		return false, nil
+	}
+	return true, s.Work(ctx, inv)
 }
 
 func (s *Service) update(ctx context.Context, inv invoice.Invoice, change func(*invoice.Invoice) error) (invoice.Invoice, error) {

@@ -416,3 +416,48 @@ func TestClaimedButUnsentEmailIsSentBySchedule(t *testing.T) {
 		t.Errorf("%+v", got)
 	}
 }
+
+// SubmitNew (the stream's path) submits only a request nobody has tried:
+// not one a refund cancelled before the stream came, not one already
+// submitted (a concurrent schedule run), not a re-delivery after a failed
+// attempt (its backoff is the schedule's) — and the re-request for what a
+// partial refund kept, yes.
+func TestSubmitNewOnlyUntriedRequests(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	o := e.paid("ORD1", 10000)
+	_, _, _ = e.svc.Request(ctx, o, []invoice.Part{{FeeItem: "物业费", Fen: 10000}}, company, "b@example.com")
+	o.RefundedFen = 4000
+	e.orders["ORD1"] = o
+	if err := e.svc.Refund(ctx, refundEvent("RF1:2", "ORD1")); err != nil {
+		t.Fatal(err)
+	}
+	if did, err := e.svc.SubmitNew(ctx, "ORD1", 1); did || err != nil || len(e.plat.issued) != 0 {
+		t.Fatalf("cancelled request submitted: %v %v", did, err)
+	}
+	if did, err := e.svc.SubmitNew(ctx, "ORD1", 2); !did || err != nil || len(e.plat.issued) != 1 || e.plat.issued[0].OrderNo != "ORD1-2" {
+		t.Fatalf("the re-request: %v %v %+v", did, err, e.plat.issued)
+	}
+	if did, err := e.svc.SubmitNew(ctx, "ORD1", 2); did || err != nil || len(e.plat.issued) != 1 {
+		t.Fatalf("submitted twice: %v %v", did, err)
+	}
+	e.plat.fail = errors.New("timeout")
+	_, _, _ = e.svc.Request(ctx, e.paid("ORD2", 500), nil, company, "b@example.com")
+	if did, err := e.svc.SubmitNew(ctx, "ORD2", 1); !did || err == nil {
+		t.Fatalf("a failed submission: %v %v", did, err)
+	}
+	e.plat.fail = nil
+	if did, err := e.svc.SubmitNew(ctx, "ORD2", 1); did || err != nil {
+		t.Fatalf("re-delivered after a failure: %v %v (the schedule's, after its backoff)", did, err)
+	}
+	if n, _ := e.svc.Sweep(ctx); n != 0 {
+		t.Error("the schedule retried before the backoff")
+	}
+	e.now = t0.Add(invoicing.Backoff(0))
+	if n, _ := e.svc.Sweep(ctx); n != 1 {
+		t.Error("the schedule did not take over the failed one")
+	}
+	if did, err := e.svc.SubmitNew(ctx, "ORD9", 1); did || err != nil {
+		t.Fatalf("unknown invoice: %v %v", did, err)
+	}
+}

@@ -200,6 +200,21 @@ func SplitInvoiceID(id string) (orderID string, seq int, ok bool) {
 	return id[:i], n, true
 }
 
+// InvoiceOfKey is the order and sequence of the invoice item with key
+// pk, sk (InvoicesTable's stream records); ok is false for other items
+// (the settings).
+func InvoiceOfKey(pk, sk string) (orderID string, seq int, ok bool) {
+	orderID, found := strings.CutPrefix(pk, "INV#")
+	if !found || orderID == "" || len(sk) != 3 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(sk)
+	if err != nil || n < 1 {
+		return "", 0, false
+	}
+	return orderID, n, true
+}
+
 // OfOrder lists an order's invoices, oldest first (one Query on its key).
 func (r *Invoices) OfOrder(ctx context.Context, orderID string) ([]invoice.Invoice, error) {
 	res, err := r.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(r.Table), ConsistentRead: aws.Bool(true),

@@ -131,3 +131,27 @@ func TestInvoiceSettingsVersioned(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// InvoiceOfKey reads an invoice's order and sequence from a stream record's
+// keys; the settings item and malformed keys are not invoices.
+func TestInvoiceOfKey(t *testing.T) {
+	for _, c := range []struct {
+		pk, sk string
+		order  string
+		seq    int
+	}{
+		{"INV#EP123", "001", "EP123", 1},
+		{"INV#EP123", "012", "EP123", 12},
+		{"INVSET#co", "A", "", 0},
+		{"INV#", "001", "", 0},
+		{"INV#EP123", "000", "", 0},
+		{"INV#EP123", "1", "", 0},
+		{"INV#EP123", "0x1", "", 0},
+		{"EP123", "001", "", 0},
+	} {
+		order, seq, ok := store.InvoiceOfKey(c.pk, c.sk)
+		if ok != (c.order != "") || order != c.order || seq != c.seq {
+			t.Errorf("InvoiceOfKey(%q, %q) = %q %d %v", c.pk, c.sk, order, seq, ok)
+		}
+	}
+}
