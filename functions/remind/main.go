@@ -3,7 +3,8 @@
 // the BillsTable's sparse `overdue` index for bills owed and due before
 // today, groups them by house and reminds each due house (shared/domain/
 // reminder: not opted out, has a phone, not reminded within the company's
-// period) by SMS with its payment notice's pay link, at most once per
+// period) by official-account template message (a bound openid; SMS on
+// 43004/40003) or SMS with its payment notice's pay link, at most once per
 // period (one TransactWriteItems claims it), with a signed 退订 link. In the quiet hours (21:00 to
 // 08:00) a run sends nothing. On demand locally: the control API's
 // POST /schedules/RemindFunction.Remind with {"company","community"}, or
@@ -13,12 +14,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/notify/tencentsms"
+	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
@@ -41,7 +46,30 @@ func main() {
 	if err != nil || len(bytes.TrimSpace(key)) < reminder.MinUnsubKeyLen {
 		platform.Fail("reminder unsubscribe key", fmt.Errorf("want at least %d bytes: %v", reminder.MinUnsubKeyLen, err))
 	}
+	// The platform's official account (optional: NOTIFY_WECHAT_APP_ID empty
+	// or no template id, every reminder goes by SMS): the console's OAuth
+	// secret of the same account, the access token shared with
+	// FanoutFunction in the AccessTable.
+	var oa OASender
+	oaTemplate := os.Getenv("REMIND_WECHAT_TEMPLATE_ID")
+	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" && oaTemplate != "" {
+		raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
+		if err != nil {
+			platform.Fail("official account secret", err)
+		}
+		var sec struct {
+			Secret string `json:"oauth_app_secret"`
+		}
+		if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
+			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
+		}
+		st.Access = platform.Env("ACCESS_TABLE")
+		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
+			Cache: setup.OATokenCache{N: st.NotificationRepo()}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	}
 	h := &Handler{
+		OA:            oa,
+		OATemplateID:  oaTemplate,
 		Reminders:     st.ReminderRepo(),
 		Houses:        st.HouseRepo(),
 		Notices:       st.HouseRepo(),
