@@ -51,6 +51,9 @@ type remindBlock struct {
 	OptedBy    string
 	OptedAt    string
 	Contact    string // the masked phone, "" without one
+	WeChat     string // the bound WeChat, masked (微信 …a1b2), "" none
+	BoundAt    string
+	Channels   string // 微信 / 短信 (remindChannels), "" no contact
 	LastAt     string
 	Enabled    bool // the community's reminders are on
 	Period     int  // days
@@ -61,6 +64,7 @@ type remindBlock struct {
 
 type remindRow struct {
 	At, Channel, To, Amount, Status, StatusClass, Error, NoticeHref string
+	Tried                                                           string // an earlier attempt (公众号：住户未关注公众号)
 	Bills                                                           int
 }
 
@@ -68,7 +72,7 @@ var remindStatusNames = map[reminder.Status][2]string{
 	reminder.Sending: {"发送中", "warn"}, reminder.Sent: {"已发送", "ok"}, reminder.Failed: {"发送失败", "bad"},
 }
 
-var remindChannelNames = map[reminder.Channel]string{reminder.SMS: "短信", reminder.WechatOA: "公众号消息"}
+var remindChannelNames = map[reminder.Channel]string{reminder.SMS: "短信", reminder.WechatOA: "微信"}
 
 // houseRemindBlock reads a house's reminders for its page (nil when the
 // console has no bills table, or on an error, which is logged).
@@ -82,6 +86,7 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 		return nil
 	}
 	b := &remindBlock{OptedOut: th.OptedOut, OptedAt: console.When(th.OptedAt), Contact: reminder.MaskPhone(reminder.Contact(hs)),
+		WeChat: reminder.MaskOpenID(th.OpenID), BoundAt: console.When(th.BoundAt), Channels: remindChannels(hs, th),
 		LastAt: console.When(th.LastAt), PrintHref: "/admin/reminders/print?community=" + url.QueryEscape(hs.CommunityID)}
 	b.Enabled, b.Period = h.remindSettings(ctx, hs.CompanyID, hs.CommunityID)
 	switch {
@@ -94,6 +99,11 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 		st := remindStatusNames[r.Status]
 		row := remindRow{At: console.When(r.At), Channel: remindChannelNames[r.Channel], To: r.To, Amount: yuan(r.AmountFen),
 			Status: st[0], StatusClass: st[1], Error: r.Error, Bills: len(r.BillIDs)}
+		for _, a := range r.Attempts {
+			if !a.OK && a.Channel != r.Channel {
+				row.Tried = "先试" + remindChannelNames[a.Channel] + "：" + a.Error
+			}
+		}
 		if r.NoticeID != "" {
 			row.NoticeHref = "/admin/notices/" + url.PathEscape(r.NoticeID)
 		}
@@ -197,7 +207,7 @@ func (h *Handler) printReminders(ctx context.Context, c *call) web.Response {
 		if err != nil {
 			return h.internal(ctx, c, "reminder throttle", err)
 		}
-		if th.OptedOut {
+		if th.OptedOut || reminder.HasContact(hs, th) { // a bound WeChat is reached by RemindFunction
 			continue
 		}
 		id, _, err := bills.IssueNotice(ctx, h.Notices.Houses, overdueHouseBills(reminder.Overdue(byHouse[hid], today)), hs, "staff:"+c.p.StaffID, now)
@@ -310,7 +320,7 @@ func (h *Handler) renderReminders(ctx context.Context, c *call, status int, errM
 			var sum reminder.Summary
 			if json.Unmarshal([]byte(raw), &sum) == nil {
 				r.LastRun = console.When(sum.At)
-				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无手机号 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
+				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无联系方式 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
 				if sum.Errors > 0 {
 					r.Outcome += fmt.Sprintf(" · 出错 %d（下次重试）", sum.Errors)
 				}
