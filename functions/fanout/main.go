@@ -55,7 +55,7 @@ func main() {
 			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
 		}
 		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
-			Cache: tokenCache{notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+			Cache: tokenCache{N: notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
 	}
 
 	mailCfg, err := ses.ConfigFromEnv(os.Getenv)
