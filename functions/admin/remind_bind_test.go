@@ -107,7 +107,7 @@ func TestRemindBindThroughOAuth(t *testing.T) {
 	}
 	// The house page shows the channels and the binding, masked.
 	page := f.as(admin, get("/admin/cashier/houses/"+hs.ID))
-	if !strings.Contains(page.Body, "已绑定微信：微信 …"+openid[len(openid)-4:]) || strings.Contains(page.Body, openid) || !strings.Contains(page.Body, "解除微信绑定") {
+	if !strings.Contains(page.Body, "已绑定微信 …"+openid[len(openid)-4:]) || strings.Contains(page.Body, openid) || !strings.Contains(page.Body, "解除微信绑定") {
 		t.Fatalf("house page: %.3000s", page.Body)
 	}
 

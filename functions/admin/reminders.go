@@ -51,7 +51,7 @@ type remindBlock struct {
 	OptedBy    string
 	OptedAt    string
 	Contact    string // the masked phone, "" without one
-	WeChat     string // the bound WeChat, masked (微信 …a1b2), "" none
+	WeChat     string // the bound WeChat, masked (…a1b2), "" none
 	BoundAt    string
 	Channels   string // 微信 / 短信 (remindChannels), "" no contact
 	LastAt     string
@@ -86,7 +86,7 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 		return nil
 	}
 	b := &remindBlock{OptedOut: th.OptedOut, OptedAt: console.When(th.OptedAt), Contact: reminder.MaskPhone(reminder.Contact(hs)),
-		WeChat: reminder.MaskOpenID(th.OpenID), BoundAt: console.When(th.BoundAt), Channels: remindChannels(hs, th),
+		WeChat: strings.TrimPrefix(reminder.MaskOpenID(th.OpenID), "微信 "), BoundAt: console.When(th.BoundAt), Channels: remindChannels(hs, th),
 		LastAt: console.When(th.LastAt), PrintHref: "/admin/reminders/print?community=" + url.QueryEscape(hs.CommunityID)}
 	b.Enabled, b.Period = h.remindSettings(ctx, hs.CompanyID, hs.CommunityID)
 	switch {

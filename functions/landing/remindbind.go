@@ -36,4 +36,7 @@ func (h *Handler) remindBindLink(ctx context.Context, view payments.NoticeView, 
 	}
 	page.RemindBound = err == nil && th.OpenID != "" && !th.OptedOut
 	page.RemindBindURL = "/admin/remind-bind?" + url.Values{"n": {n.ID}}.Encode()
+	if page.RemindBound && h.Unsub != nil { // the template message's way out: its url is this page
+		page.RemindUnsubURL = reminder.UnsubURL("", h.Unsub.Key, n.CompanyID, n.HouseID)
+	}
 }

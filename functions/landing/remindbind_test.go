@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -42,7 +43,23 @@ func TestNoticeOffersWechatReminders(t *testing.T) {
 	}
 	p = get(t, phone, u, uaWeChat)
 	if !strings.Contains(p.body, `id="remind-bound"`) || !strings.Contains(p.body, "已开启微信提醒") || strings.Contains(p.body, "remind-bind?") ||
-		strings.Contains(p.body, th.OpenID) {
+		strings.Contains(p.body, th.OpenID) || !strings.Contains(p.body, `id="remind-unsub"`) {
 		t.Fatalf("notice after binding:\n%s", p.body)
+	}
+	// Its 不再接收 is the house's 退订 link: confirmed, every channel stops.
+	m := regexp.MustCompile(`href="(/u/[^"]+)" id="remind-unsub"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no 退订 link:\n%s", p.body)
+	}
+	resp, err := stacktest.HTTPClient.Post(s.URLs.Gateway+m[1], "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("退订: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if th, _ := s.Store().ReminderRepo().Throttle(context.Background(), h.CompanyID, h.ID); !th.OptedOut || th.OpenID == "" {
+		t.Fatalf("after 退订: %+v", th)
+	}
+	if p := get(t, phone, u, uaWeChat); strings.Contains(p.body, "已开启微信提醒") {
+		t.Fatal("an opted-out house still shows 已开启微信提醒")
 	}
 }

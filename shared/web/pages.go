@@ -165,8 +165,9 @@ type NoticePage struct {
 	// RemindBindURL is 微信接收缴费提醒 (in WeChat, with reminders by
 	// official-account message on; "" not offered); RemindBound: the house
 	// has a WeChat bound (已开启微信提醒).
-	RemindBindURL string
-	RemindBound   bool
+	RemindBindURL  string
+	RemindBound    bool
+	RemindUnsubURL string // the house's 退订 link, shown with 已开启微信提醒
 }
 
 // NoticeItem is one line of a notice.
