@@ -142,3 +142,35 @@ func TestRemindBindThroughOAuth(t *testing.T) {
 		t.Fatalf("after unbinding: %+v", th)
 	}
 }
+
+// A house without a phone but with a bound WeChat is reached by
+// RemindFunction: it is not on the 催缴单 batch; unbound, it is again.
+func TestRemindPrintSkipsBoundWechat(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	hs, _ := stacktest.SeedHouseBills(t, f.st, coA, cmA, "7", "", "701", 10000)
+	admin := f.login("admin-a")
+	printed := func() bool {
+		t.Helper()
+		r := f.as(admin, get("/admin/reminders/print?community="+cmA))
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("print: %d %.300s", r.StatusCode, r.Body)
+		}
+		return strings.Contains(r.Body, ">"+hs.Label()+"<")
+	}
+	if !printed() {
+		t.Fatal("a house without any contact is not on the batch")
+	}
+	if _, err := f.st.ReminderRepo().SetOpenID(ctx, coA, hs.ID, "oBound0701", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if printed() {
+		t.Fatal("a house with a bound WeChat is on the batch")
+	}
+	if _, err := f.st.ReminderRepo().SetOpenID(ctx, coA, hs.ID, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !printed() {
+		t.Fatal("unbound, the house is not on the batch again")
+	}
+}

@@ -235,9 +235,9 @@ func (h *Handler) printReminders(ctx context.Context, c *call) web.Response {
 		sh.Urge = "以上费用已逾期（截止 " + string(s.DueDate) + "），请尽快扫码缴纳。如已缴纳，请忽略本单。"
 		p.Sheets = append(p.Sheets, sh)
 	}
-	p.Note = "本页 " + strconv.Itoa(len(p.Sheets)) + " 张：有逾期未缴账单、未登记手机号（收不到催缴短信）且未设为不接收催缴的房屋，每户一张。"
+	p.Note = "本页 " + strconv.Itoa(len(p.Sheets)) + " 张：有逾期未缴账单、未登记手机号也未绑定微信（收不到催缴）且未设为不接收催缴的房屋，每户一张。"
 	if len(p.Sheets) == 0 {
-		p.Note = "没有需要打印的催缴单：有逾期账单的房屋都登记了手机号，或已设为不接收催缴。"
+		p.Note = "没有需要打印的催缴单：有逾期账单的房屋都登记了手机号或绑定了微信，或已设为不接收催缴。"
 	}
 	if next != "" {
 		nq := url.Values{"community": {cm.ID}, "after": {next}}

@@ -181,7 +181,7 @@ func TestRemindDemoCommunity(t *testing.T) {
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		want := map[string]string{http.MethodGet: "确认不再接收催缴短信", http.MethodPost: "已退订"}[method]
+		want := map[string]string{http.MethodGet: "确认不再接收催缴提醒", http.MethodPost: "已退订"}[method]
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), want) {
 			t.Fatalf("%s %s: %d, want %s", method, unsub, resp.StatusCode, want)
 		}

@@ -3,8 +3,9 @@
 // be sent at all. It is pure: callers pass the time.
 //
 // A house is due a reminder when it has an overdue bill (due before today,
-// neither paid nor waived), has not opted out (不接收催缴), has a contact
-// (the owner's phone), and was not reminded within its company's period
+// neither paid nor waived), has not opted out (不接收催缴, every channel),
+// has a contact (the owner's phone, or a WeChat a resident bound to the
+// house for official-account messages), and was not reminded within its company's period
 // (default 7 days: reminded at T, due again from T + period). Nothing is sent
 // in the quiet hours, 21:00 to 08:00 Asia/Shanghai: a run inside them sends
 // nothing and says so — the houses stay due and the next run outside them
