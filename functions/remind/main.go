@@ -14,16 +14,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/notify/tencentsms"
-	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/platform"
 	"github.com/estatepay/estatepay/shared/secrets"
 	"github.com/estatepay/estatepay/shared/setup"
@@ -53,19 +49,12 @@ func main() {
 	var oa OASender
 	oaTemplate := os.Getenv("REMIND_WECHAT_TEMPLATE_ID")
 	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" && oaTemplate != "" {
-		raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
+		st.Access = platform.Env("ACCESS_TABLE")
+		c, err := setup.OAClient(ctx, secrets.NewLoader(cfg), appID, platform.Env("NOTIFY_WECHAT_SECRET_REF"), platform.Env("WECHAT_API_BASE_URL"), st.NotificationRepo())
 		if err != nil {
 			platform.Fail("official account secret", err)
 		}
-		var sec struct {
-			Secret string `json:"oauth_app_secret"`
-		}
-		if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
-			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
-		}
-		st.Access = platform.Env("ACCESS_TABLE")
-		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
-			Cache: setup.OATokenCache{N: st.NotificationRepo()}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+		oa = c
 	}
 	h := &Handler{
 		OA:            oa,
