@@ -321,6 +321,9 @@ func (h *Handler) renderReminders(ctx context.Context, c *call, status int, errM
 			if json.Unmarshal([]byte(raw), &sum) == nil {
 				r.LastRun = console.When(sum.At)
 				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无联系方式 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
+				if sum.SentWechat > 0 {
+					r.Outcome = strings.Replace(r.Outcome, fmt.Sprintf("已发送 %d", sum.Sent), fmt.Sprintf("已发送 %d（微信 %d）", sum.Sent, sum.SentWechat), 1)
+				}
 				if sum.Errors > 0 {
 					r.Outcome += fmt.Sprintf(" · 出错 %d（下次重试）", sum.Errors)
 				}

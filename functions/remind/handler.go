@@ -218,6 +218,9 @@ func (h *Handler) community(ctx context.Context, s reminder.Settings, now, until
 		case err != nil:
 			sum.Errors++
 			h.Log.ErrorContext(ctx, "house not reminded", "company", s.CompanyID, "house", houseID, "err", err)
+		case out == sentWechat:
+			sum.Sent++
+			sum.SentWechat++
 		case out == string(reminder.Sent):
 			sum.Sent++
 		case out == string(reminder.Failed):
@@ -235,8 +238,9 @@ func (h *Handler) community(ctx context.Context, s reminder.Settings, now, until
 
 // house reminds one house if the rule says it is due: the notice of its
 // overdue bills, the claim (throttle + record, one transaction), the send,
-// its result. It answers the record's status (sent, failed), or the rule's
-// outcome when nothing was sent.
+// its result. It answers the record's status (sent, failed; sentWechat
+// when the template message delivered it), or the rule's outcome when
+// nothing was sent.
 func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string, overdue []bill.Bill, now time.Time) (string, error) {
 	hs, err := h.Houses.GetHouse(ctx, s.CompanyID, houseID)
 	if err != nil {
@@ -328,5 +332,11 @@ func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string
 	if err := h.Reminders.Finish(ctx, claimed, rec); err != nil {
 		return "", err
 	}
+	if rec.Status == reminder.Sent && rec.Channel == reminder.WechatOA {
+		return sentWechat, nil
+	}
 	return string(rec.Status), nil
 }
+
+// sentWechat is house's answer for a reminder delivered by template message.
+const sentWechat = "sent_wechat"

@@ -118,7 +118,7 @@ func TestRemindDemoCommunity(t *testing.T) {
 	rep := fireRemind(t, s, in)
 	msgs := remindSMS(t, s)
 	oa := remindOA(t, s)
-	if rep.Sent != len(want)+1 || len(msgs) != len(want) || len(oa) != 1 || rep.Communities[0].NoContact != 1 {
+	if rep.Sent != len(want)+1 || rep.Communities[0].SentWechat != 1 || len(msgs) != len(want) || len(oa) != 1 || rep.Communities[0].NoContact != 1 {
 		t.Fatalf("first run: %+v; %d SMS, want %d; %d template messages, want 1", rep, len(msgs), len(want), len(oa))
 	}
 	// The house with a bound WeChat: one template message, the pay link its url.

@@ -46,7 +46,7 @@ func TestRemindByOfficialAccount(t *testing.T) {
 	rep := f.run(t)
 	c := rep.Communities[0]
 	// The house with only an openid is reached now: no print batch for it.
-	if rep.Sent != 4 || c.NoContact != 0 || f.sms.count() != 2 {
+	if rep.Sent != 4 || c.SentWechat != 2 || c.NoContact != 0 || f.sms.count() != 2 {
 		t.Fatalf("run: %+v, %d SMS", rep, f.sms.count())
 	}
 	msgs := ob.Messages()
@@ -88,7 +88,7 @@ func TestRemindOfficialAccountFallsBackToSMS(t *testing.T) {
 	ob.FailOpenID(follow, wechatoa.CodeNotFollowing)
 	ob.FailOpenID(gone, wechatoa.CodeInvalidOpenID)
 	rep := f.run(t)
-	if rep.Sent != 3 || rep.Failed != 1 || len(ob.Messages()) != 0 {
+	if rep.Sent != 3 || rep.Communities[0].SentWechat != 0 || rep.Failed != 1 || len(ob.Messages()) != 0 {
 		t.Fatalf("run: %+v, %d OA messages", rep, len(ob.Messages()))
 	}
 	// 43004 with a phone: the SMS, both attempts recorded.

@@ -265,6 +265,7 @@ type Summary struct {
 	Message     string    `json:"message,omitempty"`
 	Houses      int       `json:"houses"` // with overdue bills
 	Sent        int       `json:"sent"`
+	SentWechat  int       `json:"sent_wechat"` // of Sent, by official-account message
 	Failed      int       `json:"failed"`
 	Recent      int       `json:"recent"`
 	OptedOut    int       `json:"opted_out"`
