@@ -135,7 +135,7 @@ func (h *Handler) remindBind(ctx context.Context, c *call) web.Response {
 		text = hs.Label() + " 已设为不接收催缴：绑定已保存，但不会发送提醒。如需恢复，请联系物业服务中心。"
 	}
 	r := h.render(http.StatusOK, "message.html", view{Title: "已开启微信提醒", Narrow: true,
-		Body: messageBody{Text: text, Link: strings.TrimRight(h.PublicBaseURL, "/") + "/n/" + url.PathEscape(n.ID), LinkText: "返回缴费通知单"}})
+		Body: messageBody{Text: text, Link: "/n/" + url.PathEscape(n.ID), LinkText: "返回缴费通知单"}})
 	r.Headers["Cache-Control"] = "no-store"
 	r.Cookies = append(r.Cookies, h.oauthStateCookie(c, remindBindCookie, remindBindPath, "", 0))
 	return r

@@ -89,7 +89,7 @@ func TestRemindBindThroughOAuth(t *testing.T) {
 		}
 	}
 	r := f.do(back)
-	if r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "已开启微信提醒") || !strings.Contains(r.Body, "https://pay.example.com/n/"+nid) {
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "已开启微信提醒") || !strings.Contains(r.Body, `href="/n/`+nid+`"`) {
 		t.Fatalf("bound page: %d %.1000s", r.StatusCode, r.Body)
 	}
 	if _, c, _ := cookieValue(r, remindBindCookie); !strings.Contains(c, "Max-Age=0") {
