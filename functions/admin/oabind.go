@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/estatepay/estatepay/shared/accounts"
@@ -112,8 +110,7 @@ func (h *Handler) oaBind(ctx context.Context, c *call) web.Response {
 		return r
 	}
 	// The way back: only the browser that started the round trip, with its state.
-	want := web.Cookie(c.req, oaStateCookie)
-	if want == "" || subtle.ConstantTimeCompare([]byte(q["state"]), []byte(want)) != 1 {
+	if !stateMatches(c, oaStateCookie, q["state"]) {
 		h.Log.WarnContext(ctx, "bind link: OAuth state refused", "security_event", true, "source_ip", web.ClientIP(c.req))
 		return h.bindResult(c, http.StatusBadRequest, "微信授权已过期", "请重新扫描控制台“通知设置”页上的二维码。")
 	}
@@ -156,11 +153,7 @@ func (h *Handler) bindResult(c *call, status int, title, text string) web.Respon
 }
 
 func (h *Handler) oaStateCookie(c *call, value string, maxAge int) string {
-	cookie := oaStateCookie + "=" + value + "; Path=" + oaBindPath + "; Max-Age=" + strconv.Itoa(maxAge) + "; HttpOnly; SameSite=Lax"
-	if secure(c) {
-		cookie += "; Secure"
-	}
-	return cookie
+	return h.oauthStateCookie(c, oaStateCookie, oaBindPath, value, maxAge)
 }
 
 // selfURL is path on the host the request came to (behind a custom domain

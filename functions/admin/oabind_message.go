@@ -11,6 +11,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/calendar"
 	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/pay/wechatpay"
+	"github.com/estatepay/estatepay/shared/setup"
 	"github.com/estatepay/estatepay/shared/store"
 	"github.com/estatepay/estatepay/shared/web"
 )
@@ -80,17 +81,8 @@ func (t templateTest) SendTest(ctx context.Context, openid string, at time.Time)
 }
 
 // oaTokenCache keeps the official account's access token in the
-// AccessTable, shared with FanoutFunction (store.Notifications).
-type oaTokenCache struct{ n *store.Notifications }
-
-func (c oaTokenCache) GetToken(ctx context.Context, appID string) (wechatoa.Token, error) {
-	t, err := c.n.GetToken(ctx, appID)
-	return wechatoa.Token{Value: t.Value, ExpiresAt: t.ExpiresAt}, err
-}
-
-func (c oaTokenCache) PutToken(ctx context.Context, appID string, t wechatoa.Token) error {
-	return c.n.PutToken(ctx, appID, store.Token{Value: t.Value, ExpiresAt: t.ExpiresAt})
-}
+// AccessTable, shared with FanoutFunction and RemindFunction.
+type oaTokenCache = setup.OATokenCache
 
 // officialAccount wires 通知设置's official account: binding through the
 // console's OAuth (login), the follow link (CONSOLE_WECHAT_FOLLOW_URL), and
@@ -106,6 +98,6 @@ func officialAccount(binder OABinder, login WeChatLogin, st *store.Store, public
 	}
 	oa.Test = templateTest{TemplateID: tpl, LinkURL: strings.TrimRight(publicBase, "/") + "/admin/notifications",
 		Client: &wechatoa.Client{BaseURL: os.Getenv("NOTIFY_WECHAT_API_BASE_URL"), AppID: auth.AppID, Secret: auth.Secret,
-			Cache: oaTokenCache{st.NotificationRepo()}, HTTP: &http.Client{Timeout: 5 * time.Second}}}
+			Cache: oaTokenCache{N: st.NotificationRepo()}, HTTP: &http.Client{Timeout: 5 * time.Second}}}
 	return oa
 }

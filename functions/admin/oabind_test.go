@@ -90,7 +90,7 @@ func newOAEnv(t *testing.T) *oaEnv {
 		Binder:    &accounts.Service{Repo: f.st.AccessRepo(), Now: e.clock.Now, Log: quiet},
 		FollowURL: "http://weixin.qq.com/r/estatepay-follow",
 		Test: templateTest{TemplateID: "tpl-pay", Client: &wechatoa.Client{BaseURL: obSrv.URL, AppID: oaApp, Secret: oaSecret,
-			Cache: oaTokenCache{f.st.NotificationRepo()}, HTTP: obSrv.Client()}},
+			Cache: oaTokenCache{N: f.st.NotificationRepo()}, HTTP: obSrv.Client()}},
 	}
 	return e
 }

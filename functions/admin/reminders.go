@@ -51,6 +51,9 @@ type remindBlock struct {
 	OptedBy    string
 	OptedAt    string
 	Contact    string // the masked phone, "" without one
+	WeChat     string // the bound WeChat, masked (…a1b2), "" none
+	BoundAt    string
+	Channels   string // 微信 / 短信 (remindChannels), "" no contact
 	LastAt     string
 	Enabled    bool // the community's reminders are on
 	Period     int  // days
@@ -61,6 +64,7 @@ type remindBlock struct {
 
 type remindRow struct {
 	At, Channel, To, Amount, Status, StatusClass, Error, NoticeHref string
+	Tried                                                           string // an earlier attempt (公众号：住户未关注公众号)
 	Bills                                                           int
 }
 
@@ -68,7 +72,7 @@ var remindStatusNames = map[reminder.Status][2]string{
 	reminder.Sending: {"发送中", "warn"}, reminder.Sent: {"已发送", "ok"}, reminder.Failed: {"发送失败", "bad"},
 }
 
-var remindChannelNames = map[reminder.Channel]string{reminder.SMS: "短信", reminder.WechatOA: "公众号消息"}
+var remindChannelNames = map[reminder.Channel]string{reminder.SMS: "短信", reminder.WechatOA: "微信"}
 
 // houseRemindBlock reads a house's reminders for its page (nil when the
 // console has no bills table, or on an error, which is logged).
@@ -82,6 +86,7 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 		return nil
 	}
 	b := &remindBlock{OptedOut: th.OptedOut, OptedAt: console.When(th.OptedAt), Contact: reminder.MaskPhone(reminder.Contact(hs)),
+		WeChat: strings.TrimPrefix(reminder.MaskOpenID(th.OpenID), "微信 "), BoundAt: console.When(th.BoundAt), Channels: remindChannels(hs, th),
 		LastAt: console.When(th.LastAt), PrintHref: "/admin/reminders/print?community=" + url.QueryEscape(hs.CommunityID)}
 	b.Enabled, b.Period = h.remindSettings(ctx, hs.CompanyID, hs.CommunityID)
 	switch {
@@ -94,6 +99,11 @@ func (h *Handler) houseRemindBlock(ctx context.Context, hs house.House) *remindB
 		st := remindStatusNames[r.Status]
 		row := remindRow{At: console.When(r.At), Channel: remindChannelNames[r.Channel], To: r.To, Amount: yuan(r.AmountFen),
 			Status: st[0], StatusClass: st[1], Error: r.Error, Bills: len(r.BillIDs)}
+		for _, a := range r.Attempts {
+			if !a.OK && a.Channel != r.Channel {
+				row.Tried = "先试" + remindChannelNames[a.Channel] + "：" + a.Error
+			}
+		}
 		if r.NoticeID != "" {
 			row.NoticeHref = "/admin/notices/" + url.PathEscape(r.NoticeID)
 		}
@@ -197,7 +207,7 @@ func (h *Handler) printReminders(ctx context.Context, c *call) web.Response {
 		if err != nil {
 			return h.internal(ctx, c, "reminder throttle", err)
 		}
-		if th.OptedOut {
+		if th.OptedOut || reminder.HasContact(hs, th) { // a bound WeChat is reached by RemindFunction
 			continue
 		}
 		id, _, err := bills.IssueNotice(ctx, h.Notices.Houses, overdueHouseBills(reminder.Overdue(byHouse[hid], today)), hs, "staff:"+c.p.StaffID, now)
@@ -225,9 +235,9 @@ func (h *Handler) printReminders(ctx context.Context, c *call) web.Response {
 		sh.Urge = "以上费用已逾期（截止 " + string(s.DueDate) + "），请尽快扫码缴纳。如已缴纳，请忽略本单。"
 		p.Sheets = append(p.Sheets, sh)
 	}
-	p.Note = "本页 " + strconv.Itoa(len(p.Sheets)) + " 张：有逾期未缴账单、未登记手机号（收不到催缴短信）且未设为不接收催缴的房屋，每户一张。"
+	p.Note = "本页 " + strconv.Itoa(len(p.Sheets)) + " 张：有逾期未缴账单、未登记手机号也未绑定微信（收不到催缴）且未设为不接收催缴的房屋，每户一张。"
 	if len(p.Sheets) == 0 {
-		p.Note = "没有需要打印的催缴单：有逾期账单的房屋都登记了手机号，或已设为不接收催缴。"
+		p.Note = "没有需要打印的催缴单：有逾期账单的房屋都登记了手机号或绑定了微信，或已设为不接收催缴。"
 	}
 	if next != "" {
 		nq := url.Values{"community": {cm.ID}, "after": {next}}
@@ -310,7 +320,10 @@ func (h *Handler) renderReminders(ctx context.Context, c *call, status int, errM
 			var sum reminder.Summary
 			if json.Unmarshal([]byte(raw), &sum) == nil {
 				r.LastRun = console.When(sum.At)
-				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无手机号 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
+				r.Outcome = fmt.Sprintf("有逾期 %d 户 · 已发送 %d · 失败 %d · 周期内已提醒 %d · 不接收 %d · 无联系方式 %d", sum.Houses, sum.Sent, sum.Failed, sum.Recent, sum.OptedOut, sum.NoContact)
+				if sum.SentWechat > 0 {
+					r.Outcome = strings.Replace(r.Outcome, fmt.Sprintf("已发送 %d", sum.Sent), fmt.Sprintf("已发送 %d（微信 %d）", sum.Sent, sum.SentWechat), 1)
+				}
 				if sum.Errors > 0 {
 					r.Outcome += fmt.Sprintf(" · 出错 %d（下次重试）", sum.Errors)
 				}

@@ -331,7 +331,7 @@ func TestNotFollowingIsRecordedNotRetried(t *testing.T) {
 	}
 	srv := httptest.NewServer(ob.Handler())
 	defer srv.Close()
-	oa := &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{f.notes}, Now: f.clock.Now}
+	oa := &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{N: f.notes}, Now: f.clock.Now}
 	h := f.handler(&Delivery{OA: oa, OATemplateID: "tpl-pay"})
 
 	ob.FailOpenID("oAlice", wechatoa.CodeNotFollowing)
@@ -360,7 +360,7 @@ func TestExpiredTokenIsRefreshedOnceForAllInstances(t *testing.T) {
 	srv := httptest.NewServer(ob.Handler())
 	defer srv.Close()
 	client := func() *wechatoa.Client { // a new instance: nothing in memory, the token in DynamoDB
-		return &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{f.notes}, Now: f.clock.Now}
+		return &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{N: f.notes}, Now: f.clock.Now}
 	}
 	send := func(c *wechatoa.Client) {
 		t.Helper()

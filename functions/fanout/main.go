@@ -15,9 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
 	"os"
 	"time"
 
@@ -45,18 +42,11 @@ func main() {
 	// secret of the same account) is read once per cold start.
 	var oa *wechatoa.Client
 	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" {
-		raw, err := secrets.NewLoader(cfg).Load(ctx, platform.Env("NOTIFY_WECHAT_SECRET_REF"))
+		c, err := setup.OAClient(ctx, secrets.NewLoader(cfg), appID, platform.Env("NOTIFY_WECHAT_SECRET_REF"), platform.Env("WECHAT_API_BASE_URL"), notes)
 		if err != nil {
 			platform.Fail("official account secret", err)
 		}
-		var sec struct {
-			Secret string `json:"oauth_app_secret"`
-		}
-		if err := json.Unmarshal(raw, &sec); err != nil || sec.Secret == "" {
-			platform.Fail("official account secret", errors.New(`not JSON {"oauth_app_secret": "…"}`))
-		}
-		oa = &wechatoa.Client{BaseURL: platform.Env("WECHAT_API_BASE_URL"), AppID: appID, Secret: sec.Secret,
-			Cache: tokenCache{notes}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+		oa = c
 	}
 
 	mailCfg, err := ses.ConfigFromEnv(os.Getenv)

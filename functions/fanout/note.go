@@ -13,6 +13,7 @@ import (
 	"github.com/estatepay/estatepay/shared/notify"
 	"github.com/estatepay/estatepay/shared/notify/tencentsms"
 	"github.com/estatepay/estatepay/shared/notify/wechatoa"
+	"github.com/estatepay/estatepay/shared/setup"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -150,14 +151,6 @@ func (d *Delivery) Send(ctx context.Context, to staff.Staff, ch notification.Cha
 	return &PermanentError{"未知的通知方式"}
 }
 
-// tokenCache adapts store.Notifications to wechatoa.TokenCache.
-type tokenCache struct{ n *store.Notifications }
-
-func (c tokenCache) GetToken(ctx context.Context, appID string) (wechatoa.Token, error) {
-	t, err := c.n.GetToken(ctx, appID)
-	return wechatoa.Token{Value: t.Value, ExpiresAt: t.ExpiresAt}, err
-}
-
-func (c tokenCache) PutToken(ctx context.Context, appID string, t wechatoa.Token) error {
-	return c.n.PutToken(ctx, appID, store.Token{Value: t.Value, ExpiresAt: t.ExpiresAt})
-}
+// tokenCache is the official account's shared access token in the
+// AccessTable (shared/setup: RemindFunction and the console use it too).
+type tokenCache = setup.OATokenCache

@@ -146,7 +146,7 @@ func oaFixture(t *testing.T, f *fixture) (*outbox.Server, *Delivery) {
 	}
 	srv := httptest.NewServer(ob.Handler())
 	t.Cleanup(srv.Close)
-	oa := &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{f.notes}, Now: f.clock.Now}
+	oa := &wechatoa.Client{BaseURL: srv.URL, AppID: "wxoa", Secret: "s3cret", Cache: tokenCache{N: f.notes}, Now: f.clock.Now}
 	return ob, &Delivery{OA: oa, OATemplateID: "tpl-pay", OALinkURL: "https://pay.example.com/admin/records", BaseURL: "https://pay.example.com", Email: &ports{}}
 }
 

@@ -58,6 +58,7 @@ type Handler struct {
 	Dyn           *dyncode.Signer    // screen codes' minute tokens (F7; nil: every token refused)
 	Unsub         *Unsubscribe       // the reminders' 退订 link (unsubscribe.go; nil: 404)
 	Invoicing     *invoicing.Service // e-invoices on receipts (issue 13, invoice.go; nil: none)
+	RemindBind    *RemindBind        // 微信接收缴费提醒 on notices (remindbind.go; nil: not offered)
 	Now           func() time.Time
 }
 

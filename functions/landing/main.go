@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -64,5 +65,8 @@ func main() {
 			}
 			return ""
 		}}
+	if os.Getenv("REMIND_WECHAT_TEMPLATE_ID") != "" { // reminders by official-account message are on
+		h.RemindBind = &RemindBind{Throttles: st.ReminderRepo()}
+	}
 	platform.Start(h.Handle)
 }

@@ -57,6 +57,7 @@ func (h *Handler) notice(ctx context.Context, req web.Request) (web.Response, er
 		return web.Render(http.StatusOK, "message.html", web.MessagePage{Title: title, Community: title, Message: decision.Message}), nil
 	}
 	page.Channel = string(decision.App)
+	h.remindBindLink(ctx, view, &page)
 	if decision.App != domain.WeChat || sum.Settled {
 		return web.Render(http.StatusOK, "notice.html", page), nil
 	}

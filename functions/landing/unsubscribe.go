@@ -33,15 +33,15 @@ type UnsubStore interface {
 
 const (
 	msgUnsubBad  = "退订链接无效，请核对短信中的链接，或联系物业服务中心。"
-	msgUnsubAsk  = "%s 不再接收逾期缴费提醒短信？"
-	msgUnsubDone = "已退订：%s 不再接收逾期缴费提醒短信。"
+	msgUnsubAsk  = "%s 不再接收逾期缴费提醒（短信和微信消息）？"
+	msgUnsubDone = "已退订：%s 不再接收逾期缴费提醒（短信和微信消息）。"
 )
 
 func (h *Handler) unsubscribe(ctx context.Context, req web.Request) (web.Response, error) {
 	u := h.Unsub
 	page := func(status int, p web.UnsubPage) web.Response {
 		if p.Title == "" {
-			p.Title = "退订催缴短信"
+			p.Title = "退订催缴提醒"
 		}
 		r := web.Render(status, "unsub.html", p)
 		r.Headers["Cache-Control"] = "no-store"

@@ -16,6 +16,7 @@ import (
 	"github.com/estatepay/estatepay/shared/domain/notice"
 	"github.com/estatepay/estatepay/shared/domain/reminder"
 	"github.com/estatepay/estatepay/shared/notify"
+	"github.com/estatepay/estatepay/shared/notify/wechatoa"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -45,13 +46,27 @@ type Handler struct {
 	// the 退订 link (e.g. {1}业主您好，您有{2}笔物业费用已逾期，合计{3}元，
 	// 请点击 {4} 缴纳。不再接收请点 {5}).
 	SMSTemplateID string
-	BaseURL       string // PUBLIC_BASE_URL: the notice's pay link /n/{id}, the 退订 link /u/{token}
-	UnsubKey      []byte // signs the 退订 links (reminder.UnsubToken)
-	Clock         func() time.Time
-	Log           *slog.Logger
+	// OA sends the official-account template message to a house with a
+	// bound openid (nil: the channel is off, such houses get the SMS).
+	OA OASender
+	// OATemplateID is the 催缴 template message (RemindWechatTemplateId),
+	// fields house, count, total, due; its url is the pay link.
+	OATemplateID string
+	BaseURL      string // PUBLIC_BASE_URL: the notice's pay link /n/{id}, the 退订 link /u/{token}
+	UnsubKey     []byte // signs the 退订 links (reminder.UnsubToken)
+	Clock        func() time.Time
+	Log          *slog.Logger
 	// Margin is how long before the Lambda deadline a run stops (default 5 s).
 	Margin time.Duration
 }
+
+// OASender sends official-account template messages (*wechatoa.Client).
+type OASender interface {
+	Send(ctx context.Context, m wechatoa.Template) error
+}
+
+// oaOn reports whether the official-account channel is configured.
+func (h *Handler) oaOn() bool { return h.OA != nil && h.OATemplateID != "" }
 
 // Input is the schedule's (or the control endpoint's) input: empty runs
 // every community whose reminders are on; company and community run that
@@ -203,6 +218,9 @@ func (h *Handler) community(ctx context.Context, s reminder.Settings, now, until
 		case err != nil:
 			sum.Errors++
 			h.Log.ErrorContext(ctx, "house not reminded", "company", s.CompanyID, "house", houseID, "err", err)
+		case out == sentWechat:
+			sum.Sent++
+			sum.SentWechat++
 		case out == string(reminder.Sent):
 			sum.Sent++
 		case out == string(reminder.Failed):
@@ -220,8 +238,9 @@ func (h *Handler) community(ctx context.Context, s reminder.Settings, now, until
 
 // house reminds one house if the rule says it is due: the notice of its
 // overdue bills, the claim (throttle + record, one transaction), the send,
-// its result. It answers the record's status (sent, failed), or the rule's
-// outcome when nothing was sent.
+// its result. It answers the record's status (sent, failed; sentWechat
+// when the template message delivered it), or the rule's outcome when
+// nothing was sent.
 func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string, overdue []bill.Bill, now time.Time) (string, error) {
 	hs, err := h.Houses.GetHouse(ctx, s.CompanyID, houseID)
 	if err != nil {
@@ -234,6 +253,10 @@ func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string
 	if out := reminder.Decide(hs, overdue, th, s.Period(), now); out != reminder.Due {
 		return string(out), nil
 	}
+	useOA := th.OpenID != "" && h.oaOn()
+	if !useOA && reminder.Contact(hs) == "" { // only an openid, and the channel is off
+		return string(reminder.NoContact), nil
+	}
 	noticeID, _, err := bills.IssueNotice(ctx, h.Notices, houseBills(overdue), hs, "remind", now)
 	if err != nil {
 		if errors.Is(err, notice.ErrNothingToBill) {
@@ -243,6 +266,9 @@ func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string
 	}
 	rec := reminder.Record{ID: notice.NewID(), CompanyID: s.CompanyID, CommunityID: s.CommunityID, HouseID: houseID, At: now,
 		Channel: reminder.SMS, To: reminder.MaskPhone(reminder.Contact(hs)), NoticeID: noticeID, Status: reminder.Sending}
+	if useOA {
+		rec.Channel, rec.To = reminder.WechatOA, reminder.MaskOpenID(th.OpenID)
+	}
 	for _, b := range overdue {
 		rec.BillIDs = append(rec.BillIDs, b.ID)
 		rec.AmountFen += b.AmountFen
@@ -254,17 +280,63 @@ func (h *Handler) house(ctx context.Context, s reminder.Settings, houseID string
 	if err != nil {
 		return "", err
 	}
-	msg := notify.SMSMessage{Phone: reminder.Contact(hs), TemplateID: h.SMSTemplateID,
-		Params: []string{hs.Label(), fmt.Sprint(len(overdue)), domain.FormatYuan(domain.Fen(rec.AmountFen)), notice.NoticeURL(h.BaseURL, noticeID),
-			reminder.UnsubURL(h.BaseURL, h.UnsubKey, s.CompanyID, houseID)}}
+	payURL := notice.NoticeURL(h.BaseURL, noticeID)
+	total := domain.FormatYuan(domain.Fen(rec.AmountFen))
 	rec.Status = reminder.Sent
-	if err := h.SMS.SendSMS(ctx, msg); err != nil {
-		rec.Status, rec.Error = reminder.Failed, "短信发送失败，下次运行时重试"
-		h.Log.WarnContext(ctx, "reminder SMS failed", "company", s.CompanyID, "house", houseID, "reminder", rec.ID, "err", err)
+	sms := true
+	if useOA {
+		sms = false
+		m := wechatoa.Template{ToOpenID: th.OpenID, TemplateID: h.OATemplateID, URL: payURL, Data: map[string]string{
+			"house": hs.Label(), "count": fmt.Sprint(len(overdue)), "total": total + "元", "due": string(overdue[0].DueDate)}}
+		err := h.OA.Send(ctx, m)
+		var apiErr *wechatoa.APIError
+		switch {
+		case err == nil:
+			rec.Attempts = append(rec.Attempts, reminder.Attempt{Channel: reminder.WechatOA, To: rec.To, OK: true})
+		case errors.As(err, &apiErr) && apiErr.Permanent():
+			why := "住户未关注公众号"
+			if apiErr.Code == wechatoa.CodeInvalidOpenID {
+				why = "绑定的微信无效"
+			}
+			rec.Attempts = append(rec.Attempts, reminder.Attempt{Channel: reminder.WechatOA, To: rec.To, Error: why})
+			if reminder.Contact(hs) != "" {
+				sms = true // the fallback: the same reminder by SMS
+				rec.Channel, rec.To = reminder.SMS, reminder.MaskPhone(reminder.Contact(hs))
+			} else {
+				rec.Status, rec.Error = reminder.Failed, why+"，且未登记手机号，下次运行时重试"
+			}
+			h.Log.WarnContext(ctx, "reminder OA message refused", "company", s.CompanyID, "house", houseID, "reminder", rec.ID, "code", apiErr.Code, "sms_fallback", sms)
+		default:
+			rec.Status, rec.Error = reminder.Failed, "公众号消息发送失败，下次运行时重试"
+			rec.Attempts = append(rec.Attempts, reminder.Attempt{Channel: reminder.WechatOA, To: rec.To, Error: "发送失败"})
+			h.Log.WarnContext(ctx, "reminder OA message failed", "company", s.CompanyID, "house", houseID, "reminder", rec.ID, "err", err)
+		}
+	}
+	if sms {
+		msg := notify.SMSMessage{Phone: reminder.Contact(hs), TemplateID: h.SMSTemplateID,
+			Params: []string{hs.Label(), fmt.Sprint(len(overdue)), total, payURL,
+				reminder.UnsubURL(h.BaseURL, h.UnsubKey, s.CompanyID, houseID)}}
+		if err := h.SMS.SendSMS(ctx, msg); err != nil {
+			rec.Status, rec.Error = reminder.Failed, "短信发送失败，下次运行时重试"
+			h.Log.WarnContext(ctx, "reminder SMS failed", "company", s.CompanyID, "house", houseID, "reminder", rec.ID, "err", err)
+		}
+		if useOA { // record both attempts
+			a := reminder.Attempt{Channel: reminder.SMS, To: rec.To, OK: rec.Status == reminder.Sent}
+			if !a.OK {
+				a.Error = "发送失败"
+			}
+			rec.Attempts = append(rec.Attempts, a)
+		}
 	}
 	rec.DoneAt = h.Clock()
 	if err := h.Reminders.Finish(ctx, claimed, rec); err != nil {
 		return "", err
 	}
+	if rec.Status == reminder.Sent && rec.Channel == reminder.WechatOA {
+		return sentWechat, nil
+	}
 	return string(rec.Status), nil
 }
+
+// sentWechat is house's answer for a reminder delivered by template message.
+const sentWechat = "sent_wechat"

@@ -23,8 +23,17 @@ type outboxMessage struct {
 	Params   []string `json:"params"`
 }
 
-// remindSMS lists the reminders in the outbox (GET <outbox>/messages).
+// remindSMS lists the SMS reminders in the outbox (GET <outbox>/messages).
 func remindSMS(t *testing.T, s *stack.Stack) []outboxMessage {
+	return remindMessages(t, s, "sms", stack.LocalSmsRemindTemplateID)
+}
+
+// remindOA lists the official-account reminders in the outbox.
+func remindOA(t *testing.T, s *stack.Stack) []outboxMessage {
+	return remindMessages(t, s, "wechat_oa", stack.LocalRemindWechatTemplateID)
+}
+
+func remindMessages(t *testing.T, s *stack.Stack, channel, template string) []outboxMessage {
 	t.Helper()
 	resp, err := stacktest.HTTPClient.Get(s.URLs.Outbox + "/messages")
 	if err != nil {
@@ -37,7 +46,7 @@ func remindSMS(t *testing.T, s *stack.Stack) []outboxMessage {
 	}
 	var out []outboxMessage
 	for _, m := range all {
-		if m.Channel == "sms" && m.Template == stack.LocalSmsRemindTemplateID {
+		if m.Channel == channel && m.Template == template {
 			out = append(out, m)
 		}
 	}
@@ -86,6 +95,9 @@ func TestRemindDemoCommunity(t *testing.T) {
 			noContact = noContact || h.ID == stack.DemoRemindNoContactHouse()
 			continue
 		}
+		if h.ID == stack.DemoRemindWechatHouse() { // a bound WeChat: the template message instead
+			continue
+		}
 		want["+86"+h.OwnerPhone] = true
 	}
 	if len(want) < 3 || !noContact {
@@ -105,8 +117,14 @@ func TestRemindDemoCommunity(t *testing.T) {
 	in := `{"company":"` + stack.DemoCompanyID + `","community":"` + stack.DemoRemindCommunity + `"}`
 	rep := fireRemind(t, s, in)
 	msgs := remindSMS(t, s)
-	if rep.Sent != len(want) || len(msgs) != len(want) || rep.Communities[0].NoContact != 1 {
-		t.Fatalf("first run: %+v; %d messages, want %d", rep, len(msgs), len(want))
+	oa := remindOA(t, s)
+	if rep.Sent != len(want)+1 || rep.Communities[0].SentWechat != 1 || len(msgs) != len(want) || len(oa) != 1 || rep.Communities[0].NoContact != 1 {
+		t.Fatalf("first run: %+v; %d SMS, want %d; %d template messages, want 1", rep, len(msgs), len(want), len(oa))
+	}
+	// The house with a bound WeChat: one template message, the pay link its url.
+	if o := oa[0]; o.To != stack.DemoRemindOpenID || !strings.Contains(o.Body, "house: ") || !strings.Contains(o.Body, "total: ") ||
+		!strings.Contains(o.Body, "due: ") || !strings.Contains(o.Body, s.URLs.Gateway+"/n/") {
+		t.Fatalf("template message %+v", o)
 	}
 	got := map[string]bool{}
 	for _, m := range msgs {
@@ -139,13 +157,13 @@ func TestRemindDemoCommunity(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep = fireRemind(t, s, "")
-	if rep.Sent != 0 || len(remindSMS(t, s)) != len(want) {
+	if rep.Sent != 0 || len(remindSMS(t, s)) != len(want) || len(remindOA(t, s)) != 1 {
 		t.Fatalf("second run the same day: %+v", rep)
 	}
 	found := false
 	for _, c := range rep.Communities {
 		if c.CompanyID == stack.DemoCompanyID && c.CommunityID == stack.DemoRemindCommunity {
-			found = c.Recent == len(want)
+			found = c.Recent == len(want)+1
 		}
 	}
 	if !found {
@@ -163,7 +181,7 @@ func TestRemindDemoCommunity(t *testing.T) {
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		want := map[string]string{http.MethodGet: "确认不再接收催缴短信", http.MethodPost: "已退订"}[method]
+		want := map[string]string{http.MethodGet: "确认不再接收催缴提醒", http.MethodPost: "已退订"}[method]
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), want) {
 			t.Fatalf("%s %s: %d, want %s", method, unsub, resp.StatusCode, want)
 		}
@@ -172,14 +190,16 @@ func TestRemindDemoCommunity(t *testing.T) {
 	if resp, err := stacktest.HTTPClient.Post(tampered, "", nil); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a tampered link: %v %v", resp, err)
 	}
-	if err := s.SetRemindClock(day.Start().Add(7*24*time.Hour + 10*time.Hour)); err != nil {
+	// A minute past the period: the clock file keeps whole seconds, so at
+	// exactly the period the run could read a moment before it.
+	if err := s.SetRemindClock(day.Start().Add(7*24*time.Hour + 10*time.Hour + time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	rep = fireRemind(t, s, in)
-	if rep.Sent != len(want)-1 || rep.Communities[0].OptedOut != 1 {
+	if rep.Sent != len(want) || rep.Communities[0].OptedOut != 1 || len(remindOA(t, s)) != 2 {
 		t.Fatalf("a week later, one house unsubscribed: %+v", rep)
 	}
-	for _, later := range remindSMS(t, s)[:rep.Sent] { // newest first
+	for _, later := range remindSMS(t, s)[:rep.Sent-1] { // newest first
 		if later.To == m.To {
 			t.Fatalf("the unsubscribed %s got a reminder", m.To)
 		}

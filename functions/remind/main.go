@@ -3,7 +3,8 @@
 // the BillsTable's sparse `overdue` index for bills owed and due before
 // today, groups them by house and reminds each due house (shared/domain/
 // reminder: not opted out, has a phone, not reminded within the company's
-// period) by SMS with its payment notice's pay link, at most once per
+// period) by official-account template message (a bound openid; SMS on
+// 43004/40003) or SMS with its payment notice's pay link, at most once per
 // period (one TransactWriteItems claims it), with a signed 退订 link. In the quiet hours (21:00 to
 // 08:00) a run sends nothing. On demand locally: the control API's
 // POST /schedules/RemindFunction.Remind with {"company","community"}, or
@@ -41,7 +42,23 @@ func main() {
 	if err != nil || len(bytes.TrimSpace(key)) < reminder.MinUnsubKeyLen {
 		platform.Fail("reminder unsubscribe key", fmt.Errorf("want at least %d bytes: %v", reminder.MinUnsubKeyLen, err))
 	}
+	// The platform's official account (optional: NOTIFY_WECHAT_APP_ID empty
+	// or no template id, every reminder goes by SMS): the console's OAuth
+	// secret of the same account, the access token shared with
+	// FanoutFunction in the AccessTable.
+	var oa OASender
+	oaTemplate := os.Getenv("REMIND_WECHAT_TEMPLATE_ID")
+	if appID := os.Getenv("NOTIFY_WECHAT_APP_ID"); appID != "" && oaTemplate != "" {
+		st.Access = platform.Env("ACCESS_TABLE")
+		c, err := setup.OAClient(ctx, secrets.NewLoader(cfg), appID, platform.Env("NOTIFY_WECHAT_SECRET_REF"), platform.Env("WECHAT_API_BASE_URL"), st.NotificationRepo())
+		if err != nil {
+			platform.Fail("official account secret", err)
+		}
+		oa = c
+	}
 	h := &Handler{
+		OA:            oa,
+		OATemplateID:  oaTemplate,
 		Reminders:     st.ReminderRepo(),
 		Houses:        st.HouseRepo(),
 		Notices:       st.HouseRepo(),

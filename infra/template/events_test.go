@@ -414,6 +414,14 @@ func TestEventSamplesInvokeFunctions(t *testing.T) {
 			t.Errorf("console without a session: %d %v", r.StatusCode, r.Headers)
 		}
 	})
+	t.Run("admin-remind-bind", func(t *testing.T) {
+		// A resident's 微信接收缴费提醒 in WeChat, public: a notice unknown
+		// here is refused before any OAuth round trip.
+		r := invokeHTTP(t, s.Invoke, "AdminFunction", readEvent(t, "admin-remind-bind.json"))
+		if r.StatusCode != 404 || !strings.Contains(r.Body, "缴费通知单无效") {
+			t.Errorf("remind bind of an unknown notice: %d %.300s", r.StatusCode, r.Body)
+		}
+	})
 	t.Run("admin-mobile", func(t *testing.T) {
 		// The managers' app (/m and /m/{proxy+}): its own login page; its
 		// API answers a placeholder session with 401 JSON.

@@ -98,6 +98,8 @@ func TestPoliciesMatchWhatFunctionsDo(t *testing.T) {
 
 	invoiceRequestedIssuedAndReversed(t, s) // iam_invoice_test.go
 
+	remindersByOfficialAccount(t, s) // iam_remindoa_test.go
+
 	// The grants, resolved to the local stack's ARNs.
 	r := s.Resolver()
 	var grants []grant

@@ -58,7 +58,8 @@ var secretReads = map[string][]string{
 	"SettleFunction":       {"merchant"},
 	"AdminFunction":        {"sms", "console-oauth"},
 	"FanoutFunction":       {"console-oauth", "sms"}, // the official account's app secret (stable_token); SMS
-	"RemindFunction":       {"sms", "remind-unsub"},  // 催缴 SMS, signing its 退订 links
+	// RemindFunction: 催缴 SMS, signing its 退订 links, the official account's app secret (template messages).
+	"RemindFunction": {"sms", "remind-unsub", "console-oauth"},
 }
 
 // iamPattern compiles an IAM resource pattern (* any run, ? one character).

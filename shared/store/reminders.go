@@ -141,24 +141,42 @@ type remindThrottleItem struct {
 	OptedOut   bool   `dynamodbav:"opted_out"`
 	OptedBy    string `dynamodbav:"opted_by,omitempty"`
 	OptedAt    string `dynamodbav:"opted_at,omitempty"`
+	OpenID     string `dynamodbav:"open_id,omitempty"` // the official-account openid bound to the house
+	BoundAt    string `dynamodbav:"bound_at,omitempty"`
+}
+
+type attemptItem struct {
+	Channel string `dynamodbav:"channel"`
+	To      string `dynamodbav:"to,omitempty"`
+	OK      bool   `dynamodbav:"ok"`
+	Error   string `dynamodbav:"error,omitempty"`
 }
 
 type reminderItem struct {
-	PK          string   `dynamodbav:"pk"`
-	SK          string   `dynamodbav:"sk"`
-	ID          string   `dynamodbav:"id"`
-	CompanyID   string   `dynamodbav:"company_id"`
-	CommunityID string   `dynamodbav:"community_id"`
-	HouseID     string   `dynamodbav:"house_id"`
-	At          string   `dynamodbav:"at"`
-	Channel     string   `dynamodbav:"channel"`
-	To          string   `dynamodbav:"to,omitempty"`
-	BillIDs     []string `dynamodbav:"bill_ids"`
-	AmountFen   int64    `dynamodbav:"amount_fen"`
-	NoticeID    string   `dynamodbav:"notice_id,omitempty"`
-	Status      string   `dynamodbav:"status"`
-	Error       string   `dynamodbav:"error,omitempty"`
-	DoneAt      string   `dynamodbav:"done_at,omitempty"`
+	PK          string        `dynamodbav:"pk"`
+	SK          string        `dynamodbav:"sk"`
+	ID          string        `dynamodbav:"id"`
+	CompanyID   string        `dynamodbav:"company_id"`
+	CommunityID string        `dynamodbav:"community_id"`
+	HouseID     string        `dynamodbav:"house_id"`
+	At          string        `dynamodbav:"at"`
+	Channel     string        `dynamodbav:"channel"`
+	To          string        `dynamodbav:"to,omitempty"`
+	BillIDs     []string      `dynamodbav:"bill_ids"`
+	AmountFen   int64         `dynamodbav:"amount_fen"`
+	NoticeID    string        `dynamodbav:"notice_id,omitempty"`
+	Status      string        `dynamodbav:"status"`
+	Error       string        `dynamodbav:"error,omitempty"`
+	DoneAt      string        `dynamodbav:"done_at,omitempty"`
+	Attempts    []attemptItem `dynamodbav:"attempts,omitempty"`
+}
+
+func encodeAttempts(as []reminder.Attempt) []attemptItem {
+	var out []attemptItem
+	for _, a := range as {
+		out = append(out, attemptItem{Channel: string(a.Channel), To: a.To, OK: a.OK, Error: a.Error})
+	}
+	return out
 }
 
 func remindPK(houseID string) string { return "REMIND#" + houseID }
@@ -172,7 +190,7 @@ func reminderSK(r reminder.Record) string { return "R#" + ts(r.At) + "#" + r.ID 
 func encodeThrottle(t reminder.Throttle) (map[string]types.AttributeValue, error) {
 	it := remindThrottleItem{PK: remindPK(t.HouseID), SK: "THROTTLE", CompanyID: t.CompanyID, HouseID: t.HouseID, Version: t.Version,
 		LastAt: ts(t.LastAt), LastID: t.LastID, PrevLastAt: ts(t.PrevLastAt), PrevLastID: t.PrevLastID,
-		OptedOut: t.OptedOut, OptedBy: t.OptedBy, OptedAt: ts(t.OptedAt)}
+		OptedOut: t.OptedOut, OptedBy: t.OptedBy, OptedAt: ts(t.OptedAt), OpenID: t.OpenID, BoundAt: ts(t.BoundAt)}
 	if !t.LastAt.IsZero() {
 		it.LastUnix = t.LastAt.Unix()
 	}
@@ -186,13 +204,14 @@ func decodeThrottle(item map[string]types.AttributeValue) (reminder.Throttle, er
 	}
 	return reminder.Throttle{CompanyID: it.CompanyID, HouseID: it.HouseID, Version: it.Version,
 		LastAt: parseTS(it.LastAt), LastID: it.LastID, PrevLastAt: parseTS(it.PrevLastAt), PrevLastID: it.PrevLastID,
-		OptedOut: it.OptedOut, OptedBy: it.OptedBy, OptedAt: parseTS(it.OptedAt)}, nil
+		OptedOut: it.OptedOut, OptedBy: it.OptedBy, OptedAt: parseTS(it.OptedAt), OpenID: it.OpenID, BoundAt: parseTS(it.BoundAt)}, nil
 }
 
 func encodeReminder(r reminder.Record) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMap(reminderItem{PK: remindPK(r.HouseID), SK: reminderSK(r), ID: r.ID, CompanyID: r.CompanyID,
 		CommunityID: r.CommunityID, HouseID: r.HouseID, At: ts(r.At), Channel: string(r.Channel), To: r.To, BillIDs: r.BillIDs,
-		AmountFen: r.AmountFen, NoticeID: r.NoticeID, Status: string(r.Status), Error: r.Error, DoneAt: ts(r.DoneAt)})
+		AmountFen: r.AmountFen, NoticeID: r.NoticeID, Status: string(r.Status), Error: r.Error, DoneAt: ts(r.DoneAt),
+		Attempts: encodeAttempts(r.Attempts)})
 }
 
 func decodeReminder(item map[string]types.AttributeValue) (reminder.Record, error) {
@@ -200,9 +219,13 @@ func decodeReminder(item map[string]types.AttributeValue) (reminder.Record, erro
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return reminder.Record{}, fmt.Errorf("store: decode reminder: %w", err)
 	}
-	return reminder.Record{ID: it.ID, CompanyID: it.CompanyID, CommunityID: it.CommunityID, HouseID: it.HouseID, At: parseTS(it.At),
+	rec := reminder.Record{ID: it.ID, CompanyID: it.CompanyID, CommunityID: it.CommunityID, HouseID: it.HouseID, At: parseTS(it.At),
 		Channel: reminder.Channel(it.Channel), To: it.To, BillIDs: it.BillIDs, AmountFen: it.AmountFen, NoticeID: it.NoticeID,
-		Status: reminder.Status(it.Status), Error: it.Error, DoneAt: parseTS(it.DoneAt)}, nil
+		Status: reminder.Status(it.Status), Error: it.Error, DoneAt: parseTS(it.DoneAt)}
+	for _, a := range it.Attempts {
+		rec.Attempts = append(rec.Attempts, reminder.Attempt{Channel: reminder.Channel(a.Channel), To: a.To, OK: a.OK, Error: a.Error})
+	}
+	return rec, nil
 }
 
 // Throttle reads a house's throttle (strongly consistent); a house never
@@ -288,11 +311,20 @@ func (r *Reminders) Claim(ctx context.Context, t reminder.Throttle, rec reminder
 // throttle, if rec still holds its claim): the next run retries the house.
 func (r *Reminders) Finish(ctx context.Context, t reminder.Throttle, rec reminder.Record) error {
 	update := types.TransactWriteItem{Update: &types.Update{TableName: aws.String(r.Table),
-		Key:                       map[string]types.AttributeValue{"pk": str(remindPK(rec.HouseID)), "sk": str(reminderSK(rec))},
-		UpdateExpression:          aws.String("SET #s = :s, done_at = :d, #e = :e"),
-		ConditionExpression:       aws.String("#s = :sending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status", "#e": "error"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(string(rec.Status)), ":d": str(ts(rec.DoneAt)), ":e": str(rec.Error), ":sending": str(string(reminder.Sending))}}}
+		Key:                      map[string]types.AttributeValue{"pk": str(remindPK(rec.HouseID)), "sk": str(reminderSK(rec))},
+		UpdateExpression:         aws.String("SET #s = :s, done_at = :d, #e = :e, channel = :c, #to = :to"),
+		ConditionExpression:      aws.String("#s = :sending"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error", "#to": "to"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(string(rec.Status)), ":d": str(ts(rec.DoneAt)), ":e": str(rec.Error), ":sending": str(string(reminder.Sending)),
+			":c": str(string(rec.Channel)), ":to": str(rec.To)}}}
+	if len(rec.Attempts) > 0 { // the sends tried (an official-account message, then the SMS)
+		av, err := attributevalue.Marshal(encodeAttempts(rec.Attempts))
+		if err != nil {
+			return err
+		}
+		update.Update.UpdateExpression = aws.String(*update.Update.UpdateExpression + ", attempts = :a")
+		update.Update.ExpressionAttributeValues[":a"] = av
+	}
 	if rec.Status == reminder.Failed {
 		if back, ok := reminder.GiveBack(t, rec); ok {
 			return r.putThrottle(ctx, t, back, "", nil, update)
@@ -323,6 +355,31 @@ func (r *Reminders) SetOptOut(ctx context.Context, companyID, houseID string, ou
 		}
 	}
 	return ErrReminded
+}
+
+// SetOpenID binds a resident's official-account openid to the house (""
+// unbinds), a conditional write on its throttle at the version read (a
+// claim or an opt-out in between: read again, at most maxAttempts times).
+// It answers the throttle as it was before.
+func (r *Reminders) SetOpenID(ctx context.Context, companyID, houseID, openid string, at time.Time) (reminder.Throttle, error) {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		t, err := r.Throttle(ctx, companyID, houseID)
+		if err != nil {
+			return t, err
+		}
+		if t.OpenID == openid {
+			return t, nil
+		}
+		next := t
+		next.OpenID, next.BoundAt = openid, at
+		if openid == "" {
+			next.BoundAt = time.Time{}
+		}
+		if err := r.putThrottle(ctx, t, next, "", nil); !errors.Is(err, ErrReminded) {
+			return t, err
+		}
+	}
+	return reminder.Throttle{}, ErrReminded
 }
 
 // HouseReminders reads a house's throttle and its newest reminders (at most

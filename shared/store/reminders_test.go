@@ -231,3 +231,48 @@ func TestReminderOptOutAndSettings(t *testing.T) {
 		t.Fatalf("settings = %+v %v", got, err)
 	}
 }
+
+// A resident's WeChat binding is a conditional write on the throttle: a
+// claim made with the throttle read before the binding is refused (the
+// version moved), one read after keeps the openid, and unbinding keeps the
+// claim; the record keeps its attempts.
+func TestReminderOpenIDBinding(t *testing.T) {
+	ctx := context.Background()
+	rem := newStore(t).ReminderRepo()
+	at := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	hid := fmt.Sprintf("Hwx%d", time.Now().UnixNano())
+	stale, err := rem.Throttle(ctx, "co", hid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := rem.SetOpenID(ctx, "co", hid, "oResident01", at)
+	if err != nil || before.OpenID != "" || before.Version != 0 {
+		t.Fatalf("bind: %+v %v", before, err)
+	}
+	rec := reminder.Record{ID: "r1", CompanyID: "co", CommunityID: "cm", HouseID: hid, At: at, Channel: reminder.WechatOA, To: "微信 …nt01", Status: reminder.Sending}
+	if _, err := rem.Claim(ctx, stale, rec, reminder.DefaultPeriod); !errors.Is(err, store.ErrReminded) {
+		t.Fatalf("a claim at the version before the binding: %v", err)
+	}
+	fresh, _ := rem.Throttle(ctx, "co", hid)
+	claimed, err := rem.Claim(ctx, fresh, rec, reminder.DefaultPeriod)
+	if err != nil || claimed.OpenID != "oResident01" {
+		t.Fatalf("claim: %+v %v", claimed, err)
+	}
+	rec.Status, rec.Channel, rec.To, rec.DoneAt = reminder.Sent, reminder.SMS, "138****0001", at.Add(time.Second)
+	rec.Attempts = []reminder.Attempt{{Channel: reminder.WechatOA, To: "微信 …nt01", Error: "住户未关注公众号"}, {Channel: reminder.SMS, To: "138****0001", OK: true}}
+	if err := rem.Finish(ctx, claimed, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rem.SetOpenID(ctx, "co", hid, "", at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	th, recs, err := rem.HouseReminders(ctx, "co", hid, 5)
+	if err != nil || th.OpenID != "" || th.LastID != "r1" || th.Version != 3 || len(recs) != 1 || recs[0].Channel != reminder.SMS ||
+		len(recs[0].Attempts) != 2 || recs[0].Attempts[0].OK || !recs[0].Attempts[1].OK || recs[0].Attempts[0].Error != "住户未关注公众号" {
+		t.Fatalf("after unbinding: %+v %+v %v", th, recs, err)
+	}
+	// Another company's house reads as never bound.
+	if _, err := rem.Throttle(ctx, "other", hid); err == nil {
+		t.Fatal("another company's throttle was read")
+	}
+}

@@ -162,6 +162,12 @@ type NoticePage struct {
 	Open                      string // yuan
 	Settled                   bool   // 已缴清: no amount to pay
 	Paying                    bool   // 正在支付: someone's payment holds what is left
+	// RemindBindURL is 微信接收缴费提醒 (in WeChat, with reminders by
+	// official-account message on; "" not offered); RemindBound: the house
+	// has a WeChat bound (已开启微信提醒).
+	RemindBindURL  string
+	RemindBound    bool
+	RemindUnsubURL string // the house's 退订 link, shown with 已开启微信提醒
 }
 
 // NoticeItem is one line of a notice.

@@ -169,6 +169,9 @@ func (s *Stack) seedDemo(ctx context.Context, st *store.Store) (*Demo, error) {
 		if err := seedDemoReminders(ctx, st); err != nil {
 			return nil, fmt.Errorf("demo reminders: %w", err)
 		}
+		if err := seedDemoRemindWechat(ctx, st); err != nil { // a bound WeChat (demo_remind_oa.go)
+			return nil, fmt.Errorf("demo reminders: %w", err)
+		}
 	}
 	if err := s.demoManagerURLs(ctx, st, &demo); err != nil {
 		return nil, fmt.Errorf("demo manager codes: %w", err)

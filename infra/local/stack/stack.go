@@ -489,7 +489,8 @@ func (s *Stack) Parameters() map[string]string {
 	// Its template messages (staff notifications) land in the outbox.
 	p["WechatOfficialAccountApiBaseUrl"] = s.URLs.Outbox
 	p["NotifyWechatTemplateId"] = LocalPaymentTemplateID
-	s.einvoiceParameters(p) // einvoice.go
+	p["RemindWechatTemplateId"] = LocalRemindWechatTemplateID // 催缴 by template message (demo_remind_oa.go)
+	s.einvoiceParameters(p)                                   // einvoice.go
 	return p
 }
 

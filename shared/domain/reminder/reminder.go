@@ -3,8 +3,9 @@
 // be sent at all. It is pure: callers pass the time.
 //
 // A house is due a reminder when it has an overdue bill (due before today,
-// neither paid nor waived), has not opted out (不接收催缴), has a contact
-// (the owner's phone), and was not reminded within its company's period
+// neither paid nor waived), has not opted out (不接收催缴, every channel),
+// has a contact (the owner's phone, or a WeChat a resident bound to the
+// house for official-account messages), and was not reminded within its company's period
 // (default 7 days: reminded at T, due again from T + period). Nothing is sent
 // in the quiet hours, 21:00 to 08:00 Asia/Shanghai: a run inside them sends
 // nothing and says so — the houses stay due and the next run outside them
@@ -91,7 +92,16 @@ type Throttle struct {
 	OptedAt    time.Time
 	PrevLastAt time.Time // LastAt before the claim of LastID (given back when its send fails)
 	PrevLastID string
+	// OpenID is the official-account openid a resident bound to the house
+	// (微信接收缴费提醒, snsapi_base of the platform's official account); ""
+	// none. A house with one gets a template message instead of the SMS.
+	OpenID  string
+	BoundAt time.Time
 }
+
+// HasContact reports whether the house can be reached at all: the owner's
+// phone (SMS) or a bound official-account openid.
+func HasContact(h house.House, t Throttle) bool { return Contact(h) != "" || t.OpenID != "" }
 
 // Overdue picks the bills overdue on today: due before it and neither paid
 // nor waived (a reserved bill is still owed), oldest period first.
@@ -146,7 +156,7 @@ func Decide(h house.House, overdue []bill.Bill, t Throttle, period time.Duration
 		return NothingDue
 	case t.OptedOut:
 		return OptedOut
-	case Contact(h) == "":
+	case !HasContact(h, t):
 		return NoContact
 	case !t.LastAt.IsZero() && now.Sub(t.LastAt) < period:
 		return RecentlySent
@@ -154,7 +164,7 @@ func Decide(h house.House, overdue []bill.Bill, t Throttle, period time.Duration
 	return Due
 }
 
-// Contact is the house's reminder address: the owner's phone (SMS).
+// Contact is the house's SMS address: the owner's phone.
 func Contact(h house.House) string { return h.OwnerPhone }
 
 // Channel is how a reminder went out.
@@ -162,8 +172,8 @@ type Channel string
 
 const (
 	SMS Channel = "sms"
-	// WechatOA (公众号模板消息) needs a resident's openid bound to the house,
-	// which the product does not record yet (README, Arrears reminders).
+	// WechatOA is the platform official account's template message
+	// (公众号模板消息) to the openid a resident bound to the house.
 	WechatOA Channel = "wechat_oa"
 )
 
@@ -191,6 +201,19 @@ type Record struct {
 	Status      Status
 	Error       string
 	DoneAt      time.Time
+	// Attempts are the sends tried, in order: an official-account message
+	// the resident cannot receive (43004 not following, 40003 openid) is
+	// followed by the SMS when the house has a phone. Channel and To are
+	// the last one's.
+	Attempts []Attempt
+}
+
+// Attempt is one send of a reminder.
+type Attempt struct {
+	Channel Channel
+	To      string // masked
+	OK      bool
+	Error   string // what went wrong, for people (e.g. 未关注公众号)
 }
 
 // Claim is the throttle after claiming the period for record r at now: the
@@ -213,6 +236,18 @@ func GiveBack(t Throttle, r Record) (Throttle, bool) {
 	return t, true
 }
 
+// MaskOpenID writes a bound openid as pages and records show it: its last
+// four characters (微信 …a1b2).
+func MaskOpenID(id string) string {
+	if id == "" {
+		return ""
+	}
+	if len(id) > 4 {
+		id = id[len(id)-4:]
+	}
+	return "微信 …" + id
+}
+
 // MaskPhone writes a phone as people may see it on a page: 138****0001.
 func MaskPhone(p string) string {
 	if len(p) != 11 {
@@ -230,6 +265,7 @@ type Summary struct {
 	Message     string    `json:"message,omitempty"`
 	Houses      int       `json:"houses"` // with overdue bills
 	Sent        int       `json:"sent"`
+	SentWechat  int       `json:"sent_wechat"` // of Sent, by official-account message
 	Failed      int       `json:"failed"`
 	Recent      int       `json:"recent"`
 	OptedOut    int       `json:"opted_out"`

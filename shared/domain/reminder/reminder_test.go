@@ -59,6 +59,8 @@ func TestDecide(t *testing.T) {
 		{"opted out", withPhone, owed, Throttle{OptedOut: true}, week, OptedOut},
 		{"opted out without contact", noPhone, owed, Throttle{OptedOut: true}, week, OptedOut},
 		{"no contact", noPhone, owed, Throttle{}, week, NoContact},
+		{"bound openid only", noPhone, owed, Throttle{OpenID: "oAbc123"}, week, Due},
+		{"bound openid, opted out", noPhone, owed, Throttle{OpenID: "oAbc123", OptedOut: true}, week, OptedOut},
 		{"period − 1 s", withPhone, owed, Throttle{LastAt: now.Add(-week + time.Second)}, week, RecentlySent},
 		{"exactly the period", withPhone, owed, Throttle{LastAt: now.Add(-week)}, week, Due},
 		{"same day", withPhone, owed, Throttle{LastAt: now.Add(-time.Minute)}, week, RecentlySent},
