@@ -156,13 +156,9 @@ func (h *Handler) saveInvoicing(ctx context.Context, c *call) web.Response {
 	return h.render(http.StatusBadRequest, "invoicing.html", v)
 }
 
-// orderInvoiceRow is one invoice on the payment's page.
-type orderInvoiceRow struct {
-	ID, Status, StatusClass, Title, TaxNo, Email, Total, Tax, Number, PDFURL, RedNumber, RedPDFURL, Created, Issued, Note string
-}
-
-// orderInvoices are the invoices of a payment, oldest first ("" on error: the page still shows the payment).
-func (h *Handler) orderInvoices(ctx context.Context, orderID string) []orderInvoiceRow {
+// invoicesOf reads a payment's invoices, oldest first; nil when invoicing is
+// not wired or they cannot be read (logged: the payment still shows).
+func (h *Handler) invoicesOf(ctx context.Context, orderID string) []invoice.Invoice {
 	if h.Invoices == nil {
 		return nil
 	}
@@ -171,6 +167,17 @@ func (h *Handler) orderInvoices(ctx context.Context, orderID string) []orderInvo
 		h.Log.WarnContext(ctx, "order invoices", "order_id", orderID, "err", err)
 		return nil
 	}
+	return list
+}
+
+// orderInvoiceRow is one invoice on the payment's page.
+type orderInvoiceRow struct {
+	ID, Status, StatusClass, Title, TaxNo, Email, Total, Tax, Number, PDFURL, RedNumber, RedPDFURL, Created, Issued, Note string
+}
+
+// orderInvoices are the invoices of a payment, oldest first ("" on error: the page still shows the payment).
+func (h *Handler) orderInvoices(ctx context.Context, orderID string) []orderInvoiceRow {
+	list := h.invoicesOf(ctx, orderID)
 	var rows []orderInvoiceRow
 	for _, inv := range list {
 		r := orderInvoiceRow{ID: inv.ID, Status: inv.Status.Label(), Title: inv.Title.Name, TaxNo: inv.Title.TaxNo, Email: inv.Email,
@@ -214,12 +221,8 @@ type OrderInvoiceJSON struct {
 
 // orderInvoicesJSON are the payment's invoices for its API (nil on error).
 func (h *Handler) orderInvoicesJSON(ctx context.Context, orderID string) []OrderInvoiceJSON {
-	if h.Invoices == nil {
-		return nil
-	}
-	list, err := h.Invoices.OfOrder(ctx, orderID)
-	if err != nil {
-		h.Log.WarnContext(ctx, "order invoices", "order_id", orderID, "err", err)
+	list := h.invoicesOf(ctx, orderID)
+	if list == nil {
 		return nil
 	}
 	out := make([]OrderInvoiceJSON, 0, len(list))

@@ -369,11 +369,8 @@ func (a *Access) UpdateThrottle(ctx context.Context, key string, change func(c *
 		if err != nil {
 			return c, err
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(a.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
-		if read > 0 {
-			in.ConditionExpression = aws.String("version = :v")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(read)}
-		}
+		in := &dynamodb.PutItemInput{TableName: aws.String(a.Table), Item: item}
+		in.ConditionExpression, in.ExpressionAttributeValues = putAtVersion(read)
 		_, err = a.DB.PutItem(ctx, in)
 		if isConditionFailed(err) {
 			continue

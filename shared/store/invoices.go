@@ -223,15 +223,7 @@ func (r *Invoices) OfOrder(ctx context.Context, orderID string) ([]invoice.Invoi
 	if err != nil {
 		return nil, err
 	}
-	out := make([]invoice.Invoice, 0, len(res.Items))
-	for _, raw := range res.Items {
-		inv, err := decodeInvoice(raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, nil
+	return decodeInvoices(res.Items)
 }
 
 // Update reads the invoice, applies change and writes the result at the
@@ -267,15 +259,7 @@ func (r *Invoices) Due(ctx context.Context, now time.Time, limit int32) ([]invoi
 	if err != nil {
 		return nil, err
 	}
-	out := make([]invoice.Invoice, 0, len(res.Items))
-	for _, raw := range res.Items {
-		inv, err := decodeInvoice(raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, nil
+	return decodeInvoices(res.Items)
 }
 
 type invoiceSettingsItem struct {
@@ -345,12 +329,7 @@ func (r *Invoices) PutInvoiceSettings(ctx context.Context, s invoice.Settings) (
 		return s, err
 	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}
-	if s.Version == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		in.ConditionExpression = aws.String("version = :v")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(s.Version)}
-	}
+	in.ConditionExpression, in.ExpressionAttributeValues = putAtVersion(s.Version)
 	if _, err := r.DB.PutItem(ctx, in); err != nil {
 		if isConditionFailed(err) {
 			return s, ErrSettingsChanged
@@ -359,4 +338,17 @@ func (r *Invoices) PutInvoiceSettings(ctx context.Context, s invoice.Settings) (
 	}
 	s.Version++
 	return s, nil
+}
+
+// decodeInvoices decodes a Query's invoice items, in order.
+func decodeInvoices(items []map[string]types.AttributeValue) ([]invoice.Invoice, error) {
+	out := make([]invoice.Invoice, 0, len(items))
+	for _, raw := range items {
+		inv, err := decodeInvoice(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
 }

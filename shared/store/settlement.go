@@ -138,12 +138,7 @@ func (s *Settlements) runPut(r settlement.Run) (*types.Put, error) {
 		return nil, err
 	}
 	p := &types.Put{TableName: aws.String(s.Table), Item: item}
-	if r.Version == 0 {
-		p.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		p.ConditionExpression = aws.String("version = :v")
-		p.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(r.Version)}}
-	}
+	p.ConditionExpression, p.ExpressionAttributeValues = putAtVersion(r.Version)
 	return p, nil
 }
 
@@ -429,11 +424,8 @@ func (s *Settlements) PutHold(ctx context.Context, h settlement.Hold) error {
 	if err != nil {
 		return err
 	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
-	if h.Version > 0 {
-		in.ConditionExpression = aws.String("version = :v")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(h.Version)}}
-	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
+	in.ConditionExpression, in.ExpressionAttributeValues = putAtVersion(h.Version)
 	_, err = s.DB.PutItem(ctx, in)
 	if isConditionFailed(err) {
 		return ErrSettleConflict
