@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ import (
 	sb "github.com/estatepay/estatepay/infra/sandbox/einvoice"
 	"github.com/estatepay/estatepay/shared/domain/invoice"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
 	"github.com/estatepay/estatepay/shared/einvoice/nuonuo"
+	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/invoicing"
 	"github.com/estatepay/estatepay/shared/notify"
 	"github.com/estatepay/estatepay/shared/store"
@@ -196,5 +199,35 @@ func TestSampleEventsDispatch(t *testing.T) {
 		if r, ok := out.(web.Response); ok && r.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: the sample's made-up signature answered %d", name, r.StatusCode)
 		}
+	}
+}
+
+// invoiceQueueTypes are the types RelayFunction's EVENT_QUEUE_TYPES sends
+// to InvoiceEventsQueue (template.yaml; infra/template checks the same
+// list): every other event type the relay publishes must be one this
+// function ignores, so that the filter loses it nothing.
+var invoiceQueueTypes = []string{refund.EventSucceeded, order.EventRefunded}
+
+func TestFilteredOutTypesAreNotOurs(t *testing.T) {
+	h := &Handler{Log: slog.New(slog.NewTextHandler(io.Discard, nil))} // no service: acting on an event would panic
+	for _, typ := range events.Types {
+		if slices.Contains(invoiceQueueTypes, typ) {
+			continue
+		}
+		body := `{"event_id":"EPX:3","type":"` + typ + `","aggregate":"order","order_id":"EPX","company_id":"co","amount_fen":100}`
+		if err := h.event(context.Background(), lambdaevents.SQSMessage{MessageId: "m", Body: body}); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	// And the ones the queue receives are acted on (a nil service panics).
+	for _, typ := range invoiceQueueTypes {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s was not acted on", typ)
+				}
+			}()
+			_ = h.event(context.Background(), lambdaevents.SQSMessage{MessageId: "m", Body: `{"event_id":"EPX:3","type":"` + typ + `","order_id":"EPX"}`})
+		}()
 	}
 }

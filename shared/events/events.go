@@ -3,7 +3,8 @@
 // each batch of stream records to Relay, which derives at most one event per
 // record (order.Change: one per state transition, its id the order id and the
 // version the change produced) and publishes it to every consumer's SQS FIFO
-// queue with MessageDeduplicationId = event id and MessageGroupId = order id.
+// queue that receives its type (SQSPublisher.Types; the others all) with
+// MessageDeduplicationId = event id and MessageGroupId = order id.
 // A record's event is therefore published at least once (the stream retries
 // until it is acknowledged), SQS drops copies within its 5-minute
 // deduplication window, and consumers act once per event id.
@@ -13,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -29,23 +31,90 @@ import (
 // Publisher delivers events to the consumers' queues.
 type Publisher interface {
 	// Publish sends evs (in order) and returns how many from the start were
-	// sent to every queue; n < len(evs) comes with the error.
+	// sent to every queue that receives them; n < len(evs) comes with the error.
 	Publish(ctx context.Context, evs []order.Event) (n int, err error)
+}
+
+// BatchSender is the one SQS call the publisher makes (*sqs.Client).
+type BatchSender interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
 // SQSPublisher publishes to SQS FIFO queues, one per consumer.
 type SQSPublisher struct {
-	Client    *sqs.Client
+	Client    BatchSender
 	QueueURLs []string
+	// Types limits a queue to the event types it receives (ParseQueueTypes);
+	// a queue it does not name receives every event.
+	Types QueueTypes
 }
 
-// Publish sends evs to every queue in batches of 10 (SendMessageBatch).
+// QueueTypes is, per queue URL, the set of event types the queue receives.
+type QueueTypes map[string]map[string]bool
+
+// Types are the event types the relay publishes.
+var Types = []string{order.EventPaid, order.EventClosed, order.EventRefunded, refund.EventSucceeded, refund.EventFailed}
+
+// ParseQueueTypes reads the relay's EVENT_QUEUE_TYPES: a JSON object from
+// queue URL to the event types that queue receives. Empty is no filter.
+// Every queue must be one of queues, every type one the relay publishes,
+// and no list empty (a queue that wants nothing is left out of
+// EVENT_QUEUE_URLS instead).
+func ParseQueueTypes(raw string, queues []string) (QueueTypes, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var m map[string][]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("events: queue types are not a JSON object of lists: %w", err)
+	}
+	out := QueueTypes{}
+	for q, types := range m {
+		if !slices.Contains(queues, q) {
+			return nil, fmt.Errorf("events: queue types name %q, which is not one of the queues %v", q, queues)
+		}
+		if len(types) == 0 {
+			return nil, fmt.Errorf("events: queue %q receives no event type", q)
+		}
+		set := map[string]bool{}
+		for _, t := range types {
+			if !slices.Contains(Types, t) {
+				return nil, fmt.Errorf("events: queue %q: unknown event type %q (known: %v)", q, t, Types)
+			}
+			set[t] = true
+		}
+		out[q] = set
+	}
+	return out, nil
+}
+
+// Publish sends evs to every queue in batches of 10 (SendMessageBatch): to a
+// filtered queue only the events of its types (none at all: no call). A
+// queue's failure at its k-th event is mapped back to that event's index in
+// evs: the events before it went to every queue that receives them.
 func (p SQSPublisher) Publish(ctx context.Context, evs []order.Event) (int, error) {
 	sent := len(evs)
 	for _, q := range p.QueueURLs {
-		n, err := p.publishTo(ctx, q, evs)
-		if n < sent {
-			sent = n
+		want, idx := evs, []int(nil)
+		if types, ok := p.Types[q]; ok {
+			want = nil
+			idx = []int{}
+			for i, e := range evs {
+				if types[e.Type] {
+					want = append(want, e)
+					idx = append(idx, i)
+				}
+			}
+			if len(want) == 0 {
+				continue
+			}
+		}
+		n, err := p.publishTo(ctx, q, want)
+		if n < len(want) {
+			if idx != nil {
+				n = idx[n]
+			}
+			sent = min(sent, n)
 		}
 		if err != nil {
 			return sent, err

@@ -19,6 +19,8 @@ import (
 	"github.com/estatepay/estatepay/infra/sandbox/outbox"
 	"github.com/estatepay/estatepay/shared/domain/invoice"
 	"github.com/estatepay/estatepay/shared/domain/order"
+	"github.com/estatepay/estatepay/shared/domain/refund"
+	"github.com/estatepay/estatepay/shared/events"
 	"github.com/estatepay/estatepay/shared/store"
 )
 
@@ -39,6 +41,7 @@ func TestInvoiceDoneWhen(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "stack.json")); err != nil || json.Unmarshal(b, &desc) != nil || desc.URLs.Einvoice != s.URLs.Einvoice || desc.URLs.Einvoice == "" {
 		t.Fatalf("stack.json einvoice_sandbox: %v %q", err, desc.URLs.Einvoice)
 	}
+	relayFiltersInvoiceQueue(t, s)
 
 	h := stacktest.SeedHouse(t, s, stack.DemoCompanyID, "demo-both", "88", "1", "801", "钱七", 37630, 3000)
 	n := stacktest.SeedNotice(t, s, h)
@@ -198,6 +201,38 @@ func TestInvoiceDoneWhen(t *testing.T) {
 	if count != 1 {
 		t.Errorf("%d invoice e-mails", count)
 	}
+}
+
+// relayFiltersInvoiceQueue: the stack resolves RelayFunction's
+// EVENT_QUEUE_TYPES (!Sub of InvoiceEventsQueue's Ref) to the local queue's
+// URL, and it passes the relay's cold-start check against EVENT_QUEUE_URLS:
+// InvoiceEventsQueue gets the refund events only.
+func relayFiltersInvoiceQueue(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	for _, f := range s.Resolver().T.Functions() {
+		if f.LogicalID != "RelayFunction" {
+			continue
+		}
+		env, err := s.FunctionEnv(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		qt, err := events.ParseQueueTypes(m["EVENT_QUEUE_TYPES"], strings.Split(m["EVENT_QUEUE_URLS"], ","))
+		if err != nil {
+			t.Fatalf("RelayFunction's cold start would fail: %v", err)
+		}
+		inv := qt[s.Queues["InvoiceEventsQueue"]]
+		if len(qt) != 1 || len(inv) != 2 || !inv[refund.EventSucceeded] || !inv[order.EventRefunded] {
+			t.Fatalf("EVENT_QUEUE_TYPES=%s (InvoiceEventsQueue %s)", m["EVENT_QUEUE_TYPES"], s.Queues["InvoiceEventsQueue"])
+		}
+		return
+	}
+	t.Fatal("no RelayFunction")
 }
 
 // The JSON API's refusals (README Contracts): an Alipay code payment (no
