@@ -103,7 +103,7 @@ func costModel(d []DynamoResult, memory map[string]int, httpFns map[string]bool)
 		"lambda_duration":  fmt.Sprintf("cloud estimate = local billed ms × (%.0f MB / MemorySize) (CPU share) + %.0f ms per DynamoDB request + %.0f ms per SQS send + %.0f ms per provider call, rounded up to 1 ms per invocation", vcpuMB, cloudDynamoDBMs, cloudSQSMs, cloudProviderMs),
 		"dynamodb_reads":   "strongly consistent GetItem of an item <= 4 KB = 1 RRU (order items are measured below 4 KB); BatchGetItem = 1 RRU per item (2 items: company and interface); Query = 1 RRU",
 		"dynamodb_writes":  "per stream record of the order: the larger of old and new item per started KB, plus every GSI entry put, deleted or rewritten (entry = projected attributes + keys + 100 bytes); plus 4 WRU per stats transaction (two items < 1 KB, doubled as transactional)",
-		"sqs":              "one SendMessage per event and consumer queue (< 64 KB); the Lambda pollers' ReceiveMessage/DeleteMessage (StatsEventsQueue) are not counted",
+		"sqs":              "one SendMessage per event and consumer queue that receives its type (< 64 KB; RelayFunction's EVENT_QUEUE_TYPES); the Lambda pollers' ReceiveMessage/DeleteMessage (StatsEventsQueue) are not counted",
 		"cloudwatch_logs":  fmt.Sprintf("every function output line (START/END/REPORT, JSON logs, EMF metrics) + %d bytes per event", cloudLogEventSize),
 		"not_per_payment":  "sweeper schedule (1/min, 16 Query each), Secrets Manager (cached), EMF custom metrics, storage, alarms",
 		"payment_includes": "one landing (WeChat: two, for OAuth), one order creation, one provider callback, one status poll, the relay's invocations, StatsFunction's",
