@@ -1,5 +1,6 @@
-// Command remind sends the arrears reminders (催缴) on a schedule (daily,
-// 10:00 Asia/Shanghai): per community whose reminders are on, it Queries
+// Command remind sends the arrears reminders (催缴) on a schedule (daily at
+// 10:00 Asia/Shanghai, then hourly until 20:00 to finish what a run left at
+// its deadline and retry failed sends): per community whose reminders are on, it Queries
 // the BillsTable's sparse `overdue` index for bills owed and due before
 // today, groups them by house and reminds each due house (shared/domain/
 // reminder: not opted out, has a phone, not reminded within the company's
