@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"time"
@@ -242,8 +241,6 @@ func (r *Bills) batch(ctx context.Context, op string, ids []string, planFn func(
 				ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(b.Version)}}})
 		}
 		_, err = r.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		var tce *types.TransactionCanceledException
-		var conflict *types.TransactionConflictException
 		switch {
 		case err == nil:
 			byID := map[string]bill.Bill{}
@@ -255,7 +252,7 @@ func (r *Bills) batch(ctx context.Context, op string, ids []string, planFn func(
 				out[i] = byID[id]
 			}
 			return out, nil
-		case errors.As(err, &tce) || errors.As(err, &conflict):
+		case isTxLost(err):
 			if attempt+1 >= maxAttempts {
 				return nil, ErrBillsBusy
 			}

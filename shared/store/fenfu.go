@@ -123,6 +123,13 @@ func isTxConflict(err error) bool {
 	return errors.As(err, &c)
 }
 
+// isTxLost reports a transaction that did not happen because of the items'
+// state: a condition failed (cancelled) or another transaction held an item.
+func isTxLost(err error) bool {
+	var tce *types.TransactionCanceledException
+	return errors.As(err, &tce) || isTxConflict(err)
+}
+
 // Release gives a reservation back (the payment failed or was closed): the
 // reservation stays, marked released (the order cannot be counted again);
 // releasing one that is not there (never made, or released) does nothing.

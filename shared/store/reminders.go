@@ -274,12 +274,10 @@ func (r *Reminders) putThrottle(ctx context.Context, before, next reminder.Throt
 	}
 	items := append([]types.TransactWriteItem{{Put: put}}, more...)
 	_, err = r.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	var tce *types.TransactionCanceledException
-	var conflict *types.TransactionConflictException
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &tce) || errors.As(err, &conflict):
+	case isTxLost(err):
 		return ErrReminded
 	}
 	return fmt.Errorf("store: write reminder throttle: %w", err)

@@ -111,12 +111,10 @@ func (l *Ledger) Commit(ctx context.Context, u Unit) error {
 		return fmt.Errorf("store: a unit writes at most 100 items, not %d", len(items))
 	}
 	_, err := l.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	var tce *types.TransactionCanceledException
-	var conflict *types.TransactionConflictException
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &tce) || errors.As(err, &conflict):
+	case isTxLost(err):
 		return ErrUnitConflict
 	}
 	return fmt.Errorf("store: commit: %w", err)
