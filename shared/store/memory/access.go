@@ -37,23 +37,11 @@ func NewAccess() *Access {
 }
 
 func (a *Access) GetStaff(ctx context.Context, id string) (staff.Staff, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	st, ok := a.staff[id]
-	if !ok {
-		return st, accounts.ErrNotFound
-	}
-	return st, nil
+	return lookup(&a.mu, a.staff, id)
 }
 
 func (a *Access) StaffIDByPhone(ctx context.Context, phone string) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	id, ok := a.phones[phone]
-	if !ok {
-		return "", accounts.ErrNotFound
-	}
-	return id, nil
+	return lookup(&a.mu, a.phones, phone)
 }
 
 func (a *Access) ListStaff(ctx context.Context, companyID string) ([]staff.Staff, error) {
@@ -75,13 +63,7 @@ func (a *Access) ListStaff(ctx context.Context, companyID string) ([]staff.Staff
 }
 
 func (a *Access) GetSession(ctx context.Context, hash string) (accounts.Session, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.sessions[hash]
-	if !ok {
-		return s, accounts.ErrNotFound
-	}
-	return s, nil
+	return lookup(&a.mu, a.sessions, hash)
 }
 
 func (a *Access) TouchSession(ctx context.Context, hash string, seen, at time.Time) error {
@@ -110,33 +92,15 @@ func (a *Access) AuditSqueeze(ctx context.Context, hash string, e accounts.Audit
 }
 
 func (a *Access) GetPasswordLink(ctx context.Context, hash string) (accounts.PasswordLink, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l, ok := a.links[hash]
-	if !ok {
-		return l, accounts.ErrNotFound
-	}
-	return l, nil
+	return lookup(&a.mu, a.links, hash)
 }
 
 func (a *Access) PutChallenge(ctx context.Context, c accounts.Challenge) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.challenges[c.ID]; ok {
-		return accounts.ErrConflict
-	}
-	a.challenges[c.ID] = c
-	return nil
+	return putOnce(&a.mu, a.challenges, c.ID, c)
 }
 
 func (a *Access) GetChallenge(ctx context.Context, id string) (accounts.Challenge, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c, ok := a.challenges[id]
-	if !ok {
-		return c, accounts.ErrNotFound
-	}
-	return c, nil
+	return lookup(&a.mu, a.challenges, id)
 }
 
 func (a *Access) TryChallenge(ctx context.Context, id string, max int) (accounts.Challenge, error) {
@@ -294,21 +258,32 @@ func (a *Access) AuditPage(ctx context.Context, companyID, cursor string, limit 
 }
 
 func (a *Access) PutBindToken(ctx context.Context, t accounts.BindToken) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.binds[t.Hash]; ok {
-		return accounts.ErrConflict
-	}
-	a.binds[t.Hash] = t
-	return nil
+	return putOnce(&a.mu, a.binds, t.Hash, t)
 }
 
 func (a *Access) GetBindToken(ctx context.Context, hash string) (accounts.BindToken, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, ok := a.binds[hash]
+	return lookup(&a.mu, a.binds, hash)
+}
+
+// lookup reads m[k] under mu: accounts.ErrNotFound when absent.
+func lookup[K comparable, V any](mu *sync.Mutex, m map[K]V, k K) (V, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[k]
 	if !ok {
-		return t, accounts.ErrNotFound
+		return v, accounts.ErrNotFound
 	}
-	return t, nil
+	return v, nil
+}
+
+// putOnce stores m[k] = v under mu unless k is there (accounts.ErrConflict),
+// as a conditional PutItem with attribute_not_exists does.
+func putOnce[K comparable, V any](mu *sync.Mutex, m map[K]V, k K, v V) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := m[k]; ok {
+		return accounts.ErrConflict
+	}
+	m[k] = v
+	return nil
 }
